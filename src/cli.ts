@@ -1,0 +1,105 @@
+/**
+ * Builds the command tree. Every verb lives in commands/<verb>.ts; anything that talks to a cluster
+ * imports kube/ lazily inside its action, so --help, --version and offline verbs never load the
+ * Kubernetes client.
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { completionCommand } from "./commands/completion.ts";
+import { enableCommand } from "./commands/enable.ts";
+import { CliError, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE } from "./errors.ts";
+import type { Io } from "./io.ts";
+import { type Colors, colorsFor } from "./output/colors.ts";
+
+export interface Ctx {
+  io: Io;
+  /** Set by a command when it found a problem (exit 1). */
+  exitCode: number;
+  /** Colours for stdout or stderr, honouring NO_COLOR, --no-color and whether the stream is a TTY. */
+  colors(stream: "stdout" | "stderr"): Colors;
+  /** stderr line for the user (progress, summaries); data goes to stdout. */
+  say(line: string): void;
+}
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(ctx: Ctx): Command {
+  const program = new Command()
+    .name("kopiashare")
+    .description(
+      "Share one Kopia repository on a CephFS volume across Kubernetes namespaces:\nwrite it into your Flux repo, lint it offline, verify it live.",
+    )
+    .version(version(), "--version", "print the version")
+    .option("--no-color", "disable colours (also: NO_COLOR=1, or when output is not a terminal)")
+    .showHelpAfterError("(run with --help for usage)")
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => ctx.io.stdout.write(s),
+      writeErr: (s) => ctx.io.stderr.write(s),
+      outputError: (s, write) => write(ctx.colors("stderr").red(s)),
+    })
+    .exitOverride();
+  program.addHelpText(
+    "after",
+    `
+Examples:
+  kopiashare enable media --dry-run     show what enabling backups in "media" writes
+  kopiashare enable media               write it into the GitOps repo
+  kopiashare disable media              remove it again (prints the cluster-side steps)
+  kubectl kopiashare --help             the same binary, as a kubectl plugin
+
+Exit codes: 0 ok, 1 a problem was found, 2 usage or input error (nothing written).
+Docs: docs/commands.md`,
+  );
+  for (const make of [enableCommand, completionCommand]) {
+    const cmd = make(ctx) as unknown as Command;
+    cmd.exitOverride().configureOutput({
+      writeOut: (s: string) => ctx.io.stdout.write(s),
+      writeErr: (s: string) => ctx.io.stderr.write(s),
+      outputError: (s: string, write: (s: string) => void) => write(ctx.colors("stderr").red(s)),
+    });
+    cmd.showHelpAfterError("(run with --help for usage)");
+    program.addCommand(cmd);
+  }
+  return program;
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const noColor = argv.includes("--no-color");
+  const ctx: Ctx = {
+    io,
+    exitCode: EXIT_OK,
+    colors: (stream) => colorsFor(stream === "stdout" ? io.stdout : io.stderr, io.env, noColor ? false : undefined),
+    say: (line) => io.stderr.write(`${line}\n`),
+  };
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return ctx.exitCode;
+  } catch (e) {
+    return reportError(e, ctx);
+  }
+}
+
+function reportError(e: unknown, ctx: Ctx): number {
+  const c = ctx.colors("stderr");
+  if (e instanceof CommanderError) {
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")
+      return EXIT_OK;
+    return EXIT_USAGE;
+  }
+  if (e instanceof CliError) {
+    ctx.io.stderr.write(`${c.red("error:")} ${e.message}\n`);
+    if (e.hint) ctx.io.stderr.write(`  ${c.dim("hint:")} ${e.hint}\n`);
+    if (e.detail) ctx.io.stderr.write(`${e.detail.endsWith("\n") ? e.detail : `${e.detail}\n`}`);
+    return e.exitCode;
+  }
+  const err = e as Error;
+  ctx.io.stderr.write(`${c.red("error:")} ${err?.message ?? String(e)}\n`);
+  if (ctx.io.env.KOPIASHARE_DEBUG) ctx.io.stderr.write(`${err?.stack ?? ""}\n`);
+  else ctx.io.stderr.write("  (set KOPIASHARE_DEBUG=1 for a stack trace; please report this as a bug)\n");
+  return EXIT_PROBLEM;
+}

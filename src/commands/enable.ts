@@ -1,0 +1,80 @@
+import { Argument, Command, Option } from "@commander-js/extra-typings";
+import type { Ctx } from "../cli.ts";
+import { planEnable } from "../gitops/enable.ts";
+import { conflicting, loadRepo, outputOption, repoOption, runPlan } from "./shared.ts";
+
+export function enableCommand(ctx: Ctx) {
+  return new Command("enable")
+    .description(
+      "write the static PV, the PVC `kopia` and their Flux Kustomization for a namespace into the GitOps repo",
+    )
+    .addArgument(new Argument("<namespace>", "the namespace that will take backups"))
+    .addOption(repoOption())
+    .option("--tier <tier>", "folder under the apps dir that holds the namespace (seed layout; default: detected)")
+    .addOption(
+      new Option("--layout <layout>", "seed: <apps>/<tier>/<ns>/…; flat: <apps>/<ns>/… (default: detected)").choices([
+        "seed",
+        "flat",
+      ] as const),
+    )
+    .option("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)")
+    .option("--volume-handle <handle>", "csi.volumeHandle of the shared subvolume (default: from the repository PV)")
+    .option("--cluster-id <id>", "Ceph cluster ID (default: from the repository PV or the handle)")
+    .option("--fs-name <name>", "CephFS file system name (default: from the repository PV)")
+    .option("--driver <driver>", "CSI driver (default: from the repository PV, else cephfs.csi.ceph.com)")
+    .option("--storage-class <name>", "storageClassName of PV and PVC (default: from the repository PV)")
+    .option("--capacity <quantity>", "capacity of PV and PVC (default: from the repository PV)")
+    .option("--node-stage-secret <ns/name>", "nodeStageSecretRef (default: from the repository PV)")
+    .option("--no-claim-ref", "do not reserve the PV for the claim with spec.claimRef (reproduces the seed exactly)")
+    .option("--dry-run", "print the change as a unified diff; write nothing")
+    .addOption(outputOption())
+    .option("--force", "overwrite generated files that were edited by hand")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kopiashare enable media --dry-run           # the diff, nothing written
+  kopiashare enable media                     # write it; commit and push, Flux does the rest
+  kopiashare enable media -o yaml             # only the manifests, to stdout
+  kopiashare enable media --tier main         # first namespace of a new folder
+  kopiashare enable media --repo ~/home-ops --source flux-system
+  kopiashare enable media --volume-handle 0001-0024-…-841e604c-… --fs-name backups   # no repository PV in the repo yet
+
+Writes <apps>/<tier>/<ns>/volsync-repository-pvc/{ks.yaml,app/pvc.yaml,app/kustomization.yaml} and lists
+./volsync-repository-pvc/ks.yaml in <apps>/<tier>/<ns>/kustomization.yaml, keeping its comments.
+Running it again changes nothing.`,
+    )
+    .action((namespace, opts) => {
+      conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
+      const { conventions, scan } = loadRepo(ctx, opts.repo);
+      const conv = opts.claimRef === false ? { ...conventions, claimRef: false } : conventions;
+      const e = planEnable(scan, conv, {
+        namespace,
+        tier: opts.tier,
+        layout: opts.layout,
+        source: opts.source,
+        volumeHandle: opts.volumeHandle,
+        clusterId: opts.clusterId,
+        fsName: opts.fsName,
+        driver: opts.driver,
+        storageClass: opts.storageClass,
+        capacity: opts.capacity,
+        nodeStageSecret: opts.nodeStageSecret,
+      });
+      runPlan(
+        ctx,
+        {
+          plan: e.plan,
+          manifests: e.manifests,
+          done: `enabled backups in namespace ${namespace} (${e.layout} layout, ${e.volume.style} volume, sourceRef ${e.source.name})`,
+          upToDate: `namespace ${namespace} is already enabled; nothing to change`,
+          generated: Object.keys(e.manifests),
+          notes: e.notes,
+          next: [
+            `next: review with \`git diff\`, commit and push; once Flux applied it: kopiashare verify -n ${namespace}`,
+          ],
+        },
+        { dryRun: opts.dryRun, output: opts.output, force: opts.force },
+      );
+    });
+}

@@ -1,0 +1,203 @@
+/**
+ * Conventions: every name and path kopiashare writes or expects. Defaults follow the seed;
+ * `kopiashare.yaml` at the repo root can change them; flags override both.
+ * Pure: the caller reads and parses the file, this module validates and merges.
+ */
+import { checkLabel, checkSubdomain } from "./names.ts";
+
+export type Layout = "seed" | "flat";
+export type Mover = "volsync-0.16" | "volsync-0.17" | "kopiur";
+export const MOVERS: readonly Mover[] = ["volsync-0.16", "volsync-0.17", "kopiur"];
+
+export interface Conventions {
+  /** Folder holding the apps tree, relative to the repo root. */
+  appsDir: string;
+  /** Folder of the Volsync component apps include. */
+  componentDir: string;
+  /** seed: <appsDir>/<tier>/<namespace>/<folder>; flat: <appsDir>/<namespace>/<folder>. Undefined: detect. */
+  layout: Layout | undefined;
+  /** Tier used when a namespace folder does not exist yet (seed layout). Undefined: detect. */
+  tier: string | undefined;
+  /** Folder name of each per-namespace instance. */
+  folder: string;
+  /** Name of the PVC in every namespace. */
+  claimName: string;
+  /** The PV of namespace ns is named pvPrefix + ns. */
+  pvPrefix: string;
+  /** The Flux Kustomization of namespace ns is named ksPrefix + ns. */
+  ksPrefix: string;
+  /** Namespace that holds the repository itself (never disabled). */
+  repositoryNamespace: string;
+  /** Namespace of Flux Kustomizations. */
+  fluxNamespace: string;
+  /** Overrides of values discovered from the repository PV. */
+  capacity: string | undefined;
+  storageClassName: string | undefined;
+  /** GitRepository that sourceRef names. Undefined: discover. */
+  sourceName: string | undefined;
+  /** Where containers mount the PVC, and the Kopia repository directory inside it. */
+  mountPath: string;
+  repositoryDir: string;
+  /** Reserve every PV for its claim with spec.claimRef. */
+  claimRef: boolean;
+  mover: Mover;
+  uid: number;
+  gid: number;
+  /** Flux Kustomization timings. */
+  interval: string;
+  retryInterval: string;
+  timeout: string;
+}
+
+export const DEFAULTS: Conventions = {
+  appsDir: "kubernetes/apps",
+  componentDir: "kubernetes/components/volsync",
+  layout: undefined,
+  tier: undefined,
+  folder: "volsync-repository-pvc",
+  claimName: "kopia",
+  pvPrefix: "kopia-repository-pv-",
+  ksPrefix: "volsync-repository-pvc-",
+  repositoryNamespace: "volsync-system",
+  fluxNamespace: "flux-system",
+  capacity: undefined,
+  storageClassName: undefined,
+  sourceName: undefined,
+  mountPath: "/repository",
+  repositoryDir: "repository",
+  claimRef: true,
+  mover: "volsync-0.16",
+  uid: 1000,
+  gid: 1000,
+  interval: "30m",
+  retryInterval: "1m",
+  timeout: "5m",
+};
+
+/** The one directory on the volume that holds the Kopia repository, as movers see it. */
+export function repositoryPath(c: Conventions): string {
+  return `${c.mountPath.replace(/\/+$/, "")}/${c.repositoryDir}`;
+}
+
+export const pvName = (c: Conventions, ns: string) => `${c.pvPrefix}${ns}`;
+export const ksName = (c: Conventions, ns: string) => `${c.ksPrefix}${ns}`;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly problems: string[],
+    readonly file: string,
+  ) {
+    super(`${file}: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Kind =
+  | "path"
+  | "name"
+  | "label"
+  | "string"
+  | "quantity"
+  | "duration"
+  | "bool"
+  | "id"
+  | "layout"
+  | "mover"
+  | "abspath";
+
+const KEYS: Record<keyof Conventions, Kind> = {
+  appsDir: "path",
+  componentDir: "path",
+  layout: "layout",
+  tier: "label",
+  folder: "label",
+  claimName: "name",
+  pvPrefix: "string",
+  ksPrefix: "string",
+  repositoryNamespace: "label",
+  fluxNamespace: "label",
+  capacity: "quantity",
+  storageClassName: "name",
+  sourceName: "name",
+  mountPath: "abspath",
+  repositoryDir: "path",
+  claimRef: "bool",
+  mover: "mover",
+  uid: "id",
+  gid: "id",
+  interval: "duration",
+  retryInterval: "duration",
+  timeout: "duration",
+};
+
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+const DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
+
+function checkValue(key: string, kind: Kind, v: unknown): string | undefined {
+  const where = `key "${key}"`;
+  switch (kind) {
+    case "bool":
+      return typeof v === "boolean" ? undefined : `${where} must be true or false`;
+    case "id":
+      return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 2147483647
+        ? undefined
+        : `${where} must be a non-negative integer (a UID or GID)`;
+    default:
+      break;
+  }
+  if (typeof v !== "string") return `${where} must be a string`;
+  switch (kind) {
+    case "path":
+      if (v === "" || v.startsWith("/") || v.split("/").includes("..")) {
+        return `${where} must be a relative path inside the repository without "..": got "${v}"`;
+      }
+      return undefined;
+    case "abspath":
+      return v.startsWith("/") && !v.split("/").includes("..")
+        ? undefined
+        : `${where} must be an absolute path: got "${v}"`;
+    case "label":
+      return checkLabel(v, where);
+    case "name":
+      return checkSubdomain(v, where);
+    case "quantity":
+      return QUANTITY.test(v) ? undefined : `${where} must be a Kubernetes quantity such as 200Gi: got "${v}"`;
+    case "duration":
+      return DURATION.test(v) ? undefined : `${where} must be a duration such as 30m or 1h: got "${v}"`;
+    case "layout":
+      return v === "seed" || v === "flat" ? undefined : `${where} must be "seed" or "flat": got "${v}"`;
+    case "mover":
+      return (MOVERS as readonly string[]).includes(v)
+        ? undefined
+        : `${where} must be one of ${MOVERS.join(", ")}: got "${v}"`;
+    default:
+      return v === "" ? `${where} must not be empty` : undefined;
+  }
+}
+
+/**
+ * Validates the parsed content of kopiashare.yaml and merges it over the defaults.
+ * Every problem names its key; unknown keys are errors (a typo must not be silently ignored).
+ */
+export function parseConventions(raw: unknown, file = "kopiashare.yaml"): Conventions {
+  if (raw === null || raw === undefined) return { ...DEFAULTS };
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError(["the file must be a mapping of keys to values"], file);
+  }
+  const problems: string[] = [];
+  const out: Record<string, unknown> = { ...DEFAULTS };
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    const kind = (KEYS as Record<string, Kind>)[key];
+    if (kind === undefined) {
+      problems.push(`unknown key "${key}" (known keys: ${Object.keys(KEYS).join(", ")})`);
+      continue;
+    }
+    const problem = checkValue(key, kind, value);
+    if (problem) problems.push(problem);
+    else out[key] = value;
+  }
+  if (problems.length > 0) throw new ConfigError(problems, file);
+  return out as unknown as Conventions;
+}
+
+export const CONVENTION_KEYS = Object.keys(KEYS) as (keyof Conventions)[];

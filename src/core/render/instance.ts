@@ -1,0 +1,148 @@
+/**
+ * The per-namespace instance: the seed's pvc.yaml (PV + PVC), app/kustomization.yaml and ks.yaml,
+ * byte for byte, with two documented additions: PV claimRef (unless disabled) and the discovered sourceRef.
+ */
+import { type Conventions, ksName, pvName } from "../config.ts";
+import type { RepositoryVolume, SourceRef } from "../topology.ts";
+import { SCHEMA, scalar, schemaLine } from "../yaml-text.ts";
+
+export interface InstanceSpec {
+  namespace: string;
+  /** Repo-relative folder of the instance, e.g. kubernetes/apps/main/media/volsync-repository-pvc. */
+  dir: string;
+  volume: RepositoryVolume;
+  source: SourceRef;
+  conventions: Conventions;
+}
+
+export interface InstanceFiles {
+  /** Repo-relative path -> content. */
+  [path: string]: string;
+}
+
+export function instancePaths(dir: string) {
+  return { pvc: `${dir}/app/pvc.yaml`, kustomization: `${dir}/app/kustomization.yaml`, ks: `${dir}/ks.yaml` };
+}
+
+export function renderPvc(spec: InstanceSpec): string {
+  const { namespace: ns, volume: v, conventions: c } = spec;
+  const name = pvName(c, ns);
+  const handle = v.style === "static" ? name : v.volumeHandle;
+  const lines = [
+    "---",
+    schemaLine(SCHEMA.pv),
+    "apiVersion: v1",
+    "kind: PersistentVolume",
+    "metadata:",
+    `  name: ${scalar(name)}`,
+    "spec:",
+    "  capacity:",
+    `    storage: ${scalar(c.capacity ?? v.capacity)}`,
+    "  accessModes:",
+    "    - ReadWriteMany",
+    "  persistentVolumeReclaimPolicy: Retain",
+    `  storageClassName: ${scalar(c.storageClassName ?? v.storageClassName)}`,
+  ];
+  if (c.claimRef) {
+    lines.push(
+      "  claimRef:",
+      "    apiVersion: v1",
+      "    kind: PersistentVolumeClaim",
+      `    namespace: ${scalar(ns)}`,
+      `    name: ${scalar(c.claimName)}`,
+    );
+  }
+  lines.push("  csi:", `    driver: ${scalar(v.driver)}`);
+  if (v.nodeStageSecretRef) {
+    lines.push(
+      "    nodeStageSecretRef:",
+      `      name: ${scalar(v.nodeStageSecretRef.name)}`,
+      `      namespace: ${scalar(v.nodeStageSecretRef.namespace)}`,
+    );
+  }
+  if (v.volumeAttributes.length > 0) {
+    lines.push("    volumeAttributes:");
+    for (const [k, val] of v.volumeAttributes) lines.push(`      ${scalar(k)}: ${scalar(val)}`);
+  }
+  lines.push(
+    `    volumeHandle: ${scalar(handle)}`,
+    "---",
+    schemaLine(SCHEMA.pvc),
+    "apiVersion: v1",
+    "kind: PersistentVolumeClaim",
+    "metadata:",
+    `  name: ${scalar(c.claimName)}`,
+    `  namespace: ${scalar(ns)}`,
+    "spec:",
+    "  accessModes:",
+    "    - ReadWriteMany",
+    `  storageClassName: ${scalar(c.storageClassName ?? v.storageClassName)}`,
+    `  volumeName: ${scalar(name)}`,
+    "  resources:",
+    "    requests:",
+    `      storage: ${scalar(c.capacity ?? v.capacity)}`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+export function renderAppKustomization(spec: InstanceSpec): string {
+  return [
+    "---",
+    schemaLine(SCHEMA.kustomization),
+    "apiVersion: kustomize.config.k8s.io/v1beta1",
+    "kind: Kustomization",
+    `namespace: ${scalar(spec.namespace)}`,
+    "resources:",
+    "  - ./pvc.yaml",
+    "",
+  ].join("\n");
+}
+
+export function renderKs(spec: InstanceSpec): string {
+  const { namespace: ns, conventions: c, source } = spec;
+  const lines = [
+    "---",
+    schemaLine(SCHEMA.fluxKustomization),
+    "apiVersion: kustomize.toolkit.fluxcd.io/v1",
+    "kind: Kustomization",
+    "metadata:",
+    `  name: &app ${scalar(ksName(c, ns))}`,
+    `  namespace: ${scalar(c.fluxNamespace)}`,
+    "spec:",
+    `  targetNamespace: ${scalar(ns)}`,
+    "  commonMetadata:",
+    "    labels:",
+    "      app.kubernetes.io/name: *app",
+    `  path: ${scalar(`./${spec.dir}/app`)}`,
+    "  prune: true",
+    "  sourceRef:",
+    `    kind: ${source.kind}`,
+    `    name: ${scalar(source.name)}`,
+  ];
+  if (source.namespace !== c.fluxNamespace) lines.push(`    namespace: ${scalar(source.namespace)}`);
+  lines.push(
+    "  wait: false",
+    `  interval: ${scalar(c.interval)}`,
+    `  retryInterval: ${scalar(c.retryInterval)}`,
+    `  timeout: ${scalar(c.timeout)}`,
+    "",
+  );
+  return lines.join("\n");
+}
+
+export function renderNamespace(ns: string): string {
+  return [
+    "---",
+    schemaLine(SCHEMA.namespace),
+    "apiVersion: v1",
+    "kind: Namespace",
+    "metadata:",
+    `  name: ${scalar(ns)}`,
+    "",
+  ].join("\n");
+}
+
+export function renderInstance(spec: InstanceSpec): InstanceFiles {
+  const p = instancePaths(spec.dir);
+  return { [p.pvc]: renderPvc(spec), [p.kustomization]: renderAppKustomization(spec), [p.ks]: renderKs(spec) };
+}

@@ -1,0 +1,50 @@
+/** The shared repository volume and the per-namespace instances that point at it. */
+
+export type VolumeStyle = "shared-handle" | "static";
+
+export interface SecretRef {
+  name: string;
+  namespace: string;
+}
+
+/** What every per-namespace PV copies from the repository PV. */
+export interface RepositoryVolume {
+  driver: string;
+  /** The handle of the original volume (shared style); in static style, the repository PV's own handle. */
+  volumeHandle: string;
+  /** In the order found, so generated files keep the user's order. */
+  volumeAttributes: [string, string][];
+  nodeStageSecretRef: SecretRef | undefined;
+  capacity: string;
+  storageClassName: string;
+  style: VolumeStyle;
+  /** Where it came from, for messages: "kubernetes/apps/...:12" or "flags". */
+  origin: string;
+}
+
+export function styleOf(attributes: [string, string][]): VolumeStyle {
+  const staticVolume = attributes.find(([k]) => k === "staticVolume")?.[1];
+  return staticVolume === "true" ? "static" : "shared-handle";
+}
+
+export function attribute(v: RepositoryVolume, key: string): string | undefined {
+  return v.volumeAttributes.find(([k]) => k === key)?.[1];
+}
+
+/**
+ * ceph-csi volume handles encode the cluster ID:
+ * 0001-0024-<clusterID (36)>-<pool ID (16 hex)>-<uuid>. Returns it when the handle has that shape.
+ */
+export function clusterIdFromHandle(handle: string): string | undefined {
+  const m = /^[0-9a-f]{4}-([0-9a-f]{4})-(.+)-([0-9a-f]{16})-([0-9a-f-]{36})$/i.exec(handle);
+  if (!m) return undefined;
+  const len = Number.parseInt(m[1] as string, 16);
+  const id = m[2] as string;
+  return id.length === len ? id : undefined;
+}
+
+export interface SourceRef {
+  kind: "GitRepository" | "OCIRepository" | "Bucket";
+  name: string;
+  namespace: string;
+}

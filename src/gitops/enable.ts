@@ -1,0 +1,126 @@
+/** Plans `enable` and `disable` of a namespace: instance files plus comment-preserving registration edits. */
+import { type Conventions, type Layout, pvName } from "../core/config.ts";
+import { checkLabel } from "../core/names.ts";
+import { instancePaths, renderInstance, renderNamespace } from "../core/render/instance.ts";
+import type { RepositoryVolume, SourceRef } from "../core/topology.ts";
+import { SCHEMA, schemaLine } from "../core/yaml-text.ts";
+import { usageError } from "../errors.ts";
+import {
+  detectLayout,
+  discoverSource,
+  findInstances,
+  instanceDir,
+  resolveVolume,
+  type VolumeFlags,
+} from "./discover.ts";
+import { addEntry } from "./kustomize-edit.ts";
+import { type FileChange, type Plan, readMaybe } from "./plan.ts";
+import type { RepoScan } from "./scan.ts";
+
+const BUILTIN_NAMESPACES = new Set(["default", "kube-system", "kube-public", "kube-node-lease"]);
+
+export function validateNamespace(ns: string): void {
+  const problem = checkLabel(ns, "namespace");
+  if (problem) throw usageError(problem, "namespaces follow RFC 1123: at most 63 characters of a-z, 0-9 and '-'");
+}
+
+export interface EnableOptions extends VolumeFlags {
+  namespace: string;
+  tier?: string;
+  layout?: Layout;
+  source?: string;
+}
+
+export interface EnablePlan {
+  plan: Plan;
+  namespace: string;
+  dir: string;
+  layout: Layout;
+  volume: RepositoryVolume;
+  source: SourceRef;
+  /** The instance manifests (path -> content), what `-o yaml` prints. */
+  manifests: Record<string, string>;
+  /** Things the user should know (e.g. a parent kustomization that does not exist). */
+  notes: string[];
+}
+
+export function newKustomization(entries: string[]): string {
+  return [
+    "---",
+    schemaLine(SCHEMA.kustomization),
+    "apiVersion: kustomize.config.k8s.io/v1beta1",
+    "kind: Kustomization",
+    "resources:",
+    ...entries.map((e) => `  - ${e}`),
+    "",
+  ].join("\n");
+}
+
+/** Adds `entry` to the kustomization.yaml in `dir` (creating it when `create`), as a change of the plan. */
+function register(root: string, dir: string, entry: string, create: boolean, notes: string[]): FileChange | undefined {
+  const file = `${dir}/kustomization.yaml`;
+  const before = readMaybe(root, file);
+  if (before === null) {
+    if (create) return { path: file, before, after: newKustomization([entry]) };
+    notes.push(`${dir}/ has no kustomization.yaml: make sure whatever applies ${dir}/ includes ${entry}`);
+    return undefined;
+  }
+  return { path: file, before, after: addEntry(before, file, entry) };
+}
+
+export function planEnable(scan: RepoScan, c: Conventions, o: EnableOptions): EnablePlan {
+  validateNamespace(o.namespace);
+  const conv: Conventions = { ...c, layout: o.layout ?? c.layout };
+  const instances = findInstances(scan, conv);
+  const existing = instances.find((i) => i.namespace === o.namespace);
+  const layout = existing?.layout ?? detectLayout(instances, conv);
+  const where = existing
+    ? { dir: existing.dir, nsDir: existing.dir.slice(0, existing.dir.lastIndexOf("/")), tier: existing.tier }
+    : instanceDir(scan, conv, o.namespace, layout, o.tier ?? c.tier);
+  const paths = instancePaths(where.dir);
+  const elsewhere = scan.objects.find(
+    (x) => x.kind === "PersistentVolume" && x.name === pvName(conv, o.namespace) && x.doc.file !== paths.pvc,
+  );
+  if (elsewhere) {
+    throw usageError(
+      `PersistentVolume ${elsewhere.name} is already declared in ${elsewhere.doc.file}:${elsewhere.doc.line}`,
+      "namespace looks enabled by hand; remove that declaration first, or leave it as it is",
+    );
+  }
+  const volume = resolveVolume(scan, conv, o);
+  const source = discoverSource(scan, conv, o.source);
+  const manifests = renderInstance({ namespace: o.namespace, dir: where.dir, volume, source, conventions: conv });
+  const changes: FileChange[] = Object.entries(manifests).map(([path, after]) => ({
+    path,
+    before: readMaybe(scan.root, path),
+    after,
+  }));
+  const notes: string[] = [];
+  const nsKustomization = readMaybe(scan.root, `${where.nsDir}/kustomization.yaml`);
+  const reg = register(scan.root, where.nsDir, `./${conv.folder}/ks.yaml`, true, notes);
+  if (reg) changes.push(reg);
+  if (nsKustomization === null) {
+    // A new namespace folder: list it in its parent, and declare the Namespace unless the repo already does.
+    const parent = where.nsDir.slice(0, where.nsDir.lastIndexOf("/"));
+    const up = register(scan.root, parent, `./${where.nsDir.slice(parent.length + 1)}`, false, notes);
+    if (up) changes.push(up);
+    const declared = scan.objects.find((x) => x.kind === "Namespace" && x.name === o.namespace);
+    if (!declared && !BUILTIN_NAMESPACES.has(o.namespace)) {
+      const file = `${where.nsDir}/namespace.yaml`;
+      manifests[file] = renderNamespace(o.namespace);
+      changes.push({ path: file, before: readMaybe(scan.root, file), after: manifests[file] });
+      const nsReg = changes.find((ch) => ch.path === `${where.nsDir}/kustomization.yaml`);
+      if (nsReg) nsReg.after = newKustomization(["./namespace.yaml", `./${conv.folder}/ks.yaml`]);
+    }
+  }
+  return {
+    plan: { root: scan.root, changes },
+    namespace: o.namespace,
+    dir: where.dir,
+    layout,
+    volume,
+    source,
+    manifests,
+    notes,
+  };
+}

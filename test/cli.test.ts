@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { ROOT, run } from "./helpers.ts";
+
+describe("cli conventions", () => {
+  it("--help lists every verb with examples and exits 0", async () => {
+    const r = await run(["--help"], { cwd: ROOT });
+    assert.equal(r.code, 0);
+    assert.match(r.out, /enable/);
+    assert.match(r.out, /Examples:/);
+  });
+
+  it("every verb's --help has examples", async () => {
+    const top = await run(["--help"], { cwd: ROOT });
+    const verbs = [...top.out.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1] as string).filter((v) => v !== "help");
+    assert.ok(verbs.length >= 2, top.out);
+    for (const verb of verbs) {
+      const r = await run([verb, "--help"], { cwd: ROOT });
+      assert.equal(r.code, 0, verb);
+      assert.match(r.out, /Examples:/, `${verb} --help has no examples`);
+    }
+  });
+
+  it("an unknown verb or flag is a usage error (exit 2) on stderr", async () => {
+    const r = await run(["frobnicate"], { cwd: ROOT });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /unknown command/);
+    assert.equal(r.out, "");
+    const f = await run(["enable", "x", "--bogus"], { cwd: ROOT });
+    assert.equal(f.code, 2);
+    assert.match(f.err, /unknown option/);
+  });
+
+  it("--version prints the package version", async () => {
+    const r = await run(["--version"], { cwd: ROOT });
+    assert.equal(r.code, 0);
+    assert.match(r.out, /^\d+\.\d+\.\d+\n$/);
+  });
+
+  it("--help and --version do not load the Kubernetes client", () => {
+    // A loader hook reports every resolved module; none may come from @kubernetes/client-node.
+    const hook = `data:text/javascript,${encodeURIComponent(
+      `export async function resolve(s, c, n) { const r = await n(s, c); if (r.url.includes("@kubernetes/client-node")) process.stderr.write("LOADED-KUBE\\n"); return r; }`,
+    )}`;
+    const register = `data:text/javascript,${encodeURIComponent(`import { register } from "node:module"; register(${JSON.stringify(hook)});`)}`;
+    for (const args of [["--help"], ["--version"], ["enable", "--help"]]) {
+      const r = spawnSync(
+        process.execPath,
+        ["--import", register, "--import", "tsx", path.join(ROOT, "src/bin.ts"), ...args],
+        {
+          encoding: "utf8",
+          cwd: ROOT,
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /LOADED-KUBE/, `${args.join(" ")} loaded the Kubernetes client`);
+    }
+  });
+
+  it("completion prints bash and zsh scripts naming every verb", async () => {
+    for (const shell of ["bash", "zsh"]) {
+      const r = await run(["completion", shell], { cwd: ROOT });
+      assert.equal(r.code, 0);
+      assert.match(r.out, /enable/);
+      assert.match(r.out, /kopiashare/);
+    }
+    const bad = await run(["completion", "fish"], { cwd: ROOT });
+    assert.equal(bad.code, 2);
+  });
+});
