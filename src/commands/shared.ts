@@ -58,7 +58,7 @@ function action(c: FileChange): "create" | "update" | "delete" {
  * Runs a plan: `-o yaml` prints manifests, `--dry-run` prints the diff, otherwise the plan is applied
  * all-or-nothing. Hand-edited generated files are refused (with the diff) unless --force.
  */
-export function runPlan(ctx: Ctx, run: PlanRun, flags: PlanFlags): void {
+export function runPlan(ctx: Ctx, run: PlanRun, flags: PlanFlags, jsonExtra: Record<string, unknown> = {}): void {
   const out = ctx.io.stdout;
   const changes = effective(run.plan);
   if (flags.output === "yaml") {
@@ -70,6 +70,7 @@ export function runPlan(ctx: Ctx, run: PlanRun, flags: PlanFlags): void {
     dryRun: flags.dryRun === true,
     files: changes.map((c) => ({ path: c.path, action: action(c) })),
     notes: run.notes,
+    ...jsonExtra,
   };
   if (!flags.dryRun && !flags.force) {
     refuseOverwrites(

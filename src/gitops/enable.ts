@@ -13,7 +13,7 @@ import {
   resolveVolume,
   type VolumeFlags,
 } from "./discover.ts";
-import { addEntry } from "./kustomize-edit.ts";
+import { addEntry, removeEntry } from "./kustomize-edit.ts";
 import { type FileChange, type Plan, readMaybe } from "./plan.ts";
 import type { RepoScan } from "./scan.ts";
 
@@ -122,5 +122,66 @@ export function planEnable(scan: RepoScan, c: Conventions, o: EnableOptions): En
     source,
     manifests,
     notes,
+  };
+}
+
+export interface DisableOptions {
+  namespace: string;
+  force?: boolean;
+}
+
+export interface DisablePlan {
+  plan: Plan;
+  namespace: string;
+  /** Empty when the namespace is not enabled. */
+  dir: string | undefined;
+  /** Cluster-side steps, in order. */
+  clusterSteps: string[];
+}
+
+/**
+ * Removes the instance files and the registration. Refuses the repository's own namespace, and
+ * namespaces that still have consumers (ReplicationSources etc.) unless forced.
+ */
+export function planDisable(
+  scan: RepoScan,
+  c: Conventions,
+  o: DisableOptions,
+  consumers: (ns: string) => { kind: string; name: string; file: string; line: number }[],
+): DisablePlan {
+  validateNamespace(o.namespace);
+  if (o.namespace === c.repositoryNamespace) {
+    throw usageError(
+      `refusing to disable ${o.namespace}: it is the shared repository's home (repositoryNamespace)`,
+      "its PV and PVC are the repository every namespace backs up into",
+    );
+  }
+  const instance = findInstances(scan, c).find((i) => i.namespace === o.namespace);
+  if (!instance)
+    return { plan: { root: scan.root, changes: [] }, namespace: o.namespace, dir: undefined, clusterSteps: [] };
+  const users = consumers(o.namespace);
+  if (users.length > 0 && !o.force) {
+    throw usageError(
+      `namespace ${o.namespace} still has ${users.length} backup consumer(s) in the repository; nothing was written`,
+      "remove or move them first, or pass --force (their movers will fail without the PVC)",
+      users.map((u) => `  ${u.kind}/${u.name}  ${u.file}:${u.line}`).join("\n"),
+    );
+  }
+  const paths = instancePaths(instance.dir);
+  const changes: FileChange[] = [paths.pvc, paths.kustomization, paths.ks].map((path) => ({
+    path,
+    before: readMaybe(scan.root, path),
+    after: null,
+  }));
+  const nsDir = instance.dir.slice(0, instance.dir.lastIndexOf("/"));
+  const file = `${nsDir}/kustomization.yaml`;
+  const before = readMaybe(scan.root, file);
+  if (before !== null) changes.push({ path: file, before, after: removeEntry(before, file, `./${c.folder}/ks.yaml`) });
+  const pv = pvName(c, o.namespace);
+  return {
+    plan: { root: scan.root, changes },
+    namespace: o.namespace,
+    dir: instance.dir,
+    clusterSteps: [`kubectl delete pvc -n ${o.namespace} ${c.claimName}`, `kubectl delete pv ${pv}`],
   };
 }
