@@ -26,9 +26,9 @@ export function version(): string {
   return pkg.version;
 }
 
-export function buildProgram(ctx: Ctx): Command {
+export function buildProgram(ctx: Ctx, name = "kopiashare"): Command {
   const program = new Command()
-    .name("kopiashare")
+    .name(name)
     .description(
       "Share one Kopia repository on a CephFS volume across Kubernetes namespaces:\nwrite it into your Flux repo, lint it offline, verify it live.",
     )
@@ -67,7 +67,11 @@ Docs: docs/commands.md`,
   return program;
 }
 
-export async function main(argv: string[], io: Io): Promise<number> {
+/**
+ * Runs the CLI. `invokedAs` is the basename of the executable: as `kubectl-kopiashare` the program
+ * calls itself `kubectl kopiashare` in help and errors, as kubectl plugins do.
+ */
+export async function main(argv: string[], io: Io, invokedAs = "kopiashare"): Promise<number> {
   const noColor = argv.includes("--no-color");
   const ctx: Ctx = {
     io,
@@ -75,7 +79,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     colors: (stream) => colorsFor(stream === "stdout" ? io.stdout : io.stderr, io.env, noColor ? false : undefined),
     say: (line) => io.stderr.write(`${line}\n`),
   };
-  const program = buildProgram(ctx);
+  const program = buildProgram(ctx, invokedAs === "kubectl-kopiashare" ? "kubectl kopiashare" : "kopiashare");
   try {
     await program.parseAsync(argv, { from: "user" });
     return ctx.exitCode;

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { ROOT, run } from "./helpers.ts";
+import { main } from "../src/cli.ts";
+import { bufferIo } from "../src/io.ts";
+import { EXAMPLE, ROOT, run } from "./helpers.ts";
 
 describe("cli conventions", () => {
   it("--help lists every verb with examples and exits 0", async () => {
@@ -68,5 +70,54 @@ describe("cli conventions", () => {
     }
     const bad = await run(["completion", "fish"], { cwd: ROOT });
     assert.equal(bad.code, 2);
+  });
+});
+
+describe("output streams and colour", () => {
+  const ttyIo = (env: Record<string, string>) => {
+    let out = "";
+    let err = "";
+    return {
+      io: {
+        stdout: { write: (s: string) => (out += s), isTTY: true },
+        stderr: { write: (s: string) => (err += s), isTTY: true },
+        env,
+        cwd: EXAMPLE,
+      },
+      out: () => out,
+      err: () => err,
+    };
+  };
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
+  const ANSI = /\u001b\[/;
+
+  it("colours a diff on a terminal, and not with NO_COLOR or --no-color", async () => {
+    const tty = ttyIo({});
+    assert.equal(await main(["enable", "media", "--dry-run"], tty.io), 0);
+    assert.match(tty.out(), ANSI);
+    const noColorEnv = ttyIo({ NO_COLOR: "1" });
+    await main(["enable", "media", "--dry-run"], noColorEnv.io);
+    assert.doesNotMatch(noColorEnv.out(), ANSI);
+    const flag = ttyIo({});
+    await main(["--no-color", "enable", "media", "--dry-run"], flag.io);
+    assert.doesNotMatch(flag.out(), ANSI);
+  });
+
+  it("never colours output that is not a terminal", async () => {
+    const r = await run(["enable", "media", "--dry-run"], { cwd: EXAMPLE, env: {} });
+    assert.doesNotMatch(r.out, ANSI);
+  });
+
+  it("puts data on stdout and messages on stderr", async () => {
+    const r = await run(["enable", "media", "--dry-run"], { cwd: EXAMPLE });
+    assert.match(r.out, /^diff --git/);
+    assert.doesNotMatch(r.out, /dry run:/);
+    assert.match(r.err, /dry run: \d+ file\(s\) would change/);
+  });
+
+  it("calls itself `kubectl kopiashare` when installed as a kubectl plugin", async () => {
+    const io = bufferIo({ cwd: ROOT });
+    assert.equal(await main(["--help"], io, "kubectl-kopiashare"), 0);
+    assert.match(io.out(), /^Usage: kubectl kopiashare /m);
   });
 });

@@ -6,7 +6,11 @@ import { usageError } from "../errors.ts";
 
 export const CONFIG_FILE = "kopiashare.yaml";
 
-/** The repo root: --repo if given, else the enclosing git checkout, else the working directory. */
+/**
+ * The repo root: --repo if given, else the nearest enclosing directory with a kopiashare.yaml or a
+ * .git (so a GitOps tree kept inside a bigger checkout, like examples/home-ops, is its own root),
+ * else the working directory.
+ */
 export function findRepoRoot(cwd: string, flag?: string): string {
   if (flag !== undefined) {
     const dir = path.resolve(cwd, flag);
@@ -20,7 +24,7 @@ export function findRepoRoot(cwd: string, flag?: string): string {
   }
   let dir = path.resolve(cwd);
   for (;;) {
-    if (existsSync(path.join(dir, ".git"))) return realpathSync(dir);
+    if (existsSync(path.join(dir, CONFIG_FILE)) || existsSync(path.join(dir, ".git"))) return realpathSync(dir);
     const parent = path.dirname(dir);
     if (parent === dir) return realpathSync(cwd);
     dir = parent;

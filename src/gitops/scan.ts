@@ -234,7 +234,8 @@ export function str(value: unknown, ...keys: (string | number)[]): string | unde
   return typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : undefined;
 }
 
-const located = new Map<string, { docs: ReturnType<typeof parseAllDocuments>; lc: LineCounter }>();
+/** Per scan (files may change between scans in one process), per file: the CST parse used by `locate`. */
+const located = new WeakMap<RepoScan, Map<string, { docs: ReturnType<typeof parseAllDocuments>; lc: LineCounter }>>();
 
 /**
  * 1-based line of the node at `keys` inside a document, parsed again with the `yaml` CST on demand.
@@ -243,12 +244,16 @@ const located = new Map<string, { docs: ReturnType<typeof parseAllDocuments>; lc
 export function locate(scan: RepoScan, doc: YamlDoc, keys: (string | number)[]): number {
   const text = scan.texts.get(doc.file);
   if (text === undefined) return doc.line;
-  const cacheKey = `${scan.root}\0${doc.file}`;
-  let entry = located.get(cacheKey);
+  let perScan = located.get(scan);
+  if (!perScan) {
+    perScan = new Map();
+    located.set(scan, perScan);
+  }
+  let entry = perScan.get(doc.file);
   if (!entry) {
     const lc = new LineCounter();
     entry = { docs: parseAllDocuments(text, { lineCounter: lc }) as ReturnType<typeof parseAllDocuments>, lc };
-    located.set(cacheKey, entry);
+    perScan.set(doc.file, entry);
   }
   const docs = Array.isArray(entry.docs) ? entry.docs : [];
   // Match on the first content line: comment-only documents are counted differently by the two parsers.
