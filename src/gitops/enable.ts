@@ -56,12 +56,11 @@ export function newKustomization(entries: string[]): string {
   ].join("\n");
 }
 
-/** Adds `entry` to the kustomization.yaml in `dir` (creating it when `create`), as a change of the plan. */
-function register(root: string, dir: string, entry: string, create: boolean, notes: string[]): FileChange | undefined {
+/** Adds `entry` to the kustomization.yaml in `dir` as a change of the plan; a note when there is none. */
+function register(root: string, dir: string, entry: string, notes: string[]): FileChange | undefined {
   const file = `${dir}/kustomization.yaml`;
   const before = readMaybe(root, file);
   if (before === null) {
-    if (create) return { path: file, before, after: newKustomization([entry]) };
     notes.push(`${dir}/ has no kustomization.yaml: make sure whatever applies ${dir}/ includes ${entry}`);
     return undefined;
   }
@@ -96,22 +95,37 @@ export function planEnable(scan: RepoScan, c: Conventions, o: EnableOptions): En
     after,
   }));
   const notes: string[] = [];
+  const entry = `./${conv.folder}/ks.yaml`;
   const nsKustomization = readMaybe(scan.root, `${where.nsDir}/kustomization.yaml`);
-  const reg = register(scan.root, where.nsDir, `./${conv.folder}/ks.yaml`, true, notes);
-  if (reg) changes.push(reg);
-  if (nsKustomization === null) {
+  const nsFolderInUse = [...scan.texts.keys()].some(
+    (f) => f.startsWith(`${where.nsDir}/`) && !f.startsWith(`${where.dir}/`),
+  );
+  if (nsKustomization !== null) {
+    changes.push({
+      path: `${where.nsDir}/kustomization.yaml`,
+      before: nsKustomization,
+      after: addEntry(nsKustomization, `${where.nsDir}/kustomization.yaml`, entry),
+    });
+  } else if (nsFolderInUse) {
+    // Manifests without a kustomization.yaml are picked up by Flux's generated one; creating a
+    // kustomization.yaml here would hide them, so leave the registration to the user.
+    notes.push(
+      `${where.nsDir}/ has manifests but no kustomization.yaml: make sure whatever applies it includes ${entry}`,
+    );
+  } else {
     // A new namespace folder: list it in its parent, and declare the Namespace unless the repo already does.
-    const parent = where.nsDir.slice(0, where.nsDir.lastIndexOf("/"));
-    const up = register(scan.root, parent, `./${where.nsDir.slice(parent.length + 1)}`, false, notes);
-    if (up) changes.push(up);
-    const declared = scan.objects.find((x) => x.kind === "Namespace" && x.name === o.namespace);
+    const declared = scan.objects.some((x) => x.kind === "Namespace" && x.name === o.namespace);
+    const entries = [entry];
     if (!declared && !BUILTIN_NAMESPACES.has(o.namespace)) {
       const file = `${where.nsDir}/namespace.yaml`;
       manifests[file] = renderNamespace(o.namespace);
       changes.push({ path: file, before: readMaybe(scan.root, file), after: manifests[file] });
-      const nsReg = changes.find((ch) => ch.path === `${where.nsDir}/kustomization.yaml`);
-      if (nsReg) nsReg.after = newKustomization(["./namespace.yaml", `./${conv.folder}/ks.yaml`]);
+      entries.unshift("./namespace.yaml");
     }
+    changes.push({ path: `${where.nsDir}/kustomization.yaml`, before: null, after: newKustomization(entries) });
+    const parent = where.nsDir.slice(0, where.nsDir.lastIndexOf("/"));
+    const up = register(scan.root, parent, `./${where.nsDir.slice(parent.length + 1)}`, notes);
+    if (up) changes.push(up);
   }
   return {
     plan: { root: scan.root, changes },
