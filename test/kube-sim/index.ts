@@ -1,0 +1,143 @@
+// startSim(): wires store, controllers and the HTTP(S) server together. See README.md.
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Binder, type DeletedVolume } from "./binder.ts";
+import type { ServerVersion } from "./discovery.ts";
+import { Faults } from "./faults.ts";
+import { defaultJobRunner, JobController, type JobRunner } from "./jobs.ts";
+import { kubeconfigYaml } from "./kubeconfig.ts";
+import { Denied } from "./rbac.ts";
+import { type CrdSet, Registry } from "./registry.ts";
+import { createHandler } from "./server.ts";
+import { Store } from "./store.ts";
+import { tlsMaterial } from "./tls.ts";
+import type { RequestLogEntry } from "./types.ts";
+
+export { ApiError, type Status } from "./errors.ts";
+export type { FaultKind, FaultOptions } from "./faults.ts";
+export type { JobResult, JobRunContext, JobRunner } from "./jobs.ts";
+export { PATCH_TYPES } from "./patch.ts";
+export type { DenyRule } from "./rbac.ts";
+export type { CrdSet, TypeRef } from "./registry.ts";
+export type { ListOptions, Store, WriteOptions } from "./store.ts";
+export { opensslVersion } from "./tls.ts";
+export { dig, type KubeObject, type RequestLogEntry, type Verb } from "./types.ts";
+export { Denied, defaultJobRunner, Faults };
+
+export interface SimOptions {
+  tls?: boolean;
+  version?: ServerVersion;
+  crds?: CrdSet[];
+  /** Delay before the job runner is called, in ms (default 50). */
+  jobDelayMs?: number;
+  /** Milliseconds per second of activeDeadlineSeconds for hung jobs (default 1000). */
+  deadlineMsPerSecond?: number;
+  /** Watch history (compaction window) in events (default 1000). */
+  watchHistory?: number;
+  /** User named in Forbidden messages. */
+  user?: string;
+  /** Bearer token written to the kubeconfig (default "kube-sim-token"). */
+  token?: string;
+}
+
+export interface Sim {
+  readonly url: string;
+  readonly kubeconfigPath: string;
+  readonly kubeconfigYaml: string;
+  readonly caPem?: string;
+  readonly store: Store;
+  readonly requests: RequestLogEntry[];
+  resetRequests(): void;
+  readonly faults: Faults;
+  readonly denied: Denied;
+  jobRunner: JobRunner;
+  requireToken: boolean;
+  /** PVs the binder deleted because of reclaim policy Delete. */
+  readonly deletedVolumes: readonly DeletedVolume[];
+  close(): Promise<void>;
+}
+
+export async function startSim(options: SimOptions = {}): Promise<Sim> {
+  const registry = new Registry(options.crds ?? []);
+  const store = new Store(registry, { watchHistory: options.watchHistory });
+  const binder = new Binder(store);
+  const faults = new Faults();
+  const denied = new Denied(options.user ?? "system:serviceaccount:kopiashare:kopiashare");
+  const token = options.token ?? "kube-sim-token";
+  const requests: RequestLogEntry[] = [];
+  const state = { runner: defaultJobRunner, requireToken: false, address: "127.0.0.1:0" };
+  const jobs = new JobController(store, {
+    delayMs: options.jobDelayMs ?? 50,
+    deadlineMsPerSecond: options.deadlineMsPerSecond ?? 1000,
+    runner: () => state.runner,
+  });
+  const handler = createHandler({
+    store,
+    faults,
+    denied,
+    jobs,
+    version: options.version ?? { major: "1", minor: "32" },
+    requests,
+    token,
+    requireToken: () => state.requireToken,
+    serverAddress: () => state.address,
+  });
+
+  const tls = options.tls ? await tlsMaterial() : undefined;
+  const server = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, handler) : http.createServer(handler);
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  state.address = `127.0.0.1:${port}`;
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
+  const yaml = kubeconfigYaml({ server: url, token, caPem: tls?.caPem });
+  const dir = mkdtempSync(path.join(tmpdir(), "kube-sim-"));
+  const kubeconfigPath = path.join(dir, "kubeconfig");
+  writeFileSync(kubeconfigPath, yaml, { mode: 0o600 });
+
+  let closed = false;
+  return {
+    url,
+    kubeconfigPath,
+    kubeconfigYaml: yaml,
+    caPem: tls?.caPem,
+    store,
+    requests,
+    resetRequests: () => {
+      requests.length = 0;
+    },
+    faults,
+    denied,
+    get jobRunner() {
+      return state.runner;
+    },
+    set jobRunner(r: JobRunner) {
+      state.runner = r;
+    },
+    get requireToken() {
+      return state.requireToken;
+    },
+    set requireToken(v: boolean) {
+      state.requireToken = v;
+    },
+    deletedVolumes: binder.deletedVolumes,
+    async close() {
+      if (closed) return;
+      closed = true;
+      jobs.close();
+      faults.dropWatches();
+      const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await done;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
