@@ -100,7 +100,9 @@ describe("enable: seed layout on the example repo", () => {
 
   it("never creates a kustomization.yaml that would hide manifests Flux picks up without one", async () => {
     const repo = tempRepo(EXAMPLE);
-    writeFiles(repo, { "kubernetes/apps/home/media/app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n" });
+    writeFiles(repo, {
+      "kubernetes/apps/home/media/app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    });
     const r = await run(["enable", "media"], { cwd: repo });
     assert.equal(r.code, 0, r.err);
     assert.ok(!existsSync(path.join(repo, "kubernetes/apps/home/media/kustomization.yaml")));

@@ -43,6 +43,10 @@ export interface Conventions {
   mover: Mover;
   uid: number;
   gid: number;
+  /** ClusterSecretStore that the generated ExternalSecrets read the Kopia password from. */
+  secretStore: string;
+  /** Kubernetes minor version of the cluster, "1.NN" (picks the MutatingAdmissionPolicy API). Undefined: detect. */
+  kubernetesVersion: string | undefined;
   /** Flux Kustomization timings. */
   interval: string;
   retryInterval: string;
@@ -69,6 +73,8 @@ export const DEFAULTS: Conventions = {
   mover: "volsync-0.16",
   uid: 1000,
   gid: 1000,
+  secretStore: "onepassword",
+  kubernetesVersion: undefined,
   interval: "30m",
   retryInterval: "1m",
   timeout: "5m",
@@ -77,6 +83,28 @@ export const DEFAULTS: Conventions = {
 /** The one directory on the volume that holds the Kopia repository, as movers see it. */
 export function repositoryPath(c: Conventions): string {
   return `${c.mountPath.replace(/\/+$/, "")}/${c.repositoryDir}`;
+}
+
+/** The name under /mnt that Volsync >= 0.17 mounts `moverVolumes` entries at: the last segment of mountPath. */
+export function moverVolumeName(c: Conventions): string {
+  const parts = c.mountPath.split("/").filter(Boolean);
+  return parts[parts.length - 1] ?? "repository";
+}
+
+/**
+ * Where mover Jobs (and every other writer) see the volume, per mover generation. Volsync >= 0.17 mounts
+ * `moverVolumes` at /mnt/<name>, which forces the mount point; the others use mountPath.
+ */
+export function moverMountPath(c: Conventions, mover: Mover = c.mover): string {
+  return mover === "volsync-0.17" ? `/mnt/${moverVolumeName(c)}` : c.mountPath.replace(/\/+$/, "");
+}
+
+/**
+ * The one Kopia repository path every writer uses under a mover generation: the mount point plus
+ * repositoryDir, so the repository stays in the same directory of the volume across generations.
+ */
+export function moverRepositoryPath(c: Conventions, mover: Mover = c.mover): string {
+  return `${moverMountPath(c, mover)}/${c.repositoryDir}`;
 }
 
 export const pvName = (c: Conventions, ns: string) => `${c.pvPrefix}${ns}`;
@@ -103,7 +131,8 @@ type Kind =
   | "id"
   | "layout"
   | "mover"
-  | "abspath";
+  | "abspath"
+  | "k8sversion";
 
 const KEYS: Record<keyof Conventions, Kind> = {
   appsDir: "path",
@@ -125,12 +154,15 @@ const KEYS: Record<keyof Conventions, Kind> = {
   mover: "mover",
   uid: "id",
   gid: "id",
+  secretStore: "name",
+  kubernetesVersion: "k8sversion",
   interval: "duration",
   retryInterval: "duration",
   timeout: "duration",
 };
 
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+const KUBE_VERSION = /^1\.[0-9]{1,3}$/;
 const DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
 
 function checkValue(key: string, kind: Kind, v: unknown): string | undefined {
@@ -144,6 +176,9 @@ function checkValue(key: string, kind: Kind, v: unknown): string | undefined {
         : `${where} must be a non-negative integer (a UID or GID)`;
     default:
       break;
+  }
+  if (kind === "k8sversion" && typeof v === "number") {
+    return `${where} must be a quoted string such as "1.34" (unquoted, 1.30 reads as the number 1.3)`;
   }
   if (typeof v !== "string") return `${where} must be a string`;
   switch (kind) {
@@ -166,6 +201,10 @@ function checkValue(key: string, kind: Kind, v: unknown): string | undefined {
       return DURATION.test(v) ? undefined : `${where} must be a duration such as 30m or 1h: got "${v}"`;
     case "layout":
       return v === "seed" || v === "flat" ? undefined : `${where} must be "seed" or "flat": got "${v}"`;
+    case "k8sversion":
+      return KUBE_VERSION.test(v)
+        ? undefined
+        : `${where} must be a Kubernetes minor version such as "1.34": got "${v}"`;
     case "mover":
       return (MOVERS as readonly string[]).includes(v)
         ? undefined

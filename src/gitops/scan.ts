@@ -3,7 +3,7 @@
  * times faster than the `yaml` Document API); exact positions of nested fields are recovered lazily,
  * only for the few places a finding points at (see `locate`).
  */
-import { type Dirent, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { closeSync, type Dirent, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { load as loadYaml, YAMLException } from "js-yaml";
 import { isMap, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from "yaml";
@@ -60,8 +60,8 @@ export function scanRepo(root: string): RepoScan {
   const scan: RepoScan = { root, texts: new Map(), docs: [], objects: [], issues: [], dirs: new Set() };
   const realRoot = realpathSync(root);
   const visited = new Set<string>();
-  const walk = (absDir: string, rel: string) => {
-    const real = realpathSync(absDir);
+  // `real` is the directory's real path: computed by joining for plain folders, resolved only through links.
+  const walk = (absDir: string, rel: string, real: string) => {
     if (visited.has(real)) {
       scan.issues.push({
         file: rel,
@@ -85,6 +85,8 @@ export function scanRepo(root: string): RepoScan {
       const childAbs = path.join(absDir, entry.name);
       let isDir = entry.isDirectory();
       let isFile = entry.isFile();
+      let childReal = real + path.sep + entry.name;
+      let size: number | undefined;
       if (entry.isSymbolicLink()) {
         let target: string;
         try {
@@ -108,15 +110,17 @@ export function scanRepo(root: string): RepoScan {
         const st = statSync(target);
         isDir = st.isDirectory();
         isFile = st.isFile();
+        size = st.size;
+        childReal = target;
       }
       if (isDir) {
-        if (!SKIP_DIRS.has(entry.name)) walk(childAbs, childRel);
+        if (!SKIP_DIRS.has(entry.name)) walk(childAbs, childRel, childReal);
       } else if (isFile && isYamlFile(entry.name)) {
-        readYamlFile(scan, childAbs, childRel);
+        readYamlFile(scan, childAbs, childRel, size);
       }
     }
   };
-  walk(root, "");
+  walk(root, "", realRoot);
   return scan;
 }
 
@@ -124,17 +128,35 @@ function relOf(root: string, abs: string): string {
   return path.relative(root, abs).split(path.sep).join("/") || ".";
 }
 
-function readYamlFile(scan: RepoScan, abs: string, rel: string): void {
-  const size = lstatSync(abs).isSymbolicLink() ? statSync(abs).size : lstatSync(abs).size;
-  if (size > MAX_FILE_BYTES) {
-    scan.issues.push({
-      file: rel,
-      kind: "too-large",
-      message: `${rel}: ${size} bytes is over the 5 MiB limit; skipped`,
-    });
+function tooLarge(scan: RepoScan, rel: string, size: number): void {
+  scan.issues.push({ file: rel, kind: "too-large", message: `${rel}: ${size} bytes is over the 5 MiB limit; skipped` });
+}
+
+/** Reads one file with a single open: fstat for the size limit, then one read (no separate lstat/stat). */
+function readYamlFile(scan: RepoScan, abs: string, rel: string, knownSize?: number): void {
+  if (knownSize !== undefined && knownSize > MAX_FILE_BYTES) {
+    tooLarge(scan, rel, knownSize);
     return;
   }
-  const buf = readFileSync(abs);
+  let buf: Buffer;
+  const fd = openSync(abs, "r");
+  try {
+    const size = fstatSync(fd).size;
+    if (size > MAX_FILE_BYTES) {
+      tooLarge(scan, rel, size);
+      return;
+    }
+    buf = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const n = readSync(fd, buf, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    if (off < size) buf = buf.subarray(0, off);
+  } finally {
+    closeSync(fd);
+  }
   if (buf.includes(0)) {
     scan.issues.push({ file: rel, kind: "binary", message: `${rel}: binary content (NUL bytes); skipped` });
     return;
@@ -144,41 +166,55 @@ function readYamlFile(scan: RepoScan, abs: string, rel: string): void {
   parseYamlText(scan, rel, text);
 }
 
+const CONTENT_LINE = /^[ \t]*[^\s#]/m;
+
 /** Splits at document markers; a `---` at column 0 always starts a document, even after a block scalar. */
 export function splitDocuments(text: string): { start: number; body: string }[] {
-  const lines = text.split("\n");
   const out: { start: number; body: string }[] = [];
-  let start = 0;
-  let cur: string[] = [];
-  const flush = () => {
-    out.push({ start, body: cur.join("\n") });
-    cur = [];
+  // Walk line starts only; a chunk's body keeps its line numbering relative to `start`.
+  let chunkFrom = 0;
+  let chunkLine = 0;
+  let line = 0;
+  let pos = 0;
+  const flush = (to: number) => {
+    // A chunk that starts at a marker keeps the rest of the marker line ("--- !tag", "--- {a: 1}")
+    // after the three dashes; slicing (no concatenation) avoids copying the text.
+    const body = text.slice(chunkFrom, Math.max(chunkFrom, to - 1));
+    if (CONTENT_LINE.test(body)) out.push({ start: chunkLine, body });
   };
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] as string;
-    if (line.startsWith("---") && (line.length === 3 || line[3] === " " || line[3] === "\t" || line[3] === "\r")) {
-      flush();
-      start = i;
-      // keep content after '--- ' on the marker line (e.g. '--- !tag' or '--- {a: 1}')
-      cur.push(` ${line.slice(3)}`);
-      continue;
+  while (pos < text.length) {
+    const nl = text.indexOf("\n", pos);
+    const end = nl === -1 ? text.length : nl;
+    const c = text.charCodeAt(pos);
+    if (c === 45 && text.startsWith("---", pos)) {
+      const next = text.charCodeAt(pos + 3);
+      if (end === pos + 3 || next === 32 || next === 9 || next === 13) {
+        flush(pos);
+        chunkLine = line;
+        chunkFrom = pos + 3;
+      }
+    } else if (c === 46 && text.startsWith("...", pos) && (end === pos + 3 || text.charCodeAt(pos + 3) === 32)) {
+      flush(pos);
+      chunkLine = line + 1;
+      chunkFrom = Math.min(end + 1, text.length);
     }
-    if (line === "..." || line.startsWith("... ")) {
-      flush();
-      start = i + 1;
-      continue;
-    }
-    cur.push(line);
+    if (nl === -1) break;
+    pos = nl + 1;
+    line++;
   }
-  flush();
-  return out.filter((d) => /^[ \t]*[^\s#]/m.test(d.body));
+  flush(text.length + 1);
+  return out;
 }
 
 export function parseYamlText(scan: RepoScan, file: string, text: string): void {
   let index = 0;
   for (const chunk of splitDocuments(text)) {
-    const firstContent = chunk.body.split("\n").findIndex((l) => /^[ \t]*[^\s#]/.test(l));
-    const line = chunk.start + Math.max(firstContent, 0) + 1;
+    const m = CONTENT_LINE.exec(chunk.body);
+    let firstContent = 0;
+    if (m)
+      for (let i = chunk.body.indexOf("\n"); i !== -1 && i < m.index; i = chunk.body.indexOf("\n", i + 1))
+        firstContent++;
+    const line = chunk.start + firstContent + 1;
     let value: unknown;
     try {
       value = loadYaml(chunk.body, { filename: file });

@@ -1,0 +1,68 @@
+import { Command, Option } from "@commander-js/extra-typings";
+import { type Ctx, version } from "../cli.ts";
+import { summarize } from "../core/rules/index.ts";
+import { formatKubeVersion, parseKubeVersion } from "../core/rules/types.ts";
+import { EXIT_OK, EXIT_PROBLEM, usageError } from "../errors.ts";
+import { lintScan } from "../gitops/lint.ts";
+import { FINDINGS_FORMATS, renderFindings } from "../output/findings.ts";
+import { loadRepo, repoOption } from "./shared.ts";
+
+export function lintCommand(ctx: Ctx) {
+  return new Command("lint")
+    .description(
+      "check the shared-repository setup of a GitOps checkout offline: volume, binding, delivery, paths, identities, permissions, admission, Flux substitution",
+    )
+    .addOption(repoOption())
+    .addOption(
+      new Option("-o, --output <format>", `output format: ${FINDINGS_FORMATS.join(", ")}`)
+        .choices(FINDINGS_FORMATS)
+        .default("text" as const),
+    )
+    .option(
+      "--kubernetes-version <1.NN>",
+      "the cluster's Kubernetes minor version, for version-dependent rules (default: kubernetesVersion in kopiashare.yaml)",
+    )
+    .option("--strict", "exit 1 on warnings too")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kopiashare lint                                  # the enclosing checkout, text report
+  kopiashare lint --repo ~/home-ops --kubernetes-version 1.34
+  kopiashare lint -o github                        # annotations in a GitHub Actions job
+  kopiashare lint -o sarif > kopiashare.sarif      # upload with github/codeql-action/upload-sarif
+  kopiashare lint -o json | jq '.findings[] | select(.severity == "error")'
+  kopiashare lint --strict                         # CI gate: warnings fail too
+
+Exit codes: 0 no errors (warnings allowed unless --strict), 1 errors (or warnings with --strict),
+2 usage error. Reads only; never writes and never needs a network. Rules: docs/rules.md`,
+    )
+    .action((opts) => {
+      const { root, conventions, scan } = loadRepo(ctx, opts.repo);
+      const raw = opts.kubernetesVersion ?? conventions.kubernetesVersion;
+      let kube: ReturnType<typeof parseKubeVersion>;
+      if (raw !== undefined) {
+        kube = /^v?1\.\d{1,2}(\.\d+)?$/.test(raw) ? parseKubeVersion(raw) : undefined;
+        if (!kube) {
+          throw usageError(
+            `${opts.kubernetesVersion !== undefined ? "--kubernetes-version" : "kubernetesVersion in kopiashare.yaml"} ${raw}: expected a Kubernetes minor version such as 1.34`,
+          );
+        }
+      }
+      const result = lintScan(scan, conventions, kube);
+      const format = opts.output;
+      ctx.io.stdout.write(
+        renderFindings(format, result.findings, ctx.colors("stdout"), {
+          repo: opts.repo ?? root,
+          version: version(),
+          kubernetesVersion: kube ? formatKubeVersion(kube) : undefined,
+          files: result.files,
+        }),
+      );
+      const s = summarize(result.findings);
+      if (format !== "text") {
+        ctx.say(`kopiashare lint: ${s.errors} error(s), ${s.warnings} warning(s), ${s.infos} info`);
+      }
+      ctx.exitCode = s.errors > 0 || (opts.strict && s.warnings > 0) ? EXIT_PROBLEM : EXIT_OK;
+    });
+}

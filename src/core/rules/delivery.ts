@@ -1,0 +1,325 @@
+/** delivery/*: Flux actually applies the PV, the PVC and every consumer, in an order that works. */
+import {
+  claimWorkloads,
+  consumersByNamespace,
+  type FluxKs,
+  isConsumer,
+  kustomizationById,
+  type ModelObject,
+  objectsOf,
+  type PathRef,
+  repositoryPairs,
+} from "../model.ts";
+import { type Finding, type Rule, reporter, where } from "./types.ts";
+
+const BUILTIN = new Set(["default", "kube-system", "kube-public", "kube-node-lease"]);
+
+export const notApplied: Rule = {
+  meta: {
+    id: "delivery/not-applied",
+    severity: "warning",
+    title: "Flux Kustomization that nothing applies",
+    why: "a ks.yaml only takes effect when a kustomization.yaml that Flux applies lists it; otherwise its PV, PVC or app never reach the cluster",
+  },
+  check(ctx) {
+    const m = ctx.model;
+    if (m.mode !== "flux" || m.roots === "none") return [];
+    const report = reporter(this.meta);
+    const out: Finding[] = [];
+    for (const ks of m.kustomizations) {
+      if (ks.reachable) continue;
+      const file = ks.doc.file;
+      const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : "";
+      const up = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : "";
+      const entry = `./${file.slice(up === "" ? 0 : up.length + 1)}`;
+      out.push(
+        report(
+          where(ctx, ks),
+          `Kustomization ${ks.id}`,
+          ks.parent
+            ? `is listed by ${ks.parent}, which is itself not applied`
+            : `${file} is not listed by any kustomization.yaml that Flux applies`,
+          ks.parent
+            ? `make ${ks.parent} reachable from the cluster's root Kustomization`
+            : `add "${entry}" to the resources of ${up === "" ? "" : `${up}/`}kustomization.yaml`,
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+export const missingPath: Rule = {
+  meta: {
+    id: "delivery/missing-path",
+    severity: "error",
+    title: "path, component or resource that does not exist",
+    why: "Flux fails the whole Kustomization when its path, a component or a kustomize resource is missing (or a listed folder has no kustomization.yaml): nothing in it is applied, including later fixes",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    const out: Finding[] = [];
+    const bad = (r: PathRef) => !r.remote && (!r.exists || r.noKustomization === true);
+    const describe = (r: PathRef) =>
+      r.target === undefined
+        ? `"${r.entry}" leaves the repository`
+        : r.noKustomization
+          ? `"${r.entry}" is a folder without kustomization.yaml (kustomize cannot build it)`
+          : `"${r.entry}" (${r.target || "."}) does not exist`;
+    for (const ks of ctx.model.kustomizations) {
+      if (!ks.reachable && ctx.model.roots !== "none") continue;
+      if (ks.external) continue;
+      if (ks.path && bad(ks.path)) {
+        out.push(
+          report(
+            ks.path.loc,
+            `Kustomization ${ks.id}`,
+            `spec.path ${describe(ks.path)}`,
+            "fix spec.path: it is relative to the repository root, e.g. ./kubernetes/apps/<tier>/<namespace>/<app>/app",
+          ),
+        );
+      }
+      for (const c of ks.components) {
+        if (!bad(c)) continue;
+        out.push(
+          report(
+            c.loc,
+            `Kustomization ${ks.id}`,
+            `spec.components entry ${describe(c)}`,
+            `components are relative to spec.path (${ks.path?.target ?? "?"}); e.g. ../../../../components/volsync`,
+          ),
+        );
+      }
+    }
+    for (const kd of ctx.model.kustomizeDirs) {
+      for (const [key, list] of [
+        ["resources", kd.resources],
+        ["components", kd.components],
+      ] as const) {
+        for (const r of list) {
+          if (!bad(r)) continue;
+          out.push(
+            report(
+              r.loc,
+              `${kd.dir || "."}/kustomization.yaml`,
+              `${key} entry ${describe(r)}`,
+              r.noKustomization
+                ? `list the files inside it, or add a kustomization.yaml to ${r.target}`
+                : `fix the entry (relative to ${kd.dir || "."}) or remove it`,
+            ),
+          );
+        }
+      }
+    }
+    return out;
+  },
+};
+
+export const unknownSource: Rule = {
+  meta: {
+    id: "delivery/unknown-source",
+    severity: "error",
+    title: "sourceRef names a source the repository does not declare",
+    why: "a Flux Kustomization whose sourceRef names a GitRepository that does not exist never reconciles; the seed's `home-kubernetes` is one user's name, Flux's default is `flux-system`",
+  },
+  check(ctx) {
+    const m = ctx.model;
+    if (m.mode !== "flux" || (m.sources.length === 0 && !m.fluxInstance)) return [];
+    const report = reporter(this.meta);
+    const known = new Set(m.sources.map((s) => `${s.kind}/${s.name}`));
+    if (m.fluxInstance) {
+      known.add("GitRepository/flux-system");
+      known.add("OCIRepository/flux-system");
+    }
+    const out: Finding[] = [];
+    for (const ks of m.kustomizations) {
+      if (!ks.reachable || !ks.sourceRef) continue;
+      const s = ks.sourceRef;
+      if (known.has(`${s.kind}/${s.name}`)) continue;
+      const names = m.sources.filter((x) => x.kind === s.kind).map((x) => x.name);
+      out.push(
+        report(
+          where(ctx, ks, ["spec", "sourceRef", "name"]),
+          `Kustomization ${ks.id}`,
+          `sourceRef ${s.kind}/${s.name} is not declared in the repository`,
+          names.length > 0
+            ? `use one of: ${names.join(", ")}`
+            : `declare ${s.kind} ${s.name}, or name the source Flux was bootstrapped with`,
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+export const noClaim: Rule = {
+  meta: {
+    id: "delivery/no-claim",
+    severity: "error",
+    title: "namespace with consumers but no PVC `kopia`",
+    why: "PVCs are namespaced: movers, maintenance and jobs in a namespace can only mount the shared repository through a PVC `kopia` delivered into that same namespace; without it the mover Jobs stay Pending and no backup is taken",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    const c = ctx.conventions;
+    const users = consumersByNamespace(ctx.model);
+    for (const p of claimWorkloads(ctx.model)) {
+      const ns = p.owner.namespace;
+      if (ns === undefined) continue;
+      let list = users.get(ns);
+      if (!list) {
+        list = [];
+        users.set(ns, list);
+      }
+      list.push(p.owner);
+    }
+    const out: Finding[] = [];
+    for (const [ns, list] of [...users.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      if (objectsOf(ctx.model, "PersistentVolumeClaim", ns).some((p) => p.name === c.claimName)) continue;
+      const first = list[0] as ModelObject;
+      const kinds = [...new Set(list.map((o) => `${o.kind} ${o.name}`))];
+      out.push(
+        report(
+          where(ctx, first),
+          `namespace ${ns}`,
+          `${kinds.length} object${kinds.length === 1 ? "" : "s"} use the shared repository in ${ns} (${kinds.slice(0, 3).join(", ")}${kinds.length > 3 ? ", ..." : ""}) but no PVC ${c.claimName} is delivered into it`,
+          `kopiashare enable ${ns}`,
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+export const orphan: Rule = {
+  meta: {
+    id: "delivery/orphan",
+    severity: "info",
+    title: "PV/PVC for a namespace that nothing uses",
+    why: "a per-namespace PV and PVC that no consumer uses cost nothing but attention; when the namespace itself is gone from the repository they are leftovers to remove with `kopiashare disable`",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    const c = ctx.conventions;
+    const users = consumersByNamespace(ctx.model);
+    const mounting = new Set(claimWorkloads(ctx.model).map((p) => p.owner.namespace));
+    const declared = new Set(objectsOf(ctx.model, "Namespace").map((n) => n.name));
+    const out: Finding[] = [];
+    for (const pair of repositoryPairs(ctx.model)) {
+      const ns = pair.namespace;
+      if (ns === "" || ns === c.repositoryNamespace) continue;
+      if ((users.get(ns)?.length ?? 0) > 0 || mounting.has(ns)) continue;
+      const at = (pair.pvc ?? pair.pv) as ModelObject;
+      const gone = !declared.has(ns) && !BUILTIN.has(ns) && !hasOtherObjects(ctx.model.objects, ns, c.claimName);
+      out.push(
+        report(
+          where(ctx, at),
+          `namespace ${ns}`,
+          gone
+            ? `PV/PVC for namespace ${ns}, which the repository no longer declares (no Namespace, no other objects)`
+            : `PV/PVC for namespace ${ns}, but nothing in ${ns} uses the shared repository yet`,
+          gone
+            ? `kopiashare disable ${ns}`
+            : `add the Volsync component to an app in ${ns}, or kopiashare disable ${ns} if it is not needed`,
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+function hasOtherObjects(objects: ModelObject[], ns: string, claim: string): boolean {
+  return objects.some((o) => o.namespace === ns && !(o.kind === "PersistentVolumeClaim" && o.name === claim));
+}
+
+export const missingDependsOn: Rule = {
+  meta: {
+    id: "delivery/missing-depends-on",
+    severity: "warning",
+    title: "app without dependsOn on its namespace's repository PVC",
+    why: "without dependsOn, Flux may apply an app's ReplicationSource before the namespace's PVC `kopia` exists: the first mover Job fails (or, with a dynamic fallback, writes elsewhere); on a fresh cluster restores race the PVC",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    const c = ctx.conventions;
+    const m = ctx.model;
+    const claimKs = new Map<string, string>();
+    for (const p of objectsOf(m, "PersistentVolumeClaim")) {
+      if (p.name === c.claimName && p.namespace !== undefined && p.via !== undefined && !claimKs.has(p.namespace)) {
+        claimKs.set(p.namespace, p.via);
+      }
+    }
+    const out: Finding[] = [];
+    for (const ks of m.kustomizations) {
+      if (!ks.reachable) continue;
+      const namespaces = new Set<string>();
+      for (const o of ks.objects) if (o.namespace !== undefined && isConsumer(m, o)) namespaces.add(o.namespace);
+      for (const ns of namespaces) {
+        const need = claimKs.get(ns);
+        if (need === undefined || need === ks.id || dependsOn(m, ks, need)) continue;
+        const name = need.slice(need.indexOf("/") + 1);
+        const nsOfNeed = need.slice(0, need.indexOf("/"));
+        out.push(
+          report(
+            where(ctx, ks, ["spec"]),
+            `Kustomization ${ks.id}`,
+            `delivers backup consumers into ${ns} but does not depend on ${need}, which delivers PVC ${c.claimName} there`,
+            `add to spec.dependsOn: - name: ${name}${nsOfNeed !== ks.namespace ? `\n  namespace: ${nsOfNeed}` : ""}`,
+          ),
+        );
+      }
+    }
+    return out;
+  },
+};
+
+function dependsOn(model: Parameters<typeof kustomizationById>[0], ks: FluxKs, target: string): boolean {
+  const seen = new Set<string>();
+  const stack = [ks];
+  while (stack.length > 0) {
+    const k = stack.pop() as FluxKs;
+    for (const d of k.dependsOn) {
+      const id = `${d.namespace}/${d.name}`;
+      if (id === target) return true;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const next = kustomizationById(model, id);
+      if (next) stack.push(next);
+    }
+  }
+  return false;
+}
+
+export const noRoot: Rule = {
+  meta: {
+    id: "delivery/no-root",
+    severity: "info",
+    title: "no bootstrap Kustomization found",
+    why: "lint follows what Flux applies from the cluster's root Kustomization (the one that delivers itself, or a FluxInstance's sync path); without one it guesses the roots and cannot tell which ks.yaml files are never applied",
+  },
+  check(ctx) {
+    const m = ctx.model;
+    if (m.mode !== "flux" || m.roots !== "guessed") return [];
+    const roots = m.kustomizations.filter((k) => k.root);
+    const first = roots[0];
+    if (!first) return [];
+    return [
+      reporter(this.meta)(
+        where(ctx, first),
+        `Kustomization ${first.id}`,
+        `no self-delivering Kustomization or FluxInstance; treating ${roots.map((k) => k.id).join(", ")} as the root${roots.length === 1 ? "" : "s"}`,
+        "commit the bootstrap Kustomization (flux bootstrap writes clusters/<name>/flux-system/gotk-sync.yaml) so lint can follow delivery from it",
+      ),
+    ];
+  },
+};
+
+export const deliveryRules: Rule[] = [
+  notApplied,
+  missingPath,
+  unknownSource,
+  noClaim,
+  orphan,
+  missingDependsOn,
+  noRoot,
+];

@@ -1,0 +1,185 @@
+/** identity/*: restores find the snapshots their sources wrote, and no two sources share one identity. */
+import { isConsumer, type ModelObject, objectsOf, perModel, type RepoModel, rec, str } from "../model.ts";
+import { type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
+
+export const USERNAME_MAX = 50;
+
+/**
+ * The Kopia username the Volsync fork derives from a name: characters outside [A-Za-z0-9._-]
+ * become '-', cut at 50 characters. The hostname is the namespace: identity `<user>@<namespace>:/data`.
+ */
+export function kopiaUsername(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, USERNAME_MAX);
+}
+
+const usernames = new Map<string, string>();
+
+function username(name: string): string {
+  let u = usernames.get(name);
+  if (u === undefined) {
+    u = kopiaUsername(name);
+    if (usernames.size < 100_000) usernames.set(name, u);
+  }
+  return u;
+}
+
+export function sourceIdentity(rs: ModelObject): string {
+  const kopia = rec(rs.body, "spec", "kopia");
+  const user = str(kopia, "username") ?? username(rs.name);
+  const host = str(kopia, "hostname") ?? rs.namespace ?? "";
+  return `${user}@${host}`;
+}
+
+/** Every ReplicationSource using the shared repository, once per namespace/name, with its identity. */
+const sourcesOf = perModel((model: RepoModel) => {
+  const seen = new Set<string>();
+  const list: ModelObject[] = [];
+  const byIdentity = new Map<string, ModelObject>();
+  for (const o of objectsOf(model, "ReplicationSource")) {
+    if (!isConsumer(model, o)) continue;
+    const key = `${o.namespace ?? ""}/${o.name}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    list.push(o);
+    const id = sourceIdentity(o);
+    if (!byIdentity.has(id)) byIdentity.set(id, o);
+  }
+  return { list, byIdentity };
+});
+
+function sources(ctx: RuleContext): ModelObject[] {
+  return sourcesOf(ctx.model).list;
+}
+
+/** sourceIdentity of a destination: sourceName, sourceNamespace (default: its own), and the raw map. */
+function wanted(rd: ModelObject): { name: string | undefined; ns: string | undefined; nsSet: boolean } {
+  const si = rec(rd.body, "spec", "kopia", "sourceIdentity");
+  const ns = str(si, "sourceNamespace");
+  return { name: str(si, "sourceName"), ns: ns ?? rd.namespace, nsSet: ns !== undefined };
+}
+
+const SI = ["spec", "kopia", "sourceIdentity"];
+
+export const noSource: Rule = {
+  meta: {
+    id: "identity/no-source",
+    severity: "error",
+    title: "restore looks for a source that does not exist",
+    why: "a ReplicationDestination restores the snapshots of identity <sourceName>@<sourceNamespace>:/data (sourceNamespace defaults to its own namespace); when no ReplicationSource writes that identity the restore finds nothing, or another app's data",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    const { byIdentity } = sourcesOf(ctx.model);
+    const out: Finding[] = [];
+    const seen = new Set<string>();
+    for (const rd of objectsOf(ctx.model, "ReplicationDestination")) {
+      const w = wanted(rd);
+      const name = w.name;
+      if (name === undefined || name.includes("${") || !isConsumer(ctx.model, rd)) continue;
+      const ns = w.ns ?? "";
+      if (ns.includes("${")) continue;
+      const id = `${username(name)}@${ns}`;
+      if (byIdentity.has(id)) continue;
+      const nsSet = w.nsSet;
+      const loc = where(ctx, rd, nsSet ? [...SI, "sourceNamespace"] : [...SI, "sourceName"]);
+      const key = `${loc.file}:${loc.line}:${id}:${rd.namespace}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const defaulted = explainDefault(rd);
+      const here = sources(ctx).find((s) => s.namespace === rd.namespace && s.name === name);
+      out.push(
+        report(
+          loc,
+          `ReplicationDestination ${rd.namespace ?? "?"}/${rd.name}`,
+          `looks for snapshots of ${id}:/data, but no ReplicationSource writes that identity${defaulted ? `; ${defaulted}` : ""}`,
+          here
+            ? `the source is ${sourceIdentity(here)}: remove sourceNamespace (it defaults to the destination's namespace) or set it to ${here.namespace}`
+            : nsSet
+              ? `set sourceIdentity.sourceName/sourceNamespace to an existing ReplicationSource (remove sourceNamespace to use ${rd.namespace ?? "the destination's namespace"})`
+              : `set sourceIdentity.sourceName to the ReplicationSource's name in ${ns}`,
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+/** "`${NAMESPACE:-default}` took its default ..." when sourceNamespace came from a default of an unset variable. */
+function explainDefault(rd: ModelObject): string | undefined {
+  const occ = rd.vars.find((v) => v.use.how === "default" && v.path.join("/") === [...SI, "sourceNamespace"].join("/"));
+  if (!occ) return undefined;
+  return `sourceNamespace ${occ.use.expr} took its default "${occ.use.value}" because ${occ.use.name} is not set by ${rd.via ?? "the Kustomization"}`;
+}
+
+export const defaultedNamespace: Rule = {
+  meta: {
+    id: "identity/defaulted-namespace",
+    severity: "warning",
+    title: "sourceNamespace comes from the default of an unset variable",
+    why: "the origin wrote sourceNamespace: ${NAMESPACE:-default} and never set NAMESPACE, so every restore outside `default` looked for another namespace's snapshots; when such a source happens to exist the restore silently brings back the wrong data",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    const out: Finding[] = [];
+    const { byIdentity } = sourcesOf(ctx.model);
+    const seen = new Set<string>();
+    for (const rd of objectsOf(ctx.model, "ReplicationDestination")) {
+      if (rd.vars.length === 0) continue;
+      const why = explainDefault(rd);
+      if (!why) continue;
+      const w = wanted(rd);
+      const ns = w.nsSet ? w.ns : undefined;
+      const name = w.name;
+      if (ns === undefined || name === undefined || ns === rd.namespace) continue;
+      if (!byIdentity.has(`${username(name)}@${ns}`)) continue; // identity/no-source reports it
+      const loc = where(ctx, rd, [...SI, "sourceNamespace"]);
+      const key = `${loc.file}:${loc.line}:${rd.namespace}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(
+        report(
+          loc,
+          `ReplicationDestination ${rd.namespace ?? "?"}/${rd.name}`,
+          `restores ${name}@${ns} although it runs in ${rd.namespace ?? "?"}: ${why}`,
+          `remove sourceNamespace (it defaults to ${rd.namespace ?? "the destination's namespace"}), or set the variable in postBuild.substitute`,
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+export const collision: Rule = {
+  meta: {
+    id: "identity/collision",
+    severity: "error",
+    title: "two sources write one snapshot identity",
+    why: "in one shared repository the snapshot identity is <username>@<namespace>:/data, the username being the ReplicationSource name sanitised and cut at 50 characters; two sources with the same identity interleave their snapshots and retention deletes each other's",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    const first = new Map<string, ModelObject>();
+    const out: Finding[] = [];
+    for (const rs of sources(ctx)) {
+      const id = sourceIdentity(rs);
+      const f = first.get(id);
+      if (!f) {
+        first.set(id, rs);
+        continue;
+      }
+      out.push(
+        report(
+          where(ctx, rs, ["metadata", "name"]),
+          `ReplicationSource ${rs.namespace ?? "?"}/${rs.name}`,
+          `writes snapshots as ${id}:/data, like ReplicationSource ${f.namespace ?? "?"}/${f.name} (${f.doc.file}:${f.doc.line})`,
+          rs.name.length > USERNAME_MAX
+            ? `shorten the name so the first ${USERNAME_MAX} characters differ, or set spec.kopia.username`
+            : "rename one source, or give it its own spec.kopia.username",
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+export const identityRules: Rule[] = [noSource, defaultedNamespace, collision];

@@ -1,0 +1,63 @@
+/** input/*: files that could not be read as YAML, and files skipped on purpose. */
+import { type Finding, type Rule, reporter } from "./types.ts";
+
+export const invalidYaml: Rule = {
+  meta: {
+    id: "input/invalid-yaml",
+    severity: "error",
+    title: "a YAML file does not parse",
+    why: "kustomize and Flux reject the whole Kustomization that includes a broken file, so nothing in it is applied; lint checks the rest",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    const out: Finding[] = [];
+    for (const i of ctx.model.issues) {
+      if (i.kind !== "parse") continue;
+      const msg = i.message.replace(/^[^:]+:\d+:\d+: /, "");
+      out.push(
+        report(
+          { file: i.file, line: i.line ?? 1 },
+          i.file,
+          `not valid YAML: ${msg}`,
+          "fix the syntax at this position (a YAML linter such as yamllint shows the context)",
+          i.col !== undefined ? { col: i.col } : {},
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+const REASONS: Record<string, string> = {
+  "too-large": "larger than 5 MiB",
+  binary: "binary content",
+  "symlink-loop": "a symlink loop",
+  "outside-repo": "a link that leaves the repository",
+  unreadable: "unreadable",
+};
+
+export const skipped: Rule = {
+  meta: {
+    id: "input/skipped",
+    severity: "info",
+    title: "a file or folder was skipped",
+    why: "lint reads only regular YAML files inside the repository, up to 5 MiB; anything else is not checked",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    return ctx.model.issues
+      .filter((i) => i.kind !== "parse")
+      .map((i) =>
+        report(
+          { file: i.file, line: 1 },
+          i.file,
+          `skipped: ${REASONS[i.kind] ?? i.kind} (${i.message})`,
+          i.kind === "too-large"
+            ? "split the file if it holds manifests Flux applies"
+            : "nothing to do unless this path should hold manifests",
+        ),
+      );
+  },
+};
+
+export const inputRules: Rule[] = [invalidYaml, skipped];

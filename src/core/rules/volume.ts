@@ -1,0 +1,257 @@
+/** volume/*: every PV of the shared repository points at the same CephFS subvolume, safely. */
+import { pvName } from "../config.ts";
+import { type ModelObject, rec, sharedPvs, str } from "../model.ts";
+import { compareKube, type Finding, formatKubeVersion, type Rule, type RuleContext, reporter, where } from "./types.ts";
+
+type Style = "shared-handle" | "static";
+
+function styleOfPv(pv: ModelObject): Style {
+  const v = str(pv.body, "spec", "csi", "volumeAttributes", "staticVolume");
+  return v === "true" ? "static" : "shared-handle";
+}
+
+function attr(pv: ModelObject, key: string): string | undefined {
+  return str(pv.body, "spec", "csi", "volumeAttributes", key);
+}
+
+/** The repository PV every other PV is compared with: the repository namespace's, else the first. */
+export function referencePv(ctx: RuleContext, pvs: ModelObject[]): ModelObject | undefined {
+  const c = ctx.conventions;
+  return (
+    pvs.find((p) => p.name === pvName(c, c.repositoryNamespace)) ??
+    pvs.find((p) => str(p.body, "spec", "claimRef", "namespace") === c.repositoryNamespace) ??
+    pvs[0]
+  );
+}
+
+const ref = (pv: ModelObject) => `${pv.name} (${pv.doc.file}:${pv.doc.line})`;
+
+export const mixedStyle: Rule = {
+  meta: {
+    id: "volume/mixed-style",
+    severity: "error",
+    title: "shared-handle and static PVs mixed",
+    why: 'a repository uses one way to reach the subvolume: either every PV copies the original volume handle, or every PV is a ceph-csi static volume (staticVolume: "true", same rootPath, unique handles); mixing them mounts the data two ways and hides which PV is safe to delete',
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    const pvs = sharedPvs(ctx.model);
+    const reference = referencePv(ctx, pvs);
+    if (!reference) return [];
+    const want = styleOfPv(reference);
+    return pvs
+      .filter((pv) => styleOfPv(pv) !== want)
+      .map((pv) =>
+        report(
+          where(ctx, pv, ["spec", "csi"]),
+          `PersistentVolume ${pv.name}`,
+          `uses the ${styleOfPv(pv)} style, but the repository PV ${ref(reference)} uses the ${want} style`,
+          want === "static"
+            ? `make it a static volume like ${reference.name}: volumeAttributes.staticVolume: "true", the same rootPath, and volumeHandle: ${pv.name} (delete and recreate the PV object; spec.csi is immutable, the data stays)`
+            : `copy csi.volumeHandle and volumeAttributes from ${reference.name} and drop staticVolume/rootPath (delete and recreate the PV object; the data stays)`,
+        ),
+      );
+  },
+};
+
+const FIELDS: { label: string; read: (pv: ModelObject) => string | undefined; keys: string[] }[] = [
+  { label: "csi.driver", read: (pv) => str(pv.body, "spec", "csi", "driver"), keys: ["spec", "csi", "driver"] },
+  {
+    label: "volumeAttributes.clusterID",
+    read: (pv) => attr(pv, "clusterID"),
+    keys: ["spec", "csi", "volumeAttributes", "clusterID"],
+  },
+  {
+    label: "volumeAttributes.fsName",
+    read: (pv) => attr(pv, "fsName"),
+    keys: ["spec", "csi", "volumeAttributes", "fsName"],
+  },
+  {
+    label: "nodeStageSecretRef",
+    read: (pv) => {
+      const r = rec(pv.body, "spec", "csi", "nodeStageSecretRef");
+      return r ? `${str(r, "namespace") ?? ""}/${str(r, "name") ?? ""}` : undefined;
+    },
+    keys: ["spec", "csi", "nodeStageSecretRef"],
+  },
+];
+
+export const attributeMismatch: Rule = {
+  meta: {
+    id: "volume/attribute-mismatch",
+    severity: "error",
+    title: "PVs differ in driver, clusterID, fsName or node-stage secret",
+    why: "every per-namespace PV must reach the same CephFS file system through the same driver and credentials; a PV that differs mounts another file system (an empty repository) or fails to stage",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    const pvs = sharedPvs(ctx.model);
+    const reference = referencePv(ctx, pvs);
+    if (!reference) return [];
+    const out: Finding[] = [];
+    for (const pv of pvs) {
+      if (pv === reference) continue;
+      for (const f of FIELDS) {
+        const want = f.read(reference);
+        const got = f.read(pv);
+        if (want === got) continue;
+        out.push(
+          report(
+            where(ctx, pv, got === undefined ? ["spec", "csi"] : f.keys),
+            `PersistentVolume ${pv.name}`,
+            `${f.label} is ${got === undefined ? "missing" : `"${got}"`}, the repository PV ${ref(reference)} has ${want === undefined ? "none" : `"${want}"`}`,
+            `set ${f.label} to ${want === undefined ? "match" : `"${want}"`} as in ${reference.name}; spec.csi is immutable, so delete and recreate the PV object (never the data)`,
+          ),
+        );
+      }
+    }
+    return out;
+  },
+};
+
+export const handleMismatch: Rule = {
+  meta: {
+    id: "volume/handle-mismatch",
+    severity: "error",
+    title: "shared-handle PVs with different volume handles",
+    why: "in the shared-handle style every PV copies the handle of the original volume; a PV with another handle mounts another subvolume, so that namespace's backups land in a separate, isolated repository",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    const pvs = sharedPvs(ctx.model).filter((p) => styleOfPv(p) === "shared-handle");
+    const all = sharedPvs(ctx.model);
+    const reference = referencePv(ctx, all);
+    if (!reference || styleOfPv(reference) !== "shared-handle") return [];
+    const want = str(reference.body, "spec", "csi", "volumeHandle");
+    return pvs
+      .filter((pv) => pv !== reference && str(pv.body, "spec", "csi", "volumeHandle") !== want)
+      .map((pv) =>
+        report(
+          where(ctx, pv, ["spec", "csi", "volumeHandle"]),
+          `PersistentVolume ${pv.name}`,
+          `volumeHandle "${str(pv.body, "spec", "csi", "volumeHandle") ?? ""}" differs from the repository PV ${ref(reference)}`,
+          `use volumeHandle: ${want ?? "<the original handle>"} (kubectl get pv ${reference.name} -o jsonpath='{.spec.csi.volumeHandle}'); delete and recreate the PV object, the data stays`,
+        ),
+      );
+  },
+};
+
+export const staticLayout: Rule = {
+  meta: {
+    id: "volume/static-layout",
+    severity: "error",
+    title: "static PVs with different rootPaths or a shared handle",
+    why: "ceph-csi static volumes must all name the same rootPath (the repository's subvolume) and each needs its own volumeHandle: kubelet keys the node's staging mount by handle, and two PVs with one static handle on a node collide",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    const pvs = sharedPvs(ctx.model).filter((p) => styleOfPv(p) === "static");
+    if (pvs.length === 0) return [];
+    const reference = referencePv(ctx, pvs) as ModelObject;
+    const out: Finding[] = [];
+    const wantRoot = attr(reference, "rootPath");
+    const handles = new Map<string, ModelObject>();
+    for (const pv of pvs) {
+      const root = attr(pv, "rootPath");
+      if (root === undefined) {
+        out.push(
+          report(
+            where(ctx, pv, ["spec", "csi", "volumeAttributes"]),
+            `PersistentVolume ${pv.name}`,
+            'static volume (staticVolume: "true") without volumeAttributes.rootPath',
+            `add rootPath: ${wantRoot ?? "<the subvolume path>"} (ceph fs subvolume getpath <fs> <subvolume> <group>)`,
+          ),
+        );
+      } else if (pv !== reference && wantRoot !== undefined && root !== wantRoot) {
+        out.push(
+          report(
+            where(ctx, pv, ["spec", "csi", "volumeAttributes", "rootPath"]),
+            `PersistentVolume ${pv.name}`,
+            `rootPath "${root}" differs from "${wantRoot}" in the repository PV ${ref(reference)}: this namespace mounts another directory, a separate repository`,
+            `set rootPath: ${wantRoot}; delete and recreate the PV object (spec.csi is immutable), the data stays`,
+          ),
+        );
+      }
+      const handle = str(pv.body, "spec", "csi", "volumeHandle") ?? "";
+      const first = handles.get(handle);
+      if (first && first.name !== pv.name) {
+        out.push(
+          report(
+            where(ctx, pv, ["spec", "csi", "volumeHandle"]),
+            `PersistentVolume ${pv.name}`,
+            `static volumeHandle "${handle}" is also used by ${ref(first)}`,
+            `give every static PV its own handle, by convention its name: volumeHandle: ${pv.name}`,
+          ),
+        );
+      } else if (!first) handles.set(handle, pv);
+    }
+    return out;
+  },
+};
+
+export const reclaimPolicy: Rule = {
+  meta: {
+    id: "volume/reclaim-policy",
+    severity: "error",
+    title: "shared PV not Retain",
+    why: "ceph-csi resolves a copied handle as the original dynamic volume: when the claim of a PV with reclaim policy Delete goes away, the provisioner deletes the whole shared subvolume, every namespace's backups (rook/rook#15008)",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    const out: Finding[] = [];
+    for (const pv of sharedPvs(ctx.model)) {
+      const policy = str(pv.body, "spec", "persistentVolumeReclaimPolicy");
+      if (policy === undefined || policy === "Retain") continue;
+      const style = styleOfPv(pv);
+      out.push(
+        report(
+          where(ctx, pv, ["spec", "persistentVolumeReclaimPolicy"]),
+          `PersistentVolume ${pv.name}`,
+          `persistentVolumeReclaimPolicy is ${policy}${style === "shared-handle" ? " on a PV with the shared volume handle: deleting its claim can delete the subvolume" : ""}`,
+          'set persistentVolumeReclaimPolicy: Retain (kubectl patch pv <name> -p \'{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}\' for the live object)',
+          style === "static"
+            ? {
+                severity: "warning",
+                why: "static volumes are not deleted by the provisioner, but a Delete policy puts the PV in Failed state when its claim goes away; every PV of the shared repository should be Retain",
+              }
+            : {},
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+export const oldKubernetes: Rule = {
+  meta: {
+    id: "volume/old-kubernetes",
+    severity: "error",
+    title: "shared volume handle on Kubernetes < 1.24",
+    why: "before 1.24 kubelet keyed the node's staging path by PV name, so two PVs with one handle on a node break each other's mounts (kubernetes/kubernetes#105899, fixed by #107065)",
+  },
+  check(ctx) {
+    const v = ctx.kubernetesVersion;
+    if (!v || compareKube(v, 1, 24) >= 0) return [];
+    const report = reporter(this.meta);
+    const pvs = sharedPvs(ctx.model).filter((p) => styleOfPv(p) === "shared-handle");
+    if (pvs.length < 2) return [];
+    const first = referencePv(ctx, pvs) as ModelObject;
+    return [
+      report(
+        where(ctx, first, ["spec", "csi", "volumeHandle"]),
+        `PersistentVolume ${first.name}`,
+        `${pvs.length} PVs share one volume handle and the cluster runs Kubernetes ${formatKubeVersion(v)}`,
+        'upgrade to Kubernetes 1.24 or later, or switch every PV to the static style (staticVolume: "true", rootPath, unique handles)',
+      ),
+    ];
+  },
+};
+
+export const volumeRules: Rule[] = [
+  mixedStyle,
+  attributeMismatch,
+  handleMismatch,
+  staticLayout,
+  reclaimPolicy,
+  oldKubernetes,
+];

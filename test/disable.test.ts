@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { EXAMPLE, read, run, tempRepo, treeOf } from "./helpers.ts";
+
+const DEFAULT_INSTANCE = "kubernetes/apps/home/default/volsync-repository-pvc";
+const NS_KUSTOMIZATION = "kubernetes/apps/home/default/kustomization.yaml";
+
+/** The example with default's apps gone, so nothing in default uses the repository any more. */
+function repoWithoutConsumers(): string {
+  const repo = tempRepo(EXAMPLE);
+  for (const app of ["home-assistant", "paperless"])
+    rmSync(path.join(repo, "kubernetes/apps/home/default", app), { recursive: true });
+  const text = read(repo, NS_KUSTOMIZATION).replace("  - ./home-assistant/ks.yaml\n  - ./paperless/ks.yaml\n", "");
+  writeFileSync(path.join(repo, NS_KUSTOMIZATION), text);
+  return repo;
+}
+
+describe("disable", () => {
+  it("removes the three files and the registration, keeping every other byte, and prints the cluster steps", async () => {
+    const repo = repoWithoutConsumers();
+    const before = read(repo, NS_KUSTOMIZATION);
+    const r = await run(["disable", "default"], { cwd: repo });
+    assert.equal(r.code, 0, r.err);
+    assert.ok(!existsSync(path.join(repo, DEFAULT_INSTANCE)), "the instance folder is gone");
+    // the last entry goes, so the list becomes [] and the comment above it stays
+    assert.equal(
+      read(repo, NS_KUSTOMIZATION),
+      before.replace("  - ./volsync-repository-pvc/ks.yaml\n", "").replace("resources:\n", "resources: []\n"),
+    );
+    assert.match(read(repo, NS_KUSTOMIZATION), /# backups: the namespace's PVC/, "comments stay");
+    const pvc = r.out.indexOf("kubectl delete pvc -n default kopia");
+    const pv = r.out.indexOf("kubectl delete pv kopia-repository-pv-default");
+    assert.ok(pvc > 0 && pv > pvc, `PVC first, then the PV object:\n${r.out}`);
+    assert.match(r.out, /Retain/);
+    assert.match(r.out, /Never delete the original volume/);
+  });
+
+  it("undoes enable of a new namespace except the namespace folder itself", async () => {
+    const repo = tempRepo(EXAMPLE);
+    assert.equal((await run(["enable", "media"], { cwd: repo })).code, 0);
+    const r = await run(["disable", "media"], { cwd: repo });
+    assert.equal(r.code, 0, r.err);
+    assert.ok(!existsSync(path.join(repo, "kubernetes/apps/home/media/volsync-repository-pvc")));
+    assert.doesNotMatch(read(repo, "kubernetes/apps/home/media/kustomization.yaml"), /volsync-repository-pvc/);
+    assert.match(read(repo, "kubernetes/apps/home/media/kustomization.yaml"), /\.\/namespace\.yaml/);
+  });
+
+  it("refuses a namespace that still has backup consumers, listing them; --force disables anyway", async () => {
+    const repo = tempRepo(EXAMPLE);
+    const before = treeOf(repo);
+    const r = await run(["disable", "default"], { cwd: repo });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /still has \d+ backup consumer/);
+    assert.match(r.err, /ReplicationSource\/home-assistant/);
+    assert.match(r.err, /ReplicationSource\/paperless/);
+    assert.deepEqual(treeOf(repo), before);
+    const f = await run(["disable", "default", "--force"], { cwd: repo });
+    assert.equal(f.code, 0, f.err);
+    assert.ok(!existsSync(path.join(repo, DEFAULT_INSTANCE)));
+  });
+
+  it("refuses the repository's own namespace", async () => {
+    const repo = tempRepo(EXAMPLE);
+    const r = await run(["disable", "volsync-system", "--force"], { cwd: repo });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /shared repository's home/);
+  });
+
+  it("a namespace that is not enabled is nothing to do (exit 0)", async () => {
+    const repo = tempRepo(EXAMPLE);
+    const before = treeOf(repo);
+    const r = await run(["disable", "media"], { cwd: repo });
+    assert.equal(r.code, 0);
+    assert.match(r.out, /not enabled in this repository; nothing to change/);
+    assert.deepEqual(treeOf(repo), before);
+  });
+
+  it("--dry-run shows the deletions and writes nothing; -o json lists the cluster steps", async () => {
+    const repo = repoWithoutConsumers();
+    const before = treeOf(repo);
+    const r = await run(["disable", "default", "--dry-run"], { cwd: repo });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^deleted file$/m);
+    assert.match(r.out, /^- {2}- \.\/volsync-repository-pvc\/ks\.yaml$/m);
+    assert.deepEqual(treeOf(repo), before);
+    const j = await run(["disable", "default", "-o", "json"], { cwd: repo });
+    assert.equal(j.code, 0, j.err);
+    const parsed = JSON.parse(j.out) as { clusterSteps: string[]; files: { action: string }[] };
+    assert.deepEqual(parsed.clusterSteps, [
+      "kubectl delete pvc -n default kopia",
+      "kubectl delete pv kopia-repository-pv-default",
+    ]);
+    assert.equal(parsed.files.filter((f) => f.action === "delete").length, 3);
+  });
+
+  it("rejects an invalid namespace with exit 2", async () => {
+    const repo = tempRepo(EXAMPLE);
+    const r = await run(["disable", "Bad_NS"], { cwd: repo });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /RFC 1123/);
+  });
+});
