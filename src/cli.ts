@@ -7,8 +7,11 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { completionCommand } from "./commands/completion.ts";
 import { disableCommand } from "./commands/disable.ts";
+import { doctorCommand } from "./commands/doctor.ts";
+import { driftCommand } from "./commands/drift.ts";
 import { enableCommand } from "./commands/enable.ts";
 import { lintCommand } from "./commands/lint.ts";
+import { verifyCommand } from "./commands/verify.ts";
 import { CliError, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { type Colors, colorsFor } from "./output/colors.ts";
@@ -56,7 +59,15 @@ Examples:
 Exit codes: 0 ok, 1 a problem was found, 2 usage or input error (nothing written).
 Docs: docs/commands.md`,
   );
-  for (const make of [enableCommand, disableCommand, lintCommand, completionCommand]) {
+  for (const make of [
+    enableCommand,
+    disableCommand,
+    lintCommand,
+    verifyCommand,
+    doctorCommand,
+    driftCommand,
+    completionCommand,
+  ]) {
     const cmd = make(ctx) as unknown as Command;
     cmd.exitOverride().configureOutput({
       writeOut: (s: string) => ctx.io.stdout.write(s),

@@ -1,0 +1,261 @@
+import { Command, Option } from "@commander-js/extra-typings";
+import type { Ctx } from "../cli.ts";
+import { repositoryPath } from "../core/config.ts";
+import { type CheckReport, type CheckResult, runDoctor, type Status, summary } from "../core/doctor.ts";
+import type { Observed } from "../core/live.ts";
+import { usageError } from "../errors.ts";
+import type { ProbeResult, ProbeRun } from "../kube/probe.ts";
+import type { Colors } from "../output/colors.ts";
+import {
+  connectKube,
+  contextOption,
+  kubeconfigOption,
+  liveConventions,
+  liveOutputOption,
+  namespaceOption,
+  requestTimeoutOption,
+  scopeOf,
+  withKube,
+} from "./kube-common.ts";
+import { repoOption } from "./shared.ts";
+
+const EXIT_INTERRUPTED = 130;
+const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+function id(v: string, flag: string): number {
+  if (!/^[0-9]+$/.test(v) || Number(v) > 2147483647)
+    throw usageError(`${flag} ${v}: expected a numeric ID such as 1000`);
+  return Number(v);
+}
+
+export function doctorCommand(ctx: Ctx) {
+  return new Command("doctor")
+    .description("diagnose the shared repository on a live cluster: a fixed list of checks, each with the exact fix")
+    .addOption(namespaceOption())
+    .addOption(liveOutputOption())
+    .option("--probe", "also run a Job per namespace that writes, reads and deletes a file in the repository")
+    .addOption(new Option("--uid <uid>", "UID the probe runs as (default: uid in kopiashare.yaml, else 1000)"))
+    .addOption(new Option("--gid <gid>", "GID the probe runs as (default: gid in kopiashare.yaml, else 1000)"))
+    .addOption(new Option("--timeout <duration>", "how long the probe may take").default("2m"))
+    .addOption(new Option("--image <image>", "image of the probe Job (needs sh, id, stat)").default("busybox:1.36"))
+    .addOption(kubeconfigOption())
+    .addOption(contextOption())
+    .addOption(requestTimeoutOption())
+    .addOption(repoOption())
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kopiashare doctor                       # every check, every namespace
+  kopiashare doctor -n media              # why is media's PVC Pending? prints the exact kubectl fix
+  kopiashare doctor --probe -n media      # can the mover UID write /repository/repository?
+  kopiashare doctor --probe --uid 568 --gid 568 --timeout 5m
+  kopiashare doctor -o json | jq '.checks[] | select(.status != "pass")'
+
+Checks (stable ids; docs/commands.md#doctor explains each): repository-pv, reclaim-retain, volume-style,
+same-subvolume, server-version, backup-crds, admission-policy, consumers-without-pvc, pv-missing,
+pv-bound-elsewhere, pv-released, pv-mismatch, pvc-bound, pv-claimref, privileged-movers, stale-backups,
+and with --probe: permission-probe. A check the cluster refuses to let us read is a warning.
+Exit 1 only when a check fails. The probe deletes its Jobs when done, on failure and on Ctrl-C.`,
+    )
+    .action((opts) =>
+      withKube(async () => {
+        const scope = scopeOf(opts);
+        const conventions = liveConventions(ctx, opts.repo);
+        const uid = opts.uid !== undefined ? id(opts.uid, "--uid") : conventions.uid;
+        const gid = opts.gid !== undefined ? id(opts.gid, "--gid") : conventions.gid;
+        const kube = await connectKube(ctx, opts);
+        const { parseTimeout } = await import("../kube/client.ts");
+        const timeoutMs = parseTimeout(opts.timeout);
+        if (timeoutMs < 1000) throw usageError(`--timeout ${opts.timeout}: the probe needs at least 1s`);
+        const { takeSnapshot } = await import("../kube/snapshot.ts");
+        const observed = await takeSnapshot(kube, { conventions, namespace: opts.namespace, depth: "full" });
+        const reports = runDoctor(observed, conventions, { namespaces: scope, now: new Date() });
+        let probe: ProbeRun | undefined;
+        if (opts.probe) {
+          const targets = probeTargets(observed, conventions.claimName, scope);
+          const skipped = targets.skipped.map(
+            (s): CheckResult => ({
+              check: "permission-probe",
+              status: "warn",
+              subject: s.namespace,
+              what: `not probed: ${s.reason}`,
+              fix: `kopiashare doctor -n ${s.namespace}`,
+            }),
+          );
+          const ac = new AbortController();
+          const onSignal = () => ac.abort(new Error("interrupted"));
+          process.once("SIGINT", onSignal);
+          process.once("SIGTERM", onSignal);
+          const progress = progressReporter(ctx, `probing ${targets.probe.length} namespace(s) as ${uid}:${gid}`);
+          try {
+            const { runProbe } = await import("../kube/probe.ts");
+            probe =
+              targets.probe.length > 0
+                ? await runProbe(kube, {
+                    namespaces: targets.probe,
+                    uid,
+                    gid,
+                    timeoutMs,
+                    image: opts.image,
+                    conventions,
+                    signal: ac.signal,
+                    onProgress: progress.update,
+                  })
+                : undefined;
+          } finally {
+            progress.stop();
+            process.off("SIGINT", onSignal);
+            process.off("SIGTERM", onSignal);
+          }
+          const results = [...(probe?.results ?? []).map(probeResult(repositoryPath(conventions))), ...skipped];
+          if (results.length === 0) {
+            results.push({
+              check: "permission-probe",
+              status: "warn",
+              subject: "cluster",
+              what: `not probed: no namespace has a PVC ${conventions.claimName}`,
+            });
+          }
+          reports.push({
+            id: "permission-probe",
+            title: `UID ${uid} / GID ${gid} can write ${repositoryPath(conventions)}`,
+            status: results.reduce<Status>(
+              (a, r) => (r.status === "fail" || a === "fail" ? "fail" : r.status === "warn" ? "warn" : a),
+              "pass",
+            ),
+            results,
+          });
+        }
+        const s = summary(reports);
+        if (s.fail > 0) ctx.exitCode = 1;
+        if (probe?.aborted) ctx.exitCode = EXIT_INTERRUPTED;
+        if (opts.output === "json") {
+          ctx.io.stdout.write(
+            `${JSON.stringify(
+              {
+                server: observed.server,
+                version: observed.version?.gitVersion,
+                namespaces: scope ?? "all",
+                checks: reports,
+                summary: s,
+                probe: probe && {
+                  runId: probe.runId,
+                  deleted: probe.deleted,
+                  leftovers: probe.leftovers,
+                  aborted: probe.aborted,
+                },
+                requests: kube.stats.requests,
+              },
+              null,
+              2,
+            )}\n`,
+          );
+        } else {
+          printDoctor(ctx, observed, reports, kube.stats.requests);
+        }
+        if (probe) {
+          ctx.say(
+            `probe: deleted ${probe.deleted.length} Job(s) (${probe.deleted.join(", ") || "none"})${probe.aborted ? "; aborted" : ""}`,
+          );
+          for (const l of probe.leftovers) ctx.say(`probe: could not delete ${l}`);
+        }
+      }),
+    );
+}
+
+function probeTargets(
+  o: Observed,
+  claim: string,
+  scope: string[] | undefined,
+): { probe: string[]; skipped: { namespace: string; reason: string }[] } {
+  const namespaces = scope ?? [...new Set(o.pvcs.filter((p) => p.name === claim).map((p) => p.namespace))].sort();
+  const probe: string[] = [];
+  const skipped: { namespace: string; reason: string }[] = [];
+  for (const ns of namespaces) {
+    const pvc = o.pvcs.find((p) => p.namespace === ns && p.name === claim);
+    if (!pvc) skipped.push({ namespace: ns, reason: `no PVC ${claim} in ${ns}` });
+    else if (pvc.phase !== "Bound")
+      skipped.push({ namespace: ns, reason: `PVC ${ns}/${claim} is ${pvc.phase || "not bound"}` });
+    else probe.push(ns);
+  }
+  return { probe, skipped };
+}
+
+const probeResult =
+  (dir: string) =>
+  (r: ProbeResult): CheckResult => ({
+    check: "permission-probe",
+    status: r.status === "pass" ? "pass" : r.status === "aborted" ? "warn" : "fail",
+    subject: r.namespace,
+    what: `${r.namespace}: ${r.what}`,
+    ...(r.status === "fail"
+      ? {
+          why: `movers run as UID ${r.uid} and must create, read and delete files in ${dir}; otherwise backups fail with "permission denied"`,
+        }
+      : {}),
+    ...(r.fix ? { fix: r.fix } : {}),
+  });
+
+/** A spinner on a TTY stderr; plain lines (one per finished namespace) otherwise. */
+function progressReporter(ctx: Ctx, label: string) {
+  const tty = ctx.io.stderr.isTTY === true;
+  let frame = 0;
+  let text = `${label}…`;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  if (tty) {
+    timer = setInterval(() => {
+      frame = (frame + 1) % SPINNER.length;
+      ctx.io.stderr.write(`\r\x1b[2K${SPINNER[frame]} ${text}`);
+    }, 80);
+    timer.unref?.();
+  } else {
+    ctx.say(`${label}…`);
+  }
+  return {
+    update: (p: { done: number; total: number; finished?: ProbeResult }) => {
+      text = `${label}: ${p.done}/${p.total} done`;
+      if (!tty && p.finished) ctx.say(`probe ${p.finished.namespace}: ${p.finished.status} (${p.done}/${p.total})`);
+    },
+    stop: () => {
+      if (timer) {
+        clearInterval(timer);
+        ctx.io.stderr.write("\r\x1b[2K");
+      }
+    },
+  };
+}
+
+const BADGE: Record<Status, (c: Colors) => string> = {
+  pass: (c) => c.green("PASS"),
+  warn: (c) => c.yellow("WARN"),
+  fail: (c) => c.red("FAIL"),
+};
+
+function printDoctor(ctx: Ctx, o: Observed, reports: CheckReport[], requests: number): void {
+  const c = ctx.colors("stdout");
+  const out = ctx.io.stdout;
+  ctx.say(
+    `doctor: ${o.server}${o.version ? ` (Kubernetes ${o.version.gitVersion})` : ""}${o.namespace ? `, namespace ${o.namespace}` : ""}, ${requests} API request(s)`,
+  );
+  const w = Math.max(...reports.map((r) => r.id.length));
+  for (const r of reports) {
+    const problems = r.results.filter((x) => x.status !== "pass");
+    const head = problems.length === 0 ? (r.results[0]?.what ?? r.title) : r.title;
+    out.write(`${BADGE[r.status](c)}  ${r.id.padEnd(w)}  ${head}\n`);
+    const shown = r.status === "pass" ? [] : r.id === "permission-probe" ? r.results : problems;
+    for (const x of shown) {
+      out.write(
+        `      ${x.status === "pass" ? c.green("✓") : x.status === "warn" ? c.yellow("!") : c.red("✗")} ${x.what}\n`,
+      );
+      if (x.why) out.write(`        ${c.dim("why:")} ${x.why}\n`);
+      if (x.fix) {
+        const [first, ...rest] = x.fix.split("\n");
+        out.write(`        ${c.dim("fix:")} ${first}\n`);
+        for (const l of rest) out.write(`             ${l}\n`);
+      }
+    }
+  }
+  const s = summary(reports);
+  out.write(`\n${reports.length} checks: ${s.pass} passed, ${s.warn} warning(s), ${s.fail} failed\n`);
+}

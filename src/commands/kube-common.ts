@@ -1,0 +1,93 @@
+/**
+ * What the live-cluster verbs (verify, doctor, drift) share: the kubectl-style flags, a lazy
+ * connection (src/kube is imported only inside actions, so --help never loads the client), the
+ * conventions, error translation and a small table printer. Nothing here imports src/kube at load time.
+ */
+import path from "node:path";
+import { Option } from "@commander-js/extra-typings";
+import type { Ctx } from "../cli.ts";
+import type { Conventions } from "../core/config.ts";
+import { CliError, EXIT_PROBLEM, EXIT_USAGE, usageError } from "../errors.ts";
+import { findRepoRoot, loadConventions } from "../gitops/repo.ts";
+import type { Kube } from "../kube/client.ts";
+
+export const kubeconfigOption = () =>
+  new Option("--kubeconfig <file>", "kubeconfig file (default: KUBECONFIG, else ~/.kube/config, else in-cluster)");
+export const contextOption = () =>
+  new Option("--context <name>", "kubeconfig context to use (default: the current one)");
+export const requestTimeoutOption = () =>
+  new Option("--request-timeout <duration>", "give up on one API request after this long (0: never)").default("30s");
+export const namespaceOption = () => new Option("-n, --namespace <ns>", "only this namespace");
+export const allNamespacesOption = () =>
+  new Option("-A, --all-namespaces", "every namespace with a kopia PVC or PV (the default)");
+export const liveOutputOption = () =>
+  new Option("-o, --output <format>", "output format: text, json").choices(["text", "json"] as const).default("text");
+
+export interface KubeFlags {
+  kubeconfig?: string;
+  context?: string;
+  requestTimeout?: string;
+}
+
+/** Connects lazily: the first import of @kubernetes/client-node happens here. */
+export async function connectKube(ctx: Ctx, f: KubeFlags): Promise<Kube> {
+  const { connect } = await import("../kube/client.ts");
+  const env = ctx.io.env;
+  const base = Number(env.KOPIASHARE_RETRY_BASE_MS);
+  return connect({
+    kubeconfig: f.kubeconfig ? path.resolve(ctx.io.cwd, f.kubeconfig) : undefined,
+    context: f.context,
+    requestTimeout: f.requestTimeout,
+    env: env.KUBECONFIG ? { ...env, KUBECONFIG: resolveList(ctx.io.cwd, env.KUBECONFIG) } : env,
+    retry: Number.isFinite(base) && base >= 0 && env.KOPIASHARE_RETRY_BASE_MS ? { baseMs: base, maxMs: base * 8 } : {},
+  });
+}
+
+function resolveList(cwd: string, list: string): string {
+  return list
+    .split(path.delimiter)
+    .map((f) => (f ? path.resolve(cwd, f) : f))
+    .join(path.delimiter);
+}
+
+/** Conventions from --repo, else the enclosing checkout's kopiashare.yaml, else the defaults. */
+export function liveConventions(ctx: Ctx, repo: string | undefined): Conventions {
+  return loadConventions(findRepoRoot(ctx.io.cwd, repo));
+}
+
+/** KubeError (duck-typed: src/kube is not imported here) -> CliError with one line. */
+export function toCliError(e: unknown): unknown {
+  const err = e as { name?: string; kind?: string; message?: string };
+  if (err?.name !== "KubeError") return e;
+  const usage = err.kind === "usage" || err.kind === "config";
+  return new CliError(err.message ?? "Kubernetes API error", usage ? EXIT_USAGE : EXIT_PROBLEM);
+}
+
+export async function withKube<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw toCliError(e);
+  }
+}
+
+export function scopeOf(opts: { namespace?: string; allNamespaces?: boolean }): string[] | undefined {
+  if (opts.namespace && opts.allNamespaces)
+    throw usageError("-n/--namespace and -A/--all-namespaces cannot be used together");
+  return opts.namespace ? [opts.namespace] : undefined;
+}
+
+// ANSI-aware table, kubectl style: upper-case headers, columns separated by three spaces.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI colour codes
+const ANSI = /\x1b\[[0-9;]*m/g;
+const width = (s: string) => [...s.replace(ANSI, "")].length;
+
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ""))));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell + " ".repeat((widths[i] ?? 0) - width(cell))))
+      .join("   ")
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join("\n") + "\n";
+}

@@ -1,0 +1,105 @@
+import { Command } from "@commander-js/extra-typings";
+import type { Ctx } from "../cli.ts";
+import { permissionText, type VerifyReport, verify } from "../core/live.ts";
+import { CliError, EXIT_PROBLEM } from "../errors.ts";
+import {
+  allNamespacesOption,
+  connectKube,
+  contextOption,
+  kubeconfigOption,
+  liveConventions,
+  liveOutputOption,
+  namespaceOption,
+  requestTimeoutOption,
+  scopeOf,
+  table,
+  withKube,
+} from "./kube-common.ts";
+import { repoOption } from "./shared.ts";
+
+export function verifyCommand(ctx: Ctx) {
+  return new Command("verify")
+    .description("check every namespace's PVC kopia and its PV against the shared repository volume (live cluster)")
+    .addOption(namespaceOption())
+    .addOption(allNamespacesOption())
+    .addOption(liveOutputOption())
+    .addOption(kubeconfigOption())
+    .addOption(contextOption())
+    .addOption(requestTimeoutOption())
+    .addOption(repoOption())
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kopiashare verify                     # every namespace with a PVC kopia or a kopia-repository-pv-* PV
+  kopiashare verify -n media            # one namespace (the seed's Step 6)
+  kopiashare verify -o json | jq '.namespaces[] | select(.healthy | not)'
+  kopiashare verify --context prod --kubeconfig ~/.kube/prod.yaml
+
+Columns: PVC (phase), PV (the PV the claim names), PV PHASE, VOLUME (✓ when the PV's volumeHandle, or
+rootPath for static PVs, is the repository PV's), RECLAIM, RESERVED (✓ when spec.claimRef names this claim).
+Two LIST requests, whatever the number of namespaces. Exit 1 when any namespace is unhealthy;
+\`kopiashare doctor\` explains why and prints the fix.`,
+    )
+    .action((opts) =>
+      withKube(async () => {
+        const scope = scopeOf(opts);
+        const conventions = liveConventions(ctx, opts.repo);
+        const kube = await connectKube(ctx, opts);
+        const { takeSnapshot } = await import("../kube/snapshot.ts");
+        const observed = await takeSnapshot(kube, { conventions, namespace: opts.namespace, depth: "storage" });
+        const denied = observed.denied[0];
+        if (denied) throw new CliError(permissionText(denied), EXIT_PROBLEM);
+        const report = verify(observed, conventions, scope);
+        if (!report.healthy || report.namespaces.length === 0) ctx.exitCode = EXIT_PROBLEM;
+        if (opts.output === "json") {
+          ctx.io.stdout.write(`${JSON.stringify({ ...report, requests: kube.stats.requests }, null, 2)}\n`);
+          return;
+        }
+        printVerify(ctx, report, kube.stats.requests);
+      }),
+    );
+}
+
+function printVerify(ctx: Ctx, r: VerifyReport, requests: number): void {
+  const c = ctx.colors("stdout");
+  const ok = (v: boolean | undefined) => (v === undefined ? "-" : v ? c.green("✓") : c.red("✗"));
+  const repo = r.repository;
+  ctx.say(
+    `repository: ${repo.pv ? `PV ${repo.pv}` : repo.origin}${
+      repo.style === "static"
+        ? `, rootPath ${repo.rootPath ?? "?"}`
+        : repo.volumeHandle
+          ? `, handle ${repo.volumeHandle}`
+          : ""
+    } (${r.server}, ${requests} API request(s))`,
+  );
+  if (r.namespaces.length === 0) {
+    ctx.say("no namespace has a PVC kopia or a kopia-repository-pv-* PV: nothing to verify");
+    return;
+  }
+  const e = ctx.colors("stderr");
+  const rows = r.namespaces.map((n) => {
+    const phase = n.pvc?.phase || "?";
+    const pvc = n.pvc ? `${n.pvc.name} (${n.pvc.phase === "Bound" ? phase : c.red(phase)})` : c.red("missing");
+    const reserved =
+      n.reserved === undefined ? "-" : n.reserved ? c.green("✓") : c.red(n.reservedFor ? `✗ ${n.reservedFor}` : "✗");
+    return [
+      n.healthy ? n.namespace : c.red(n.namespace),
+      pvc,
+      n.pv ? n.pv.name : n.pvName ? c.red(`${n.pvName} (missing)`) : "-",
+      n.pv ? (n.pv.phase === "Bound" ? n.pv.phase : c.red(n.pv.phase || "?")) : "-",
+      ok(n.volumeMatches),
+      n.pv ? (n.pv.reclaimPolicy === "Retain" ? n.pv.reclaimPolicy : c.red(n.pv.reclaimPolicy)) : "-",
+      reserved,
+    ];
+  });
+  ctx.io.stdout.write(table(["NAMESPACE", "PVC", "PV", "PV PHASE", "VOLUME", "RECLAIM", "RESERVED"], rows));
+  const bad = r.namespaces.filter((n) => !n.healthy);
+  for (const n of bad) ctx.say(`${e.red("✗")} ${n.namespace}: ${n.problems.join("; ")}`);
+  ctx.say(
+    bad.length === 0
+      ? `${r.namespaces.length} namespace(s) healthy`
+      : `${bad.length} of ${r.namespaces.length} namespace(s) unhealthy: run \`kopiashare doctor${bad.length === 1 ? ` -n ${bad[0]?.namespace}` : ""}\` for the cause and the fix`,
+  );
+}

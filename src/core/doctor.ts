@@ -1,0 +1,830 @@
+/**
+ * `doctor`: a closed list of checks over the observed topology, each with a stable id. Every check
+ * returns Pass, Warn or Fail results with what was found, why it matters and the exact fix.
+ * A check whose input the server refused (401/403) is a Warn naming the missing permission.
+ * Pure: no I/O; `now` is passed in.
+ */
+import { type Conventions, ksName, pvName } from "./config.ts";
+import { humanDuration, maxInterval } from "./cron.ts";
+import {
+  type Denial,
+  defaultScope,
+  deniedFor,
+  eventsFor,
+  findRepository,
+  identityKey,
+  identityOf,
+  identityText,
+  KOPIUR_GROUP,
+  kopiaPvs,
+  type LiveConsumer,
+  type LivePv,
+  type LivePvc,
+  namespaceOfPv,
+  type Observed,
+  permissionText,
+  quantityBytes,
+  type Repository,
+  type Source,
+  sameVolume,
+  VOLSYNC_GROUP,
+} from "./live.ts";
+
+export type Status = "pass" | "warn" | "fail";
+
+export interface CheckResult {
+  check: string;
+  status: Status;
+  /** What the result is about: "cluster", a namespace, "PV <name>", "<ns>/<ReplicationSource>". */
+  subject: string;
+  what: string;
+  why?: string;
+  fix?: string;
+}
+
+export interface CheckReport {
+  id: string;
+  title: string;
+  status: Status;
+  results: CheckResult[];
+}
+
+export interface DoctorOptions {
+  /** Limit namespace checks to these (-n); default: every namespace with a kopia PVC/PV or a consumer. */
+  namespaces?: string[];
+  now: Date;
+  /**
+   * Whether movers get the repository from a MutatingAdmissionPolicy (Volsync fork <= 0.16), when the
+   * GitOps repo says so; undefined: decide from the cluster's ReplicationSources.
+   */
+  admissionPolicyExpected?: boolean;
+}
+
+interface Env {
+  o: Observed;
+  c: Conventions;
+  repo: Repository;
+  /** Namespaces the per-namespace checks look at. */
+  scope: string[];
+  inScope(ns: string | undefined): boolean;
+  opts: DoctorOptions;
+}
+
+export interface CheckDef {
+  id: string;
+  title: string;
+  /** For docs/commands.md: what it checks, when it warns, when it fails, the fix. */
+  doc: { checks: string; warn: string; fail: string; fix: string };
+  needs: readonly Source[];
+  /** Results that are not a plain pass; empty means pass with `passText`. */
+  run(env: Env): CheckResult[];
+  passText(env: Env): string;
+}
+
+const SEVERITY: Record<Status, number> = { pass: 0, warn: 1, fail: 2 };
+
+export function worst(statuses: Status[]): Status {
+  return statuses.reduce<Status>((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), "pass");
+}
+
+const jsonPatchRemoveUid = (pv: string) =>
+  `kubectl patch pv ${pv} --type json -p '[{"op":"remove","path":"/spec/claimRef/uid"},{"op":"remove","path":"/spec/claimRef/resourceVersion"}]'`;
+
+const reconcile = (c: Conventions, ns: string) => `flux reconcile kustomization ${ksName(c, ns)} --with-source`;
+
+function grantFix(d: Denial): string {
+  const [plural, ...group] = d.resource.split(".");
+  const res = group.length ? `${plural}.${group.join(".")}` : (plural as string);
+  const who = `--user="$(kubectl auth whoami -o jsonpath='{.status.userInfo.username}')"`;
+  return d.namespace
+    ? `kubectl -n ${d.namespace} create role kopiashare-doctor --verb=get,list --resource=${res} && kubectl -n ${d.namespace} create rolebinding kopiashare-doctor --role=kopiashare-doctor ${who}`
+    : `kubectl create clusterrole kopiashare-doctor --verb=get,list --resource=${res} && kubectl create clusterrolebinding kopiashare-doctor --clusterrole=kopiashare-doctor ${who}`;
+}
+
+function pvsInScope(env: Env): LivePv[] {
+  return kopiaPvs(env.o, env.c).filter((pv) => env.inScope(namespaceOfPv(pv, env.c)));
+}
+
+function pvcOf(env: Env, ns: string): LivePvc | undefined {
+  return env.o.pvcs.find((p) => p.namespace === ns && p.name === env.c.claimName);
+}
+
+function lastWarning(env: Env, ns: string): string | undefined {
+  const evs = eventsFor(env.o, ns, env.c.claimName);
+  const w = [...evs].reverse().find((e) => e.type === "Warning") ?? evs[evs.length - 1];
+  return w ? `${w.reason}: ${w.message}${w.count > 1 ? ` (x${w.count})` : ""}` : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Why a claim is Pending: one diagnosis per namespace, reported by exactly one check.
+
+type Diagnosis =
+  | { kind: "pv-missing"; pvc: LivePvc; pv: string }
+  | { kind: "pv-bound-elsewhere"; pvc: LivePvc; pv: LivePv; holder: string }
+  | { kind: "pv-released"; pvc: LivePvc; pv: LivePv }
+  | { kind: "pv-mismatch"; pvc: LivePvc; pv: LivePv; mismatches: string[]; event: string | undefined }
+  | { kind: "other"; pvc: LivePvc; pv: LivePv | undefined; event: string | undefined };
+
+function mismatches(pvc: LivePvc, pv: LivePv): string[] {
+  const out: string[] = [];
+  const want = quantityBytes(pvc.request);
+  const have = quantityBytes(pv.capacity);
+  if (want !== undefined && have !== undefined && have < want) {
+    out.push(`size: the PVC requests ${pvc.request}, the PV has ${pv.capacity}`);
+  }
+  if ((pvc.storageClassName ?? "") !== pv.storageClassName) {
+    out.push(`storage class: the PVC asks for "${pvc.storageClassName ?? ""}", the PV has "${pv.storageClassName}"`);
+  }
+  if ((pvc.volumeMode ?? "Filesystem") !== (pv.volumeMode ?? "Filesystem")) {
+    out.push(`volume mode: the PVC asks for ${pvc.volumeMode}, the PV has ${pv.volumeMode}`);
+  }
+  const missing = pvc.accessModes.filter((m) => !pv.accessModes.includes(m));
+  if (missing.length > 0) {
+    out.push(`access modes: the PVC asks for ${pvc.accessModes.join(",")}, the PV offers ${pv.accessModes.join(",")}`);
+  }
+  return out;
+}
+
+function diagnose(env: Env, ns: string): Diagnosis | undefined {
+  const { o, c } = env;
+  const pvc = pvcOf(env, ns);
+  if (!pvc || pvc.phase === "Bound") return undefined;
+  const name = pvc.volumeName || pvName(c, ns);
+  const pv = o.pvs.find((p) => p.name === name);
+  const event = lastWarning(env, ns);
+  if (!pv) return pvc.volumeName ? { kind: "pv-missing", pvc, pv: name } : { kind: "other", pvc, pv: undefined, event };
+  const ref = pv.claimRef;
+  if (ref && (ref.namespace !== ns || ref.name !== c.claimName)) {
+    return { kind: "pv-bound-elsewhere", pvc, pv, holder: `${ref.namespace}/${ref.name}` };
+  }
+  if (ref?.uid && ref.uid !== pvc.uid) return { kind: "pv-released", pvc, pv };
+  const mm = mismatches(pvc, pv);
+  if (mm.length > 0 || /VolumeMismatch/.test(event ?? "")) {
+    return { kind: "pv-mismatch", pvc, pv, mismatches: mm, event };
+  }
+  return { kind: "other", pvc, pv, event };
+}
+
+function diagnoses<K extends Diagnosis["kind"]>(env: Env, kind: K): Extract<Diagnosis, { kind: K }>[] {
+  const out: Extract<Diagnosis, { kind: K }>[] = [];
+  for (const ns of env.scope) {
+    const d = diagnose(env, ns);
+    if (d?.kind === kind) out.push(d as Extract<Diagnosis, { kind: K }>);
+  }
+  return out;
+}
+
+const pendingText = (pvc: LivePvc) => `PVC ${pvc.namespace}/${pvc.name} is ${pvc.phase || "not bound"}`;
+
+// ---------------------------------------------------------------------------------------------
+// Consumers
+
+function kopiaConsumers(env: Env): LiveConsumer[] {
+  return env.o.consumers.filter((x) => x.kopia);
+}
+
+function relyOnAdmissionPolicy(env: Env): { relied: boolean; why: string } {
+  if (env.opts.admissionPolicyExpected !== undefined) {
+    return {
+      relied: env.opts.admissionPolicyExpected,
+      why: env.opts.admissionPolicyExpected
+        ? "the repository's mover setting (volsync-0.16) injects the repository with a MutatingAdmissionPolicy"
+        : "the repository's mover setting does not use a MutatingAdmissionPolicy",
+    };
+  }
+  const volsync = env.o.consumers.filter(
+    (x) => x.kopia && (x.kind === "ReplicationSource" || x.kind === "ReplicationDestination"),
+  );
+  const without = volsync.filter((x) => !x.moverVolumes);
+  if (without.length > 0) {
+    const first = without[0] as LiveConsumer;
+    return {
+      relied: true,
+      why: `${without.length} Volsync object(s) (e.g. ${first.kind} ${first.namespace}/${first.name}) mount no repository through spec.kopia.moverVolumes, so they rely on the admission policy`,
+    };
+  }
+  if ((env.o.admission.policies?.length ?? 0) > 0) {
+    return { relied: true, why: "the cluster has MutatingAdmissionPolicies" };
+  }
+  return {
+    relied: false,
+    why:
+      volsync.length > 0
+        ? "every Volsync object mounts the repository through spec.kopia.moverVolumes"
+        : "no Volsync ReplicationSource/Destination uses the Kopia mover",
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks
+
+export const CHECKS: readonly CheckDef[] = [
+  {
+    id: "repository-pv",
+    title: "the repository PV exists and is Retain",
+    doc: {
+      checks:
+        "PV `<pvPrefix><repositoryNamespace>` (else the PV claimed by `<repositoryNamespace>/kopia`) exists and has `persistentVolumeReclaimPolicy: Retain`",
+      warn: "—",
+      fail: "no repository PV; or its reclaim policy is not Retain",
+      fix: 'restore it from the GitOps repo (`flux reconcile kustomization …`), or `kubectl patch pv <pv> -p \'{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}\'`',
+    },
+    needs: ["persistentvolumes"],
+    run(env) {
+      const { c, repo } = env;
+      const want = pvName(c, c.repositoryNamespace);
+      if (!repo.pv) {
+        return [
+          {
+            check: "repository-pv",
+            status: "fail",
+            subject: "cluster",
+            what: `no repository PV: neither PV ${want} nor a PV claimed by ${c.repositoryNamespace}/${c.claimName} exists`,
+            why: "every namespace's PV copies the repository PV's volume; without it nothing says where the repository lives",
+            fix: `restore it from the GitOps repo: ${reconcile(c, c.repositoryNamespace)} (or run \`kopiashare init\` to write it)`,
+          },
+        ];
+      }
+      if (repo.pv.reclaimPolicy !== "Retain") {
+        return [
+          {
+            check: "repository-pv",
+            status: "fail",
+            subject: `PV ${repo.pv.name}`,
+            what: `the repository PV ${repo.pv.name} has reclaim policy ${repo.pv.reclaimPolicy}`,
+            why: "with Delete, deleting its claim makes the CSI driver delete the volume, and with it every backup (rook/rook#15008)",
+            fix: `kubectl patch pv ${repo.pv.name} -p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'  # and set persistentVolumeReclaimPolicy: Retain in its manifest`,
+          },
+        ];
+      }
+      return [];
+    },
+    passText: ({ repo }) =>
+      `PV ${repo.pv?.name} exists, reclaim Retain, ${repo.identity ? identityText(repo.identity) : "no volume"}`,
+  },
+  {
+    id: "reclaim-retain",
+    title: "every namespace PV is Retain",
+    doc: {
+      checks: "every kopia PV other than the repository PV has reclaim policy Retain",
+      warn: "—",
+      fail: "a PV with Delete or Recycle",
+      fix: '`kubectl patch pv <pv> -p \'{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}\'` and the same in the manifest',
+    },
+    needs: ["persistentvolumes"],
+    run(env) {
+      return pvsInScope(env)
+        .filter((pv) => pv.name !== env.repo.pv?.name && pv.reclaimPolicy !== "Retain")
+        .map((pv) => ({
+          check: "reclaim-retain",
+          status: "fail" as const,
+          subject: `PV ${pv.name}`,
+          what: `PV ${pv.name} has reclaim policy ${pv.reclaimPolicy}`,
+          why:
+            identityOf(pv).style === "shared-handle"
+              ? "it copies the shared volume's handle: deleting its claim can make ceph-csi delete the whole shared subvolume (rook/rook#15008)"
+              : "deleting its claim would make the CSI driver try to delete the volume it points at",
+          fix: `kubectl patch pv ${pv.name} -p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'  # and set persistentVolumeReclaimPolicy: Retain in its manifest`,
+        }));
+    },
+    passText: (env) => `${pvsInScope(env).length} PV(s), all Retain`,
+  },
+  {
+    id: "volume-style",
+    title: "every PV uses the same style (shared handle or static)",
+    doc: {
+      checks:
+        'all kopia PVs use one style: the shared `volumeHandle`, or ceph-csi static volumes (`staticVolume: "true"` + `rootPath`)',
+      warn: "—",
+      fail: "both styles are in use",
+      fix: "rewrite the odd PVs in the repository PV's style (`kopiashare enable <ns> --force`), then delete PVC and PV and let Flux recreate them (the data stays: Retain)",
+    },
+    needs: ["persistentvolumes"],
+    run(env) {
+      const pvs = kopiaPvs(env.o, env.c);
+      const byStyle = new Map<string, string[]>();
+      for (const pv of pvs) {
+        const s = identityOf(pv).style;
+        byStyle.set(s, [...(byStyle.get(s) ?? []), pv.name]);
+      }
+      if (byStyle.size < 2) return [];
+      const want = env.repo.identity?.style ?? "shared-handle";
+      const odd = pvs.filter((pv) => identityOf(pv).style !== want);
+      const nss = odd.map((pv) => namespaceOfPv(pv, env.c)).filter((x): x is string => !!x);
+      return [
+        {
+          check: "volume-style",
+          status: "fail",
+          subject: "cluster",
+          what: `PVs mix both styles: ${[...byStyle.entries()].map(([s, names]) => `${s}: ${names.join(", ")}`).join("; ")}`,
+          why: "a static PV and a shared-handle PV of the same subvolume are staged differently by ceph-csi; a repository must use one style",
+          fix: nss
+            .map(
+              (ns) =>
+                `kopiashare enable ${ns} --force && git commit … && kubectl delete pvc -n ${ns} ${env.c.claimName} && kubectl delete pv ${pvName(env.c, ns)} && ${reconcile(env.c, ns)}`,
+            )
+            .join("\n"),
+        },
+      ];
+    },
+    passText: (env) => `all PVs use the ${env.repo.identity?.style ?? "same"} style`,
+  },
+  {
+    id: "same-subvolume",
+    title: "every PV points at the repository's subvolume",
+    doc: {
+      checks:
+        "each kopia PV has the repository PV's `volumeHandle` (shared style) or `rootPath`/`clusterID`/`fsName` (static style)",
+      warn: "—",
+      fail: "a PV points elsewhere: that namespace's backups go to a different, isolated repository",
+      fix: "`spec.csi` is immutable: fix the manifest (`kopiashare enable <ns> --force`), delete the PVC and the PV (never the data), and let Flux recreate them",
+    },
+    needs: ["persistentvolumes"],
+    run(env) {
+      const repo = env.repo.identity;
+      if (!repo) return [];
+      return pvsInScope(env)
+        .filter((pv) => identityOf(pv).style === repo.style && !sameVolume(pv, repo))
+        .map((pv) => {
+          const ns = namespaceOfPv(pv, env.c) ?? "<namespace>";
+          return {
+            check: "same-subvolume",
+            status: "fail" as const,
+            subject: `PV ${pv.name}`,
+            what: `PV ${pv.name} points at ${identityText(identityOf(pv))}, not the repository's ${identityText(repo)}`,
+            why: "backups of that namespace go to a different volume: a separate repository nobody restores from",
+            fix: `kopiashare enable ${ns} --force  # rewrites the PV from the repository PV; commit and push, then:\nkubectl delete pvc -n ${ns} ${env.c.claimName} && kubectl delete pv ${pv.name} && ${reconcile(env.c, ns)}`,
+          };
+        });
+    },
+    passText: (env) =>
+      env.repo.identity ? `every PV uses ${identityText(env.repo.identity)}` : "no repository volume to compare with",
+  },
+  {
+    id: "server-version",
+    title: "Kubernetes >= 1.24 when PVs share one handle",
+    doc: {
+      checks: "the server version, when several PVs share one `volumeHandle`",
+      warn: "the version could not be read",
+      fail: "server older than 1.24 (kubelet stages volumes by handle only from 1.24: kubernetes/kubernetes#105899)",
+      fix: "upgrade the cluster to >= 1.24, or switch to ceph-csi static PVs (unique handle per PV)",
+    },
+    needs: ["version", "persistentvolumes"],
+    run(env) {
+      const v = env.o.version;
+      const shared = kopiaPvs(env.o, env.c).filter((pv) => identityOf(pv).style === "shared-handle");
+      const handles = new Set(shared.map((pv) => identityKey(identityOf(pv))));
+      const sharing = shared.length > handles.size;
+      if (!v) {
+        return [
+          {
+            check: "server-version",
+            status: "warn",
+            subject: "cluster",
+            what: "could not read the server version (/version)",
+            fix: `kubectl version --server ${env.o.server ? `--server=${env.o.server}` : ""}`.trim(),
+          },
+        ];
+      }
+      if (sharing && (v.major < 1 || (v.major === 1 && v.minor < 24))) {
+        return [
+          {
+            check: "server-version",
+            status: "fail",
+            subject: "cluster",
+            what: `the server is ${v.gitVersion} and ${shared.length} PVs share one volumeHandle`,
+            why: "before 1.24 kubelet keys the staging path by PV name: two PVs with one handle on one node break mounts (kubernetes/kubernetes#105899, fixed by #107065)",
+            fix: 'upgrade the cluster to Kubernetes >= 1.24, or use ceph-csi static PVs (staticVolume: "true", rootPath, a unique volumeHandle per PV)',
+          },
+        ];
+      }
+      return [];
+    },
+    passText: (env) =>
+      `server ${env.o.version?.gitVersion ?? "?"}${
+        kopiaPvs(env.o, env.c).some((pv) => identityOf(pv).style === "shared-handle")
+          ? " (shared handles are fine)"
+          : ""
+      }`,
+  },
+  {
+    id: "backup-crds",
+    title: "Volsync or Kopiur is installed",
+    doc: {
+      checks: "API discovery serves `volsync.backube` (ReplicationSource, …) or `kopiur.home-operations.com`",
+      warn: "discovery is forbidden",
+      fail: "neither group is served: nothing takes backups",
+      fix: "install Volsync with the Kopia mover (or Kopiur) through your GitOps repo",
+    },
+    needs: ["discovery"],
+    run(env) {
+      const g = env.o.groups;
+      if (g[VOLSYNC_GROUP] || g[KOPIUR_GROUP]) return [];
+      return [
+        {
+          check: "backup-crds",
+          status: "fail",
+          subject: "cluster",
+          what: `neither ${VOLSYNC_GROUP} nor ${KOPIUR_GROUP} is served by the API server`,
+          why: "without Volsync's or Kopiur's CRDs and controller nothing writes to the shared repository",
+          fix: "install Volsync with the Kopia mover (e.g. the perfectra1n/volsync fork's Helm chart) or Kopiur through your GitOps repo, then: kubectl api-resources --api-group=volsync.backube",
+        },
+      ];
+    },
+    passText: (env) =>
+      [
+        env.o.groups[VOLSYNC_GROUP] && `${VOLSYNC_GROUP}/${env.o.groups[VOLSYNC_GROUP]}`,
+        env.o.groups[KOPIUR_GROUP] && `${KOPIUR_GROUP}/${env.o.groups[KOPIUR_GROUP]}`,
+      ]
+        .filter(Boolean)
+        .join(" and ") + " served",
+  },
+  {
+    id: "admission-policy",
+    title: "the MutatingAdmissionPolicy API is served where movers rely on it",
+    doc: {
+      checks:
+        "when movers get the repository from a MutatingAdmissionPolicy (Volsync fork <= 0.16: Volsync objects without `spec.kopia.moverVolumes`), discovery serves `mutatingadmissionpolicies` (v1, v1beta1 or v1alpha1) and a policy has a binding",
+      warn: "discovery or listing the policies is forbidden",
+      fail: "the API is not served, or no policy / no binding exists",
+      fix: "enable the API (feature gate `MutatingAdmissionPolicy` + `--runtime-config=admissionregistration.k8s.io/<v1beta1|v1alpha1>=true` before 1.36), or move to `spec.kopia.moverVolumes`",
+    },
+    needs: ["discovery", "volsync", "admissionpolicies"],
+    run(env) {
+      const { relied, why } = relyOnAdmissionPolicy(env);
+      if (!relied) return [];
+      const a = env.o.admission;
+      const moverVolumes =
+        "stop relying on it: set spec.kopia.moverVolumes: [{mountPath: repository, volumeSource: {persistentVolumeClaim: {claimName: " +
+        `${env.c.claimName}}}}] on every ReplicationSource/Destination and KopiaMaintenance (Volsync fork >= 0.17; then KOPIA_REPOSITORY=filesystem:///mnt/repository/${env.c.repositoryDir})`;
+      if (a.served.length === 0) {
+        return [
+          {
+            check: "admission-policy",
+            status: "fail",
+            subject: "cluster",
+            what: `movers rely on a MutatingAdmissionPolicy (${why}), but the API server serves no mutatingadmissionpolicies`,
+            why: "without the policy, mover Jobs start without the repository volume and Kopia creates a new empty repository inside the Job",
+            fix: `Kubernetes >= 1.36: served by default. 1.34-1.35: start kube-apiserver with --feature-gates=MutatingAdmissionPolicy=true --runtime-config=admissionregistration.k8s.io/v1beta1=true. 1.32-1.33: the same with v1alpha1. Or ${moverVolumes}`,
+          },
+        ];
+      }
+      const policies = a.policies ?? [];
+      const bound = (a.bindings ?? []).filter((b) => policies.includes(b));
+      if (policies.length === 0 || bound.length === 0) {
+        return [
+          {
+            check: "admission-policy",
+            status: "fail",
+            subject: "cluster",
+            what:
+              policies.length === 0
+                ? `movers rely on a MutatingAdmissionPolicy (${why}), but admissionregistration.k8s.io/${a.served[0]} has no MutatingAdmissionPolicy`
+                : `MutatingAdmissionPolicy ${policies.join(", ")} has no MutatingAdmissionPolicyBinding`,
+            why: "a policy does nothing without a binding; mover Jobs then start without the repository volume",
+            fix: `apply the repository's admission policy and its binding (kubectl get mutatingadmissionpolicies,mutatingadmissionpolicybindings to compare); or ${moverVolumes}`,
+          },
+        ];
+      }
+      return [];
+    },
+    passText: (env) => {
+      const { relied, why } = relyOnAdmissionPolicy(env);
+      return relied
+        ? `served (admissionregistration.k8s.io/${env.o.admission.served[0]}), ${env.o.admission.policies?.length ?? 0} policy(ies) bound`
+        : `not needed: ${why}`;
+    },
+  },
+  {
+    id: "consumers-without-pvc",
+    title: "every namespace with backups has the PVC",
+    doc: {
+      checks:
+        "namespaces with ReplicationSources/Destinations, KopiaMaintenances or Kopiur objects using Kopia have a PVC `kopia`",
+      warn: "listing them is forbidden",
+      fail: "a namespace with consumers and no PVC: its mover Jobs cannot mount the repository",
+      fix: "`kopiashare enable <ns>`, commit and push",
+    },
+    needs: ["persistentvolumeclaims", "volsync", "kopiur"],
+    run(env) {
+      const byNs = new Map<string, LiveConsumer[]>();
+      for (const x of kopiaConsumers(env)) {
+        if (!env.inScope(x.namespace)) continue;
+        byNs.set(x.namespace, [...(byNs.get(x.namespace) ?? []), x]);
+      }
+      const out: CheckResult[] = [];
+      for (const [ns, xs] of [...byNs.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+        if (pvcOf(env, ns)) continue;
+        out.push({
+          check: "consumers-without-pvc",
+          status: "fail",
+          subject: ns,
+          what: `namespace ${ns} has ${xs.map((x) => `${x.kind} ${x.name}`).join(", ")} but no PVC ${env.c.claimName}`,
+          why: `mover Jobs run in the object's namespace and mount PVC ${env.c.claimName} there; without it every backup Job stays Pending`,
+          fix: `kopiashare enable ${ns}  # then commit, push, and: kopiashare verify -n ${ns}`,
+        });
+      }
+      return out;
+    },
+    passText: (env) => {
+      const n = new Set(
+        kopiaConsumers(env)
+          .filter((x) => env.inScope(x.namespace))
+          .map((x) => x.namespace),
+      ).size;
+      return n ? `${n} namespace(s) with consumers, each has PVC ${env.c.claimName}` : "no consumers found";
+    },
+  },
+  {
+    id: "pv-missing",
+    title: "the PV a pending PVC names exists",
+    doc: {
+      checks: "a PVC `kopia` that is not Bound names (`spec.volumeName`) a PV that exists",
+      warn: "—",
+      fail: "the PV is missing (the controller only logs this; `kubectl describe pvc` shows no event)",
+      fix: "`kopiashare enable <ns>` (writes it back if it is gone from the repo), commit, `flux reconcile kustomization volsync-repository-pvc-<ns> --with-source`",
+    },
+    needs: ["persistentvolumeclaims", "persistentvolumes"],
+    run(env) {
+      return diagnoses(env, "pv-missing").map((d) => ({
+        check: "pv-missing",
+        status: "fail" as const,
+        subject: d.pvc.namespace,
+        what: `${pendingText(d.pvc)}: PV ${d.pv} does not exist`,
+        why: "the claim waits for exactly that PV (spec.volumeName); the PV controller does not even record an event",
+        fix: `kopiashare enable ${d.pvc.namespace}  # restores the PV in the repo if it is gone; commit and push, then:\n${reconcile(env.c, d.pvc.namespace)}`,
+      }));
+    },
+    passText: () => "no pending PVC is missing its PV",
+  },
+  {
+    id: "pv-bound-elsewhere",
+    title: "no other claim took the PV",
+    doc: {
+      checks: "the PV of a pending PVC `kopia` is not bound or reserved to another claim",
+      warn: "—",
+      fail: "another claim holds the PV (a PV without claimRef can be taken by any matching claim)",
+      fix: "delete the other claim (only the claim: Retain keeps the data), point the PV's claimRef back, and reserve it in the manifest",
+    },
+    needs: ["persistentvolumeclaims", "persistentvolumes"],
+    run(env) {
+      return diagnoses(env, "pv-bound-elsewhere").map((d) => {
+        const [hns, hname] = d.holder.split("/") as [string, string];
+        return {
+          check: "pv-bound-elsewhere",
+          status: "fail" as const,
+          subject: d.pvc.namespace,
+          what: `${pendingText(d.pvc)}: PV ${d.pv.name} is ${d.pv.phase === "Bound" ? "bound" : "reserved"} to ${d.holder}`,
+          why: "a PV is bound to one claim only; the other claim (possibly another tenant) now has the shared backup volume",
+          fix: `kubectl delete pvc -n ${hns} ${hname}  # only if it is not meant to use the repository\nkubectl patch pv ${d.pv.name} --type merge -p '{"spec":{"claimRef":{"namespace":"${d.pvc.namespace}","name":"${env.c.claimName}","uid":null,"resourceVersion":null}}}'\n# and keep spec.claimRef {namespace: ${d.pvc.namespace}, name: ${env.c.claimName}} in the PV manifest (kopiashare enable ${d.pvc.namespace} --force)`,
+        };
+      });
+    },
+    passText: () => "no PV is held by another claim",
+  },
+  {
+    id: "pv-released",
+    title: "no PV is Released with a stale claimRef.uid",
+    doc: {
+      checks:
+        "the PV of a pending PVC `kopia` still names a deleted claim (`claimRef.uid`), i.e. the PVC was deleted and recreated",
+      warn: "—",
+      fail: "the PV is Released and the new PVC stays Pending (kubernetes/kubernetes#91847)",
+      fix: '`kubectl patch pv <pv> --type json -p \'[{"op":"remove","path":"/spec/claimRef/uid"},{"op":"remove","path":"/spec/claimRef/resourceVersion"}]\'`',
+    },
+    needs: ["persistentvolumeclaims", "persistentvolumes"],
+    run(env) {
+      return diagnoses(env, "pv-released").map((d) => ({
+        check: "pv-released",
+        status: "fail" as const,
+        subject: d.pvc.namespace,
+        what: `${pendingText(d.pvc)}: PV ${d.pv.name} is ${d.pv.phase || "not available"} and still names the deleted claim (claimRef.uid ${d.pv.claimRef?.uid}, the PVC's uid is ${d.pvc.uid})`,
+        why: "after its claim is deleted a Retain PV keeps the old claimRef.uid; a recreated claim never binds until uid and resourceVersion are removed",
+        fix: jsonPatchRemoveUid(d.pv.name),
+      }));
+    },
+    passText: () => "no PV is Released with a stale claim",
+  },
+  {
+    id: "pv-mismatch",
+    title: "PVC and PV agree on class, size and access modes",
+    doc: {
+      checks:
+        "for a pending PVC `kopia`: storage class, requested size, access modes and volume mode against its PV, and the PVC's `VolumeMismatch` events",
+      warn: "—",
+      fail: "they differ: the binder refuses the PV",
+      fix: "make the PVC manifest match the PV (class, size <= capacity, ReadWriteMany), then delete the PVC and let Flux recreate it (a PVC spec is immutable except requests)",
+    },
+    needs: ["persistentvolumeclaims", "persistentvolumes"],
+    run(env) {
+      return diagnoses(env, "pv-mismatch").map((d) => {
+        const ns = d.pvc.namespace;
+        const lines = [...d.mismatches];
+        const onlySize = d.mismatches.length === 1 && d.mismatches[0]?.startsWith("size");
+        const fix = onlySize
+          ? `kubectl patch pv ${d.pv.name} -p '{"spec":{"capacity":{"storage":"${d.pvc.request}"}}}'  # or lower the PVC's request in the manifest; keep both equal in the repo`
+          : `set the PVC manifest to storageClassName: ${d.pv.storageClassName}, accessModes: [${d.pv.accessModes.join(", ")}], requests.storage <= ${d.pv.capacity} (kopiashare enable ${ns} --force writes them from the PV); commit, then:\nkubectl delete pvc -n ${ns} ${env.c.claimName} && ${reconcile(env.c, ns)}`;
+        return {
+          check: "pv-mismatch",
+          status: "fail" as const,
+          subject: ns,
+          what: `${pendingText(d.pvc)}: PV ${d.pv.name} does not match: ${lines.length ? lines.join("; ") : "see the event"}${d.event ? ` (event ${d.event})` : ""}`,
+          why: "the PV binder only binds a claim to a PV with the same class, at least the requested size and every requested access mode",
+          fix,
+        };
+      });
+    },
+    passText: () => "no pending PVC mismatches its PV",
+  },
+  {
+    id: "pvc-bound",
+    title: "every PVC kopia is Bound",
+    doc: {
+      checks: "every PVC `kopia` is Bound; a pending one not explained by the four checks above",
+      warn: "—",
+      fail: "a PVC is Pending or Lost for another reason (the last event is shown)",
+      fix: "`kubectl describe pvc -n <ns> kopia`; a PVC without `volumeName`: recreate it from the repo (`kopiashare enable <ns> --force`)",
+    },
+    needs: ["persistentvolumeclaims", "persistentvolumes"],
+    run(env) {
+      return diagnoses(env, "other").map((d) => {
+        const ns = d.pvc.namespace;
+        return {
+          check: "pvc-bound",
+          status: "fail" as const,
+          subject: ns,
+          what: `${pendingText(d.pvc)}${d.pvc.volumeName ? "" : " and names no PV (spec.volumeName is empty)"}${d.event ? `; last event: ${d.event}` : ""}`,
+          why: "mover Jobs that mount it stay Pending, so no backup or restore runs in this namespace",
+          fix: d.pvc.volumeName
+            ? `kubectl describe pvc -n ${ns} ${env.c.claimName}; kubectl get pv ${d.pvc.volumeName}`
+            : `the PVC must name its PV: kopiashare enable ${ns} --force, commit, then kubectl delete pvc -n ${ns} ${env.c.claimName} && ${reconcile(env.c, ns)}`,
+        };
+      });
+    },
+    passText: (env) => {
+      const pvcs = env.scope.map((ns) => pvcOf(env, ns)).filter((p): p is LivePvc => !!p);
+      const bound = pvcs.filter((p) => p.phase === "Bound").length;
+      return bound === pvcs.length
+        ? `${bound} PVC(s) ${env.c.claimName} Bound`
+        : `${bound} of ${pvcs.length} PVC(s) ${env.c.claimName} Bound; the others are explained by the checks above`;
+    },
+  },
+  {
+    id: "pv-claimref",
+    title: "every PV is reserved for its claim",
+    doc: {
+      checks: "every kopia PV has `spec.claimRef` (pre-bound, or bound)",
+      warn: "a PV without claimRef: any claim with a matching class, size and access mode, in any namespace, can take it",
+      fail: "—",
+      fix: '`kubectl patch pv <pv> --type merge -p \'{"spec":{"claimRef":{"namespace":"<ns>","name":"kopia"}}}\'` and `kopiashare enable <ns> --force` (writes claimRef into the manifest)',
+    },
+    needs: ["persistentvolumes"],
+    run(env) {
+      return pvsInScope(env)
+        .filter((pv) => !pv.claimRef)
+        .map((pv) => {
+          const ns = namespaceOfPv(pv, env.c) ?? "<namespace>";
+          return {
+            check: "pv-claimref",
+            status: "warn" as const,
+            subject: `PV ${pv.name}`,
+            what: `PV ${pv.name} is ${pv.phase || "unbound"} and has no spec.claimRef`,
+            why: "any PVC with a matching class, size and access mode, in any namespace, can bind it and get the shared backup volume",
+            fix: `kubectl patch pv ${pv.name} --type merge -p '{"spec":{"claimRef":{"namespace":"${ns}","name":"${env.c.claimName}"}}}'  # and: kopiashare enable ${ns} --force`,
+          };
+        });
+    },
+    passText: (env) => `${pvsInScope(env).length} PV(s), each reserved for its claim`,
+  },
+  {
+    id: "privileged-movers",
+    title: "no namespace runs privileged movers",
+    doc: {
+      checks: 'namespaces with backups lack the annotation `volsync.backube/privileged-movers: "true"`',
+      warn: "listing namespaces is forbidden",
+      fail: "the annotation is set: movers run as root and leave repository files other movers cannot write",
+      fix: "`kubectl annotate namespace <ns> volsync.backube/privileged-movers-` (and in the Namespace manifest); repair ownership with `kopiashare doctor --probe -n <ns>`",
+    },
+    needs: ["namespaces"],
+    run(env) {
+      const relevant = new Set([...env.scope, ...kopiaConsumers(env).map((x) => x.namespace)]);
+      return env.o.namespaces
+        .filter(
+          (n) =>
+            relevant.has(n.name) &&
+            env.inScope(n.name) &&
+            n.annotations["volsync.backube/privileged-movers"] === "true",
+        )
+        .map((n) => ({
+          check: "privileged-movers",
+          status: "fail" as const,
+          subject: n.name,
+          what: `namespace ${n.name} has volsync.backube/privileged-movers: "true"`,
+          why: `privileged movers run as root: the files they write in the shared repository cannot be written by movers running as UID ${env.c.uid}, so other namespaces' backups and maintenance fail with "permission denied"`,
+          fix: `kubectl annotate namespace ${n.name} volsync.backube/privileged-movers-  # and remove it from the Namespace manifest; then check ownership: kopiashare doctor --probe -n ${n.name}`,
+        }));
+    },
+    passText: () => "no namespace runs privileged movers",
+  },
+  {
+    id: "stale-backups",
+    title: "ReplicationSources synced within twice their schedule",
+    doc: {
+      checks:
+        "each Kopia ReplicationSource with `spec.trigger.schedule` has `status.lastSyncTime` newer than twice the longest gap of its cron schedule",
+      warn: "the schedule cannot be parsed",
+      fail: "the last successful sync is older (or none, for a source older than that)",
+      fix: "look at the mover Job: `kubectl -n <ns> describe replicationsource <name>`, `kubectl -n <ns> get jobs,pods -l app.kubernetes.io/created-by=volsync`; check permissions with `kopiashare doctor --probe -n <ns>`",
+    },
+    needs: ["volsync"],
+    run(env) {
+      const now = env.opts.now.getTime();
+      const out: CheckResult[] = [];
+      for (const rs of kopiaConsumers(env)) {
+        if (rs.kind !== "ReplicationSource" || !rs.schedule || !env.inScope(rs.namespace)) continue;
+        const subject = `${rs.namespace}/${rs.name}`;
+        let interval: number;
+        try {
+          interval = maxInterval(rs.schedule);
+        } catch (e) {
+          out.push({
+            check: "stale-backups",
+            status: "warn",
+            subject,
+            what: `ReplicationSource ${subject}: cannot read schedule "${rs.schedule}": ${(e as Error).message}`,
+            fix: `kubectl -n ${rs.namespace} get replicationsource ${rs.name} -o jsonpath='{.spec.trigger.schedule}'`,
+          });
+          continue;
+        }
+        const since = rs.lastSyncTime ?? rs.created;
+        const t = since ? Date.parse(since) : Number.NaN;
+        if (Number.isNaN(t) || now - t <= 2 * interval) continue;
+        out.push({
+          check: "stale-backups",
+          status: "fail",
+          subject,
+          what: rs.lastSyncTime
+            ? `ReplicationSource ${subject} last synced ${humanDuration(now - t)} ago (${rs.lastSyncTime}); its schedule "${rs.schedule}" runs at least every ${humanDuration(interval)}`
+            : `ReplicationSource ${subject} was created ${humanDuration(now - t)} ago and never synced; its schedule "${rs.schedule}" runs at least every ${humanDuration(interval)}`,
+          why: "backups are silently not happening: the newest snapshot is older than two scheduled runs",
+          fix: `kubectl -n ${rs.namespace} describe replicationsource ${rs.name}\nkubectl -n ${rs.namespace} get jobs,pods -l app.kubernetes.io/created-by=volsync\nkopiashare doctor --probe -n ${rs.namespace}  # can the mover UID write the repository?`,
+        });
+      }
+      return out;
+    },
+    passText: (env) => {
+      const n = kopiaConsumers(env).filter(
+        (x) => x.kind === "ReplicationSource" && x.schedule && env.inScope(x.namespace),
+      ).length;
+      return n ? `${n} scheduled ReplicationSource(s) synced recently` : "no scheduled ReplicationSources";
+    },
+  },
+];
+
+export const CHECK_IDS = CHECKS.map((c) => c.id);
+
+/** The namespaces doctor looks at by default: kopia PVC/PV namespaces plus every namespace with consumers. */
+export function doctorScope(o: Observed, c: Conventions): string[] {
+  const s = new Set(defaultScope(o, c));
+  for (const x of o.consumers) if (x.kopia) s.add(x.namespace);
+  return [...s].sort();
+}
+
+export function runDoctor(o: Observed, c: Conventions, opts: DoctorOptions): CheckReport[] {
+  const scope = opts.namespaces ?? doctorScope(o, c);
+  const set = new Set(scope);
+  const env: Env = {
+    o,
+    c,
+    repo: findRepository(o, c),
+    scope,
+    inScope: (ns) => (opts.namespaces ? ns !== undefined && set.has(ns) : true),
+    opts,
+  };
+  return CHECKS.map((def) => {
+    const denied = deniedFor(o, def.needs);
+    let results: CheckResult[];
+    if (denied.length > 0) {
+      results = denied.map((d) => ({
+        check: def.id,
+        status: "warn" as const,
+        subject: d.namespace ?? "cluster",
+        what: `not checked: ${permissionText(d)}`,
+        why: "the API server refused the read this check needs",
+        fix: grantFix(d),
+      }));
+    } else {
+      results = def.run(env);
+      if (results.length === 0) {
+        results = [{ check: def.id, status: "pass", subject: "cluster", what: def.passText(env) }];
+      }
+    }
+    return { id: def.id, title: def.title, status: worst(results.map((r) => r.status)), results };
+  });
+}
+
+export function summary(reports: CheckReport[]): Record<Status, number> {
+  const s: Record<Status, number> = { pass: 0, warn: 0, fail: 0 };
+  for (const r of reports) s[r.status]++;
+  return s;
+}

@@ -1,0 +1,433 @@
+/**
+ * The observed (live) topology: plain data read from a cluster, and the per-namespace health that
+ * `verify` prints. Pure: `kube/snapshot.ts` fills these types from API objects; nothing here knows
+ * about HTTP or the Kubernetes client.
+ */
+import { type Conventions, pvName } from "./config.ts";
+import { styleOf, type VolumeStyle } from "./topology.ts";
+
+export interface ClaimRef {
+  namespace: string;
+  name: string;
+  uid: string | undefined;
+  resourceVersion: string | undefined;
+}
+
+export interface LivePv {
+  name: string;
+  /** Available, Bound, Released, Failed, Pending; "" when the server did not say. */
+  phase: string;
+  reclaimPolicy: string;
+  storageClassName: string;
+  /** spec.capacity.storage as written, e.g. "200Gi". */
+  capacity: string | undefined;
+  accessModes: string[];
+  volumeMode: string | undefined;
+  driver: string | undefined;
+  volumeHandle: string | undefined;
+  volumeAttributes: Record<string, string>;
+  claimRef: ClaimRef | undefined;
+}
+
+export interface LivePvc {
+  namespace: string;
+  name: string;
+  uid: string;
+  /** Pending, Bound, Lost; "" when unknown. */
+  phase: string;
+  volumeName: string | undefined;
+  storageClassName: string | undefined;
+  /** spec.resources.requests.storage. */
+  request: string | undefined;
+  accessModes: string[];
+  volumeMode: string | undefined;
+}
+
+/** A core/v1 Event about a PVC. */
+export interface LiveEvent {
+  namespace: string;
+  /** involvedObject.name */
+  object: string;
+  type: string;
+  reason: string;
+  message: string;
+  count: number;
+  /** ISO time of the last occurrence, when known. */
+  last: string | undefined;
+}
+
+export interface LiveNamespace {
+  name: string;
+  annotations: Record<string, string>;
+}
+
+export interface LiveStorageClass {
+  name: string;
+  provisioner: string;
+}
+
+export type ConsumerKind =
+  | "ReplicationSource"
+  | "ReplicationDestination"
+  | "KopiaMaintenance"
+  | "Repository"
+  | "SnapshotPolicy"
+  | "SnapshotSchedule"
+  | "Restore";
+
+/** An object whose mover Jobs run in its namespace and need the repository there. */
+export interface LiveConsumer {
+  kind: ConsumerKind;
+  namespace: string;
+  name: string;
+  /** Volsync: uses the Kopia mover (spec.kopia). Kopiur objects: always true. */
+  kopia: boolean;
+  /** Claims the object mounts itself (moverVolumes, repositoryPVC, Kopiur volume.pvc). */
+  claims: string[];
+  /** Volsync: spec.kopia.moverVolumes mounts the repository claim (no admission policy needed). */
+  moverVolumes: boolean;
+  /** Volsync ReplicationSource: spec.trigger.schedule. */
+  schedule: string | undefined;
+  /** Volsync ReplicationSource: status.lastSyncTime (ISO). */
+  lastSyncTime: string | undefined;
+  created: string | undefined;
+}
+
+export interface LiveKustomization {
+  namespace: string;
+  name: string;
+  targetNamespace: string | undefined;
+  path: string | undefined;
+}
+
+export interface ServerVersion {
+  major: number;
+  minor: number;
+  gitVersion: string;
+}
+
+/** Where each piece of the snapshot comes from; a check names the sources it needs. */
+export type Source =
+  | "version"
+  | "discovery"
+  | "persistentvolumes"
+  | "persistentvolumeclaims"
+  | "namespaces"
+  | "events"
+  | "storageclasses"
+  | "volsync"
+  | "kopiur"
+  | "kustomizations"
+  | "admissionpolicies";
+
+/** A request the server refused with 401/403. */
+export interface Denial {
+  source: Source;
+  verb: string;
+  /** plural, with the group when not core: "replicationsources.volsync.backube". */
+  resource: string;
+  /** Undefined: cluster-wide. */
+  namespace: string | undefined;
+}
+
+export function permissionText(d: Pick<Denial, "verb" | "resource" | "namespace">): string {
+  return `missing permission: ${d.verb} ${d.resource} ${d.namespace ? `in ${d.namespace}` : "cluster-wide"}`;
+}
+
+export interface AdmissionPolicies {
+  /** admissionregistration.k8s.io versions that serve mutatingadmissionpolicies, best first. */
+  served: string[];
+  /** Policies and bindings in the first served version (undefined: not listed). */
+  policies: string[] | undefined;
+  /** policyName of every binding. */
+  bindings: string[] | undefined;
+}
+
+export interface Observed {
+  /** The API server URL, for messages. */
+  server: string;
+  /** Undefined when it could not be read. */
+  version: ServerVersion | undefined;
+  /** Served API groups and their preferred versions ("volsync.backube" -> "v1alpha1"). */
+  groups: Record<string, string>;
+  pvs: LivePv[];
+  pvcs: LivePvc[];
+  namespaces: LiveNamespace[];
+  events: LiveEvent[];
+  storageClasses: LiveStorageClass[];
+  consumers: LiveConsumer[];
+  kustomizations: LiveKustomization[];
+  admission: AdmissionPolicies;
+  denied: Denial[];
+  /** The snapshot was limited to one namespace (-n). */
+  namespace: string | undefined;
+  /** API requests the snapshot took. */
+  requests: number;
+}
+
+export const VOLSYNC_GROUP = "volsync.backube";
+export const KOPIUR_GROUP = "kopiur.home-operations.com";
+export const FLUX_KS_GROUP = "kustomize.toolkit.fluxcd.io";
+
+export function emptyObserved(server = ""): Observed {
+  return {
+    server,
+    version: undefined,
+    groups: {},
+    pvs: [],
+    pvcs: [],
+    namespaces: [],
+    events: [],
+    storageClasses: [],
+    consumers: [],
+    kustomizations: [],
+    admission: { served: [], policies: undefined, bindings: undefined },
+    denied: [],
+    namespace: undefined,
+    requests: 0,
+  };
+}
+
+export function deniedFor(o: Observed, sources: readonly Source[]): Denial[] {
+  return o.denied.filter((d) => sources.includes(d.source));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Volume identity
+
+export interface VolumeIdentity {
+  style: VolumeStyle;
+  driver: string;
+  /** shared-handle: the handle all PVs copy. static: undefined (each PV has its own handle). */
+  handle: string | undefined;
+  /** static: volumeAttributes.rootPath (the subvolume path). */
+  rootPath: string | undefined;
+  clusterID: string | undefined;
+  fsName: string | undefined;
+}
+
+export function identityOf(pv: LivePv): VolumeIdentity {
+  const style = styleOf(Object.entries(pv.volumeAttributes));
+  return {
+    style,
+    driver: pv.driver ?? "",
+    handle: style === "shared-handle" ? pv.volumeHandle : undefined,
+    rootPath: pv.volumeAttributes.rootPath,
+    clusterID: pv.volumeAttributes.clusterID,
+    fsName: pv.volumeAttributes.fsName,
+  };
+}
+
+/** One string per underlying subvolume: equal keys point at the same data. */
+export function identityKey(id: VolumeIdentity): string {
+  return id.style === "static"
+    ? `static:${id.clusterID ?? ""}/${id.fsName ?? ""}:${id.rootPath ?? ""}`
+    : `handle:${id.handle ?? ""}`;
+}
+
+/** What a user recognises: the handle, or the rootPath of a static PV. */
+export function identityText(id: VolumeIdentity): string {
+  return id.style === "static" ? `rootPath ${id.rootPath ?? "(none)"}` : `handle ${id.handle ?? "(none)"}`;
+}
+
+/** The namespace a kopia PV belongs to: its name suffix, else its claimRef. */
+export function namespaceOfPv(pv: LivePv, c: Conventions): string | undefined {
+  if (pv.name.startsWith(c.pvPrefix) && pv.name.length > c.pvPrefix.length) return pv.name.slice(c.pvPrefix.length);
+  if (pv.claimRef?.name === c.claimName) return pv.claimRef.namespace;
+  return undefined;
+}
+
+/** PVs of the shared repository: named <pvPrefix><ns>, claimed by a `kopia` claim, or named by one. */
+export function kopiaPvs(o: Observed, c: Conventions): LivePv[] {
+  const named = new Set(o.pvcs.filter((p) => p.name === c.claimName && p.volumeName).map((p) => p.volumeName));
+  return o.pvs.filter(
+    (pv) => pv.name.startsWith(c.pvPrefix) || pv.claimRef?.name === c.claimName || named.has(pv.name),
+  );
+}
+
+export interface Repository {
+  /** The repository PV, when found. */
+  pv: LivePv | undefined;
+  /** The identity every PV must have; from the repository PV, else the most common one. */
+  identity: VolumeIdentity | undefined;
+  /** How it was found, for messages. */
+  origin: string;
+}
+
+/** The repository PV: <pvPrefix><repositoryNamespace>, else the PV claimed by <repositoryNamespace>/<claim>. */
+export function findRepository(o: Observed, c: Conventions): Repository {
+  const byName = o.pvs.find((pv) => pv.name === pvName(c, c.repositoryNamespace));
+  const byClaim = o.pvs.find(
+    (pv) => pv.claimRef?.namespace === c.repositoryNamespace && pv.claimRef.name === c.claimName,
+  );
+  const pv = byName ?? byClaim;
+  if (pv) return { pv, identity: identityOf(pv), origin: `PV ${pv.name}` };
+  const counts = new Map<string, { id: VolumeIdentity; n: number }>();
+  for (const p of kopiaPvs(o, c)) {
+    const id = identityOf(p);
+    const key = identityKey(id);
+    const e = counts.get(key) ?? { id, n: 0 };
+    e.n++;
+    counts.set(key, e);
+  }
+  const best = [...counts.values()].sort((a, b) => b.n - a.n)[0];
+  return {
+    pv: undefined,
+    identity: best?.id,
+    origin: best ? `the volume most kopia PVs use (${best.n} PV(s); no ${pvName(c, c.repositoryNamespace)})` : "none",
+  };
+}
+
+/** Whether `pv` points at the repository's subvolume. Mixed styles never match. */
+export function sameVolume(pv: LivePv, repo: VolumeIdentity): boolean {
+  const id = identityOf(pv);
+  if (id.style !== repo.style) return false;
+  if (id.style === "static") {
+    return (
+      id.rootPath === repo.rootPath &&
+      (repo.clusterID === undefined || id.clusterID === repo.clusterID) &&
+      (repo.fsName === undefined || id.fsName === repo.fsName)
+    );
+  }
+  return id.handle === repo.handle;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-namespace status (verify)
+
+export interface NamespaceStatus {
+  namespace: string;
+  pvc: LivePvc | undefined;
+  /** The PV the claim names (spec.volumeName), else the conventional <pvPrefix><ns>. */
+  pvName: string;
+  pv: LivePv | undefined;
+  /** true / false; undefined when there is no PV or no repository volume to compare with. */
+  volumeMatches: boolean | undefined;
+  /** spec.claimRef of the PV, as "namespace/name". */
+  reservedFor: string | undefined;
+  /** The PV's claimRef names this namespace's claim; undefined without a PV. */
+  reserved: boolean | undefined;
+  healthy: boolean;
+  problems: string[];
+}
+
+/** Namespaces `verify` looks at by default: every one with a `kopia` PVC or a <pvPrefix>* PV. */
+export function defaultScope(o: Observed, c: Conventions): string[] {
+  const out = new Set<string>();
+  for (const p of o.pvcs) if (p.name === c.claimName) out.add(p.namespace);
+  for (const pv of o.pvs) {
+    if (!pv.name.startsWith(c.pvPrefix)) continue;
+    const ns = namespaceOfPv(pv, c);
+    if (ns) out.add(ns);
+  }
+  return [...out].sort();
+}
+
+export function namespaceStatus(o: Observed, c: Conventions, ns: string, repo: Repository): NamespaceStatus {
+  const pvc = o.pvcs.find((p) => p.namespace === ns && p.name === c.claimName);
+  const name = pvc?.volumeName || pvName(c, ns);
+  const pv = o.pvs.find((p) => p.name === name);
+  const problems: string[] = [];
+  if (!pvc) problems.push(`no PVC ${c.claimName} in namespace ${ns}`);
+  else if (pvc.phase !== "Bound") problems.push(`PVC ${c.claimName} is ${pvc.phase || "not bound"}`);
+  if (pvc && !pvc.volumeName) problems.push(`PVC ${c.claimName} names no volume (spec.volumeName is empty)`);
+  if (!pv) problems.push(`PV ${name} does not exist`);
+  let volumeMatches: boolean | undefined;
+  if (pv) {
+    if (pv.phase !== "Bound") problems.push(`PV ${pv.name} is ${pv.phase || "not bound"}`);
+    if (pv.claimRef && (pv.claimRef.namespace !== ns || pv.claimRef.name !== c.claimName)) {
+      problems.push(`PV ${pv.name} is reserved for ${pv.claimRef.namespace}/${pv.claimRef.name}`);
+    }
+    const ours = pv.claimRef?.namespace === ns && pv.claimRef.name === c.claimName;
+    if (pvc && ours && pv.claimRef?.uid && pvc.uid && pv.claimRef.uid !== pvc.uid) {
+      problems.push(`PV ${pv.name} still names a deleted claim (claimRef.uid ${pv.claimRef.uid})`);
+    }
+    if (repo.identity) {
+      volumeMatches = sameVolume(pv, repo.identity);
+      if (!volumeMatches) {
+        problems.push(
+          `PV ${pv.name} points at ${identityText(identityOf(pv))}, not the repository's ${identityText(repo.identity)}`,
+        );
+      }
+    }
+    if (pv.reclaimPolicy !== "Retain")
+      problems.push(`PV ${pv.name} has reclaim policy ${pv.reclaimPolicy}, not Retain`);
+  }
+  return {
+    namespace: ns,
+    pvc,
+    pvName: name,
+    pv,
+    volumeMatches,
+    reservedFor: pv?.claimRef ? `${pv.claimRef.namespace}/${pv.claimRef.name}` : undefined,
+    reserved: pv ? pv.claimRef?.namespace === ns && pv.claimRef.name === c.claimName : undefined,
+    healthy: problems.length === 0,
+    problems,
+  };
+}
+
+export interface VerifyReport {
+  server: string;
+  repository: {
+    pv: string | undefined;
+    style: VolumeStyle | undefined;
+    volumeHandle: string | undefined;
+    rootPath: string | undefined;
+    origin: string;
+  };
+  namespaces: NamespaceStatus[];
+  healthy: boolean;
+}
+
+export function verify(o: Observed, c: Conventions, namespaces: string[] | undefined): VerifyReport {
+  const repo = findRepository(o, c);
+  const scope = namespaces ?? defaultScope(o, c);
+  const rows = scope.map((ns) => namespaceStatus(o, c, ns, repo));
+  return {
+    server: o.server,
+    repository: {
+      pv: repo.pv?.name,
+      style: repo.identity?.style,
+      volumeHandle: repo.pv?.volumeHandle ?? repo.identity?.handle,
+      rootPath: repo.identity?.rootPath,
+      origin: repo.origin,
+    },
+    namespaces: rows,
+    healthy: rows.every((r) => r.healthy),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers shared by checks
+
+const UNITS: Record<string, number> = {
+  "": 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/** Bytes of a Kubernetes quantity ("200Gi", "1.5G", "500M"); undefined when not parseable. */
+export function quantityBytes(q: string | undefined): number | undefined {
+  if (q === undefined) return undefined;
+  const m = /^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$/.exec(q.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  if (m[2] === "m") return n / 1000;
+  return n * (UNITS[m[2] ?? ""] ?? 1);
+}
+
+export function eventsFor(o: Observed, namespace: string, name: string): LiveEvent[] {
+  return o.events
+    .filter((e) => e.namespace === namespace && e.object === name)
+    .sort((a, b) => (a.last ?? "").localeCompare(b.last ?? ""));
+}

@@ -1,0 +1,285 @@
+/**
+ * The only place that builds a Kubernetes client. Loads the kubeconfig (--kubeconfig, KUBECONFIG,
+ * ~/.kube/config, in-cluster), applies --context and --request-timeout, and sends every request
+ * through a retrying HTTP layer: 429/500/502/503/504 and connection resets are retried with
+ * exponential backoff (Retry-After honoured), a bounded number of times.
+ */
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import path from "node:path";
+import {
+  ApisApi,
+  BatchV1Api,
+  type Configuration,
+  CoreV1Api,
+  CustomObjectsApi,
+  createConfiguration,
+  type HttpLibrary,
+  IsomorphicFetchHttpLibrary,
+  KubeConfig,
+  type RequestContext,
+  type ResponseContext,
+  ServerConfiguration,
+  StorageV1Api,
+  VersionApi,
+  wrapHttpLibrary,
+} from "@kubernetes/client-node";
+import { KubeError, kubeErrorOf, type Perm } from "./errors.ts";
+
+export interface RetryPolicy {
+  /** Total attempts per request, including the first. */
+  attempts: number;
+  /** First backoff delay; doubles each retry. */
+  baseMs: number;
+  /** Upper bound of one backoff delay (Retry-After is capped at retryAfterMaxMs). */
+  maxMs: number;
+  retryAfterMaxMs: number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  attempts: 5,
+  baseMs: 200,
+  maxMs: 5_000,
+  retryAfterMaxMs: 60_000,
+  sleep,
+};
+
+export interface ConnectOptions {
+  kubeconfig?: string;
+  context?: string;
+  /** kubectl syntax: "0" (none), "30s", "1m", "500ms", or a plain number of seconds. */
+  requestTimeout?: string;
+  env: Record<string, string | undefined>;
+  retry?: Partial<RetryPolicy>;
+  /** Aborts every request in flight (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+export interface Kube {
+  server: string;
+  context: string;
+  core: CoreV1Api;
+  storage: StorageV1Api;
+  batch: BatchV1Api;
+  custom: CustomObjectsApi;
+  version: VersionApi;
+  apis: ApisApi;
+  /** Requests sent (every attempt counts). */
+  stats: { requests: number; retries: number };
+  /** Runs one API call; failures become KubeError naming `perm` and the server. */
+  call<T>(perm: Perm, fn: () => Promise<T>): Promise<T>;
+  timeoutMs: number;
+}
+
+const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
+/** Statuses that mean "not processed": safe to retry even for POST/PATCH. */
+const NOT_PROCESSED = new Set([429, 503]);
+const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
+const IDEMPOTENT = new Set(["GET", "HEAD", "DELETE", "PUT", "OPTIONS"]);
+
+/** "30s", "1m", "1h", "500ms", "0", "10" (seconds). Throws on anything else. */
+export function parseTimeout(text: string): number {
+  const t = text.trim();
+  if (/^[0-9]+$/.test(t)) return Number(t) * 1000;
+  const re = /([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(t); m; m = re.exec(t)) {
+    const n = Number(m[1]);
+    total += m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : m[2] === "m" ? n * 60_000 : n * 3_600_000;
+    matched = re.lastIndex;
+  }
+  if (matched !== t.length || t.length === 0) {
+    throw new KubeError("usage", `--request-timeout ${text}: expected a duration such as 30s, 1m or 0 (no timeout)`);
+  }
+  return Math.round(total);
+}
+
+/** Seconds or an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^[0-9]+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+
+export function isConnectionReset(e: unknown): boolean {
+  const err = e as { code?: string; errno?: string; message?: string; name?: string } | undefined;
+  if (!err || err.name === "AbortError") return false;
+  return (
+    RESET_CODES.has(err.code ?? "") || RESET_CODES.has(err.errno ?? "") || /socket hang up/.test(err.message ?? "")
+  );
+}
+
+class RetryingHttp {
+  constructor(
+    private readonly inner: HttpLibrary,
+    private readonly policy: RetryPolicy,
+    private readonly stats: Kube["stats"],
+    private readonly timeoutMs: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  async send(req: RequestContext): Promise<ResponseContext> {
+    const method = req.getHttpMethod().toString();
+    const own = req.getSignal();
+    for (let attempt = 1; ; attempt++) {
+      const signals: AbortSignal[] = [];
+      if (this.timeoutMs > 0) signals.push(AbortSignal.timeout(this.timeoutMs));
+      if (this.signal) signals.push(this.signal);
+      if (own) signals.push(own);
+      if (signals.length > 0)
+        req.setSignal(signals.length === 1 ? (signals[0] as AbortSignal) : AbortSignal.any(signals));
+      this.stats.requests++;
+      const last = attempt >= this.policy.attempts;
+      let res: ResponseContext;
+      try {
+        res = await this.inner.send(req).toPromise();
+      } catch (e) {
+        if (this.signal?.aborted) throw this.signal.reason ?? e;
+        if (!last && isConnectionReset(e) && IDEMPOTENT.has(method)) {
+          this.stats.retries++;
+          await this.policy.sleep(this.backoff(attempt), this.signal);
+          continue;
+        }
+        throw e;
+      }
+      const status = res.httpStatusCode;
+      if (!last && RETRY_STATUS.has(status) && (IDEMPOTENT.has(method) || NOT_PROCESSED.has(status))) {
+        await res.body.binary().catch(() => undefined);
+        const after = retryAfterMs(res.headers["retry-after"]);
+        this.stats.retries++;
+        await this.policy.sleep(
+          after !== undefined ? Math.min(after, this.policy.retryAfterMaxMs) : this.backoff(attempt),
+          this.signal,
+        );
+        continue;
+      }
+      return res;
+    }
+  }
+
+  private backoff(attempt: number): number {
+    return Math.min(this.policy.baseMs * 2 ** (attempt - 1), this.policy.maxMs);
+  }
+}
+
+function homeOf(env: Record<string, string | undefined>): string {
+  return env.HOME || env.USERPROFILE || homedir();
+}
+
+const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** Loads the kubeconfig the way kubectl does: flag, else KUBECONFIG (merged, first wins), else ~/.kube/config, else in-cluster. */
+export function loadKubeConfig(opts: Pick<ConnectOptions, "kubeconfig" | "context" | "env">): KubeConfig {
+  const kc = new KubeConfig();
+  const load = (file: string) => {
+    try {
+      kc.loadFromFile(file);
+    } catch (e) {
+      throw new KubeError("config", `cannot read kubeconfig ${file}: ${(e as Error).message.split("\n")[0]}`);
+    }
+  };
+  if (opts.kubeconfig) {
+    if (!existsSync(opts.kubeconfig)) throw new KubeError("config", `--kubeconfig ${opts.kubeconfig}: no such file`);
+    load(opts.kubeconfig);
+  } else if (opts.env.KUBECONFIG) {
+    const files = opts.env.KUBECONFIG.split(path.delimiter).filter((f) => f && existsSync(f));
+    if (files.length === 0) {
+      throw new KubeError("config", `KUBECONFIG=${opts.env.KUBECONFIG}: none of these files exists`);
+    }
+    load(files[0] as string);
+    for (const f of files.slice(1)) {
+      const more = new KubeConfig();
+      try {
+        more.loadFromFile(f);
+      } catch (e) {
+        throw new KubeError("config", `cannot read kubeconfig ${f}: ${(e as Error).message.split("\n")[0]}`);
+      }
+      for (const x of more.clusters) if (!kc.getCluster(x.name)) kc.addCluster(x);
+      for (const x of more.users) if (!kc.getUser(x.name)) kc.addUser(x);
+      for (const x of more.contexts) if (!kc.getContextObject(x.name)) kc.addContext(x);
+      if (!kc.currentContext && more.currentContext) kc.setCurrentContext(more.currentContext);
+    }
+  } else if (existsSync(path.join(homeOf(opts.env), ".kube", "config"))) {
+    load(path.join(homeOf(opts.env), ".kube", "config"));
+  } else if (opts.env.KUBERNETES_SERVICE_HOST && existsSync(path.join(SA_DIR, "token"))) {
+    kc.loadFromCluster();
+  } else {
+    throw new KubeError(
+      "config",
+      "no kubeconfig: pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config (in a pod: mount a service account token)",
+    );
+  }
+  if (opts.context) {
+    if (!kc.getContextObject(opts.context)) {
+      throw new KubeError(
+        "config",
+        `--context ${opts.context}: no such context (have: ${kc.contexts.map((c) => c.name).join(", ") || "none"})`,
+      );
+    }
+    kc.setCurrentContext(opts.context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new KubeError(
+      "config",
+      kc.currentContext
+        ? `the kubeconfig's context "${kc.currentContext}" names no cluster`
+        : "the kubeconfig has no current context: pass --context NAME",
+    );
+  }
+  return kc;
+}
+
+export function connect(opts: ConnectOptions): Kube {
+  const kc = loadKubeConfig(opts);
+  const cluster = kc.getCurrentCluster();
+  const server = (cluster?.server ?? "").replace(/\/+$/, "");
+  const timeoutMs = parseTimeout(opts.requestTimeout ?? "30s");
+  const stats = { requests: 0, retries: 0 };
+  const policy: RetryPolicy = { ...DEFAULT_RETRY, ...opts.retry };
+  const http = new RetryingHttp(new IsomorphicFetchHttpLibrary(), policy, stats, timeoutMs, opts.signal);
+  const config: Configuration = createConfiguration({
+    baseServer: new ServerConfiguration(server, {}),
+    authMethods: { default: kc },
+    httpApi: wrapHttpLibrary({ send: (r) => http.send(r) }),
+  });
+  const context = kc.getCurrentContext();
+  return {
+    server,
+    context,
+    core: new CoreV1Api(config),
+    storage: new StorageV1Api(config),
+    batch: new BatchV1Api(config),
+    custom: new CustomObjectsApi(config),
+    version: new VersionApi(config),
+    apis: new ApisApi(config),
+    stats,
+    timeoutMs,
+    async call<T>(perm: Perm, fn: () => Promise<T>): Promise<T> {
+      try {
+        return await fn();
+      } catch (e) {
+        throw kubeErrorOf(e, perm, { server, context, timeoutMs, aborted: opts.signal?.aborted === true });
+      }
+    },
+  };
+}

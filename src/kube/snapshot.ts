@@ -1,0 +1,315 @@
+/**
+ * The observed topology from a fixed number of LIST calls, whatever the number of namespaces:
+ * PVs; PVCs named `kopia` (one field-selected list across namespaces); namespaces; the events of
+ * those PVCs (one field-selected list); storage classes; /version; /apis; then, for the groups that
+ * exist, Volsync and Kopiur objects, Flux Kustomizations and the MutatingAdmissionPolicy API.
+ * A 403 on one list becomes a Denial (the checks that need it turn into warnings); anything else
+ * (unreachable server, 401) fails the whole snapshot with one line.
+ */
+import type {
+  CoreV1Event,
+  V1Namespace,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
+  V1StorageClass,
+} from "@kubernetes/client-node";
+import type { Conventions } from "../core/config.ts";
+import {
+  type ConsumerKind,
+  emptyObserved,
+  FLUX_KS_GROUP,
+  KOPIUR_GROUP,
+  type LiveConsumer,
+  type LiveEvent,
+  type LiveKustomization,
+  type LiveNamespace,
+  type LivePv,
+  type LivePvc,
+  type LiveStorageClass,
+  type Observed,
+  type Source,
+  VOLSYNC_GROUP,
+} from "../core/live.ts";
+import type { Kube } from "./client.ts";
+import { KubeError, type Perm } from "./errors.ts";
+
+export interface SnapshotOptions {
+  conventions: Conventions;
+  /** Limit namespaced lists to one namespace (-n). */
+  namespace?: string;
+  /** "storage": PVs and `kopia` PVCs only (what verify and drift need). "full": everything doctor needs. */
+  depth: "storage" | "full";
+}
+
+const ADMISSION_GROUP = "admissionregistration.k8s.io";
+const ADMISSION_VERSIONS = ["v1", "v1beta1", "v1alpha1"];
+
+const VOLSYNC_KINDS: [string, ConsumerKind][] = [
+  ["replicationsources", "ReplicationSource"],
+  ["replicationdestinations", "ReplicationDestination"],
+  ["kopiamaintenances", "KopiaMaintenance"],
+];
+const KOPIUR_KINDS: [string, ConsumerKind][] = [
+  ["repositories", "Repository"],
+  ["snapshotpolicies", "SnapshotPolicy"],
+  ["snapshotschedules", "SnapshotSchedule"],
+  ["restores", "Restore"],
+];
+
+const iso = (d: Date | string | undefined): string | undefined =>
+  d === undefined ? undefined : d instanceof Date ? (Number.isNaN(d.getTime()) ? undefined : d.toISOString()) : d;
+
+function strMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) out[k] = String(x);
+  return out;
+}
+
+export function mapPv(pv: V1PersistentVolume): LivePv {
+  const ref = pv.spec?.claimRef;
+  return {
+    name: pv.metadata?.name ?? "",
+    phase: pv.status?.phase ?? "",
+    reclaimPolicy: pv.spec?.persistentVolumeReclaimPolicy ?? "",
+    storageClassName: pv.spec?.storageClassName ?? "",
+    capacity: pv.spec?.capacity?.storage,
+    accessModes: pv.spec?.accessModes ?? [],
+    volumeMode: pv.spec?.volumeMode,
+    driver: pv.spec?.csi?.driver,
+    volumeHandle: pv.spec?.csi?.volumeHandle,
+    volumeAttributes: strMap(pv.spec?.csi?.volumeAttributes),
+    claimRef: ref
+      ? {
+          namespace: ref.namespace ?? "",
+          name: ref.name ?? "",
+          uid: ref.uid || undefined,
+          resourceVersion: ref.resourceVersion || undefined,
+        }
+      : undefined,
+  };
+}
+
+export function mapPvc(p: V1PersistentVolumeClaim): LivePvc {
+  return {
+    namespace: p.metadata?.namespace ?? "",
+    name: p.metadata?.name ?? "",
+    uid: p.metadata?.uid ?? "",
+    phase: p.status?.phase ?? "",
+    volumeName: p.spec?.volumeName || undefined,
+    storageClassName: p.spec?.storageClassName ?? undefined,
+    request: p.spec?.resources?.requests?.storage,
+    accessModes: p.spec?.accessModes ?? [],
+    volumeMode: p.spec?.volumeMode,
+  };
+}
+
+function mapEvent(e: CoreV1Event): LiveEvent {
+  return {
+    namespace: e.involvedObject?.namespace ?? e.metadata?.namespace ?? "",
+    object: e.involvedObject?.name ?? "",
+    type: e.type ?? "",
+    reason: e.reason ?? "",
+    message: e.message ?? "",
+    count: e.count ?? 1,
+    last: iso(e.lastTimestamp) ?? iso(e.eventTime as unknown as Date | undefined) ?? iso(e.firstTimestamp),
+  };
+}
+
+function mapNamespace(n: V1Namespace): LiveNamespace {
+  return { name: n.metadata?.name ?? "", annotations: strMap(n.metadata?.annotations) };
+}
+
+function mapStorageClass(s: V1StorageClass): LiveStorageClass {
+  return { name: s.metadata?.name ?? "", provisioner: s.provisioner };
+}
+
+type Raw = Record<string, unknown>;
+const obj = (v: unknown): Raw => (v && typeof v === "object" && !Array.isArray(v) ? (v as Raw) : {});
+const s = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+function claimNames(v: unknown): string[] {
+  if (!Array.isArray(v)) return [];
+  return v.map((m) => s(obj(obj(obj(m).volumeSource).persistentVolumeClaim).claimName)).filter((x): x is string => !!x);
+}
+
+export function mapConsumer(raw: unknown, kind: ConsumerKind, c: Conventions): LiveConsumer {
+  const o = obj(raw);
+  const meta = obj(o.metadata);
+  const spec = obj(o.spec);
+  const status = obj(o.status);
+  const volsync = kind === "ReplicationSource" || kind === "ReplicationDestination";
+  const kopia = obj(spec.kopia);
+  const mv = [...claimNames(kopia.moverVolumes), ...claimNames(spec.moverVolumes)];
+  const claims = [...mv];
+  const repoPvc = s(kopia.repositoryPVC);
+  if (repoPvc) claims.push(repoPvc);
+  const kopiurPvc = s(obj(obj(spec.volume).pvc).name) ?? s(obj(spec.volume).pvc);
+  if (kopiurPvc) claims.push(kopiurPvc);
+  return {
+    kind,
+    namespace: s(meta.namespace) ?? "",
+    name: s(meta.name) ?? "",
+    kopia: volsync ? spec.kopia !== undefined : true,
+    claims,
+    moverVolumes: mv.includes(c.claimName),
+    schedule: kind === "ReplicationSource" ? s(obj(spec.trigger).schedule) : undefined,
+    lastSyncTime: s(status.lastSyncTime),
+    created: s(meta.creationTimestamp),
+  };
+}
+
+function mapKustomization(raw: unknown): LiveKustomization {
+  const o = obj(raw);
+  const meta = obj(o.metadata);
+  const spec = obj(o.spec);
+  return {
+    namespace: s(meta.namespace) ?? "",
+    name: s(meta.name) ?? "",
+    targetNamespace: s(spec.targetNamespace),
+    path: s(spec.path),
+  };
+}
+
+const itemsOf = (list: unknown): unknown[] => {
+  const items = obj(list).items;
+  return Array.isArray(items) ? items : [];
+};
+
+export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<Observed> {
+  const c = opts.conventions;
+  const ns = opts.namespace;
+  const o = emptyObserved(kube.server);
+  o.namespace = ns;
+  const before = kube.stats.requests;
+
+  /** One read; a 403 records a Denial and yields undefined. */
+  const read = async <T>(source: Source, perm: Perm, fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await kube.call(perm, fn);
+    } catch (e) {
+      if (e instanceof KubeError && e.kind === "forbidden") {
+        o.denied.push({ source, verb: perm.verb, resource: perm.resource, namespace: perm.namespace });
+        return undefined;
+      }
+      throw e;
+    }
+  };
+  const claimSelector = `metadata.name=${c.claimName}`;
+  const eventSelector = `involvedObject.kind=PersistentVolumeClaim,involvedObject.name=${c.claimName}`;
+
+  const storage = Promise.all([
+    read("persistentvolumes", { verb: "list", resource: "persistentvolumes" }, () => kube.core.listPersistentVolume()),
+    read("persistentvolumeclaims", { verb: "list", resource: "persistentvolumeclaims", namespace: ns }, () =>
+      ns
+        ? kube.core.listNamespacedPersistentVolumeClaim({ namespace: ns, fieldSelector: claimSelector })
+        : kube.core.listPersistentVolumeClaimForAllNamespaces({ fieldSelector: claimSelector }),
+    ),
+  ]);
+  if (opts.depth === "storage") {
+    const [pvs, pvcs] = await storage;
+    o.pvs = (pvs?.items ?? []).map(mapPv);
+    o.pvcs = (pvcs?.items ?? []).map(mapPvc).filter((p) => p.name === c.claimName);
+    o.requests = kube.stats.requests - before;
+    return o;
+  }
+
+  const [[pvs, pvcs], version, groups, namespaces, events, classes] = await Promise.all([
+    storage,
+    read("version", { verb: "get", resource: "/version" }, () => kube.version.getCode()),
+    read("discovery", { verb: "get", resource: "/apis" }, () => kube.apis.getAPIVersions()),
+    read("namespaces", { verb: "list", resource: "namespaces" }, () =>
+      kube.core.listNamespace(ns ? { fieldSelector: `metadata.name=${ns}` } : {}),
+    ),
+    read("events", { verb: "list", resource: "events", namespace: ns }, () =>
+      ns
+        ? kube.core.listNamespacedEvent({ namespace: ns, fieldSelector: eventSelector })
+        : kube.core.listEventForAllNamespaces({ fieldSelector: eventSelector }),
+    ),
+    read("storageclasses", { verb: "list", resource: "storageclasses.storage.k8s.io" }, () =>
+      kube.storage.listStorageClass(),
+    ),
+  ]);
+  o.pvs = (pvs?.items ?? []).map(mapPv);
+  o.pvcs = (pvcs?.items ?? []).map(mapPvc).filter((p) => p.name === c.claimName);
+  o.namespaces = (namespaces?.items ?? []).map(mapNamespace);
+  o.events = (events?.items ?? []).map(mapEvent).filter((e) => e.object === c.claimName);
+  o.storageClasses = (classes?.items ?? []).map(mapStorageClass);
+  if (version) {
+    const major = Number.parseInt(version.major, 10);
+    const minor = Number.parseInt(version.minor, 10);
+    o.version = {
+      major: Number.isNaN(major) ? 0 : major,
+      minor: Number.isNaN(minor) ? 0 : minor,
+      gitVersion: version.gitVersion,
+    };
+  }
+  const versions = new Map<string, string[]>();
+  for (const g of groups?.groups ?? []) {
+    const preferred = g.preferredVersion?.version ?? g.versions[0]?.version;
+    if (preferred) o.groups[g.name] = preferred;
+    versions.set(
+      g.name,
+      g.versions.map((v) => v.version),
+    );
+  }
+
+  const list = (source: Source, group: string, plural: string) => {
+    const version = o.groups[group] as string;
+    return read(source, { verb: "list", resource: `${plural}.${group}`, namespace: ns }, () =>
+      ns
+        ? kube.custom.listNamespacedCustomObject({ group, version, namespace: ns, plural })
+        : kube.custom.listClusterCustomObject({ group, version, plural }),
+    );
+  };
+  const consumerLists: Promise<void>[] = [];
+  for (const [group, source, kinds] of [
+    [VOLSYNC_GROUP, "volsync", VOLSYNC_KINDS],
+    [KOPIUR_GROUP, "kopiur", KOPIUR_KINDS],
+  ] as const) {
+    if (!o.groups[group]) continue;
+    for (const [plural, kind] of kinds) {
+      consumerLists.push(
+        list(source, group, plural).then((l) => {
+          for (const item of itemsOf(l)) o.consumers.push(mapConsumer(item, kind, c));
+        }),
+      );
+    }
+  }
+  if (o.groups[FLUX_KS_GROUP]) {
+    consumerLists.push(
+      list("kustomizations", FLUX_KS_GROUP, "kustomizations").then((l) => {
+        o.kustomizations = itemsOf(l).map(mapKustomization);
+      }),
+    );
+  }
+  const admission = (async () => {
+    const served = ADMISSION_VERSIONS.filter((v) => versions.get(ADMISSION_GROUP)?.includes(v));
+    const found = await Promise.all(
+      served.map((version) =>
+        read("discovery", { verb: "get", resource: `/apis/${ADMISSION_GROUP}/${version}` }, () =>
+          kube.custom.getAPIResources({ group: ADMISSION_GROUP, version }),
+        ).then((r) => (r?.resources.some((x) => x.name === "mutatingadmissionpolicies") ? version : undefined)),
+      ),
+    );
+    o.admission.served = found.filter((v): v is string => !!v);
+    const version = o.admission.served[0];
+    if (!version) return;
+    const [policies, bindings] = await Promise.all(
+      ["mutatingadmissionpolicies", "mutatingadmissionpolicybindings"].map((plural) =>
+        read("admissionpolicies", { verb: "list", resource: `${plural}.${ADMISSION_GROUP}` }, () =>
+          kube.custom.listClusterCustomObject({ group: ADMISSION_GROUP, version, plural }),
+        ),
+      ),
+    );
+    if (policies !== undefined) {
+      o.admission.policies = itemsOf(policies).map((p) => s(obj(obj(p).metadata).name) ?? "");
+    }
+    if (bindings !== undefined) {
+      o.admission.bindings = itemsOf(bindings).map((b) => s(obj(obj(b).spec).policyName) ?? "");
+    }
+  })();
+  await Promise.all([...consumerLists, admission]);
+  o.consumers.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  o.requests = kube.stats.requests - before;
+  return o;
+}

@@ -1,0 +1,586 @@
+/**
+ * doctor: every check has a scenario in which it passes and one in which it does not, through the
+ * real client over HTTP to the simulator. Missing RBAC turns the affected checks into warnings.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { CHECK_IDS } from "../../src/core/doctor.ts";
+import { ROOT } from "../helpers.ts";
+import type { SimOptions } from "../kube-sim/index.ts";
+import {
+  ensureNamespace,
+  mismatchedHandle,
+  pendingPvc,
+  privilegedMovers,
+  pvcObject,
+  pvObject,
+  releasedPv,
+  replicationSource,
+  sharedRepository,
+  stolenPv,
+} from "../kube-sim/scenarios.ts";
+import { doctorJson, kube, type Sim, withSim } from "./util.ts";
+
+interface Scenario {
+  options?: SimOptions;
+  seed(sim: Sim): void;
+}
+
+const MOVER_VOLUMES = {
+  moverVolumes: [{ mountPath: "repository", volumeSource: { persistentVolumeClaim: { claimName: "kopia" } } }],
+};
+
+/** Two healthy namespaces plus volsync-system, shared-handle style, Volsync installed. */
+function healthy(sim: Sim): void {
+  sharedRepository(sim, { namespaces: ["media", "home"], style: "shared-handle" });
+}
+
+const base: Scenario = { options: { crds: ["volsync"] }, seed: healthy };
+const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+const HOUR = 3_600_000;
+
+function admissionPolicy(sim: Sim, version: string, bind: boolean): void {
+  const apiVersion = `admissionregistration.k8s.io/${version}`;
+  sim.store.create({
+    apiVersion,
+    kind: "MutatingAdmissionPolicy",
+    metadata: { name: "volsync-mover-repository" },
+    spec: { matchConstraints: { resourceRules: [] }, mutations: [] },
+  });
+  if (bind) {
+    sim.store.create({
+      apiVersion,
+      kind: "MutatingAdmissionPolicyBinding",
+      metadata: { name: "volsync-mover-repository" },
+      spec: { policyName: "volsync-mover-repository" },
+    });
+  }
+}
+
+interface Case {
+  /** Scenarios in which the check passes (the healthy baseline is always one). */
+  pass: Scenario[];
+  /** Scenarios in which it fails (or warns), with the expected status and a pattern on `what`. */
+  bad: (Scenario & { status: "fail" | "warn"; what: RegExp; fix?: RegExp | string })[];
+}
+
+const CASES: Record<string, Case> = {
+  "repository-pv": {
+    pass: [],
+    bad: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          sim.store.delete("persistentvolumeclaims", "kopia", "volsync-system");
+          sim.store.delete("persistentvolumes", "kopia-repository-pv-volsync-system");
+        },
+        status: "fail",
+        what: /no repository PV/,
+      },
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          sim.store.patch(
+            "persistentvolumes",
+            "kopia-repository-pv-volsync-system",
+            undefined,
+            "application/merge-patch+json",
+            { spec: { persistentVolumeReclaimPolicy: "Delete" } },
+          );
+        },
+        status: "fail",
+        what: /reclaim policy Delete/,
+        fix: /^kubectl patch pv kopia-repository-pv-volsync-system -p '\{"spec":\{"persistentVolumeReclaimPolicy":"Retain"\}\}'/,
+      },
+    ],
+  },
+  "reclaim-retain": {
+    pass: [],
+    bad: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          sim.store.patch("persistentvolumes", "kopia-repository-pv-media", undefined, "application/merge-patch+json", {
+            spec: { persistentVolumeReclaimPolicy: "Delete" },
+          });
+        },
+        status: "fail",
+        what: /kopia-repository-pv-media has reclaim policy Delete/,
+      },
+    ],
+  },
+  "volume-style": {
+    pass: [{ ...base, seed: (sim) => sharedRepository(sim, { namespaces: ["media"], style: "static" }) }],
+    bad: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          ensureNamespace(sim, "games");
+          sim.store.create(pvObject("games", { style: "static" }));
+          sim.store.create(pvcObject("games"));
+        },
+        status: "fail",
+        what: /mix both styles.*static: kopia-repository-pv-games/,
+      },
+    ],
+  },
+  "same-subvolume": {
+    pass: [],
+    bad: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          mismatchedHandle(sim, "media");
+        },
+        status: "fail",
+        what: /kopia-repository-pv-media points at handle .* not the repository's handle/,
+        fix: /kubectl delete pv kopia-repository-pv-media/,
+      },
+      {
+        ...base,
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "static" });
+          sim.store.delete("persistentvolumeclaims", "kopia", "media");
+          sim.store.delete("persistentvolumes", "kopia-repository-pv-media");
+          sim.store.create(pvObject("media", { style: "static", rootPath: "/volumes/csi/other/x" }));
+          sim.store.create(pvcObject("media"));
+        },
+        status: "fail",
+        what: /rootPath \/volumes\/csi\/other\/x/,
+      },
+    ],
+  },
+  "server-version": {
+    pass: [
+      {
+        options: { crds: ["volsync"], version: { major: "1", minor: "23" } },
+        seed: (sim) => sharedRepository(sim, { namespaces: ["media"], style: "static" }),
+      },
+    ],
+    bad: [
+      {
+        options: { crds: ["volsync"], version: { major: "1", minor: "23" } },
+        seed: healthy,
+        status: "fail",
+        what: /v1\.23\.0 and 3 PVs share one volumeHandle/,
+      },
+    ],
+  },
+  "backup-crds": {
+    pass: [{ options: { crds: ["kopiur"] }, seed: healthy }],
+    bad: [{ options: { crds: [] }, seed: healthy, status: "fail", what: /neither volsync\.backube nor kopiur/ }],
+  },
+  "admission-policy": {
+    pass: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "media", "app", { lastSyncTime: ago(60_000), kopia: MOVER_VOLUMES });
+        },
+      },
+      {
+        options: { crds: ["volsync", "mutatingadmissionpolicy-v1beta1"] },
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "media", "app", { lastSyncTime: ago(60_000) });
+          admissionPolicy(sim, "v1beta1", true);
+        },
+      },
+    ],
+    bad: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "media", "app", { lastSyncTime: ago(60_000) });
+        },
+        status: "fail",
+        what: /rely on a MutatingAdmissionPolicy .* serves no mutatingadmissionpolicies/,
+        fix: /runtime-config=admissionregistration\.k8s\.io\/v1beta1=true/,
+      },
+      {
+        options: { crds: ["volsync", "mutatingadmissionpolicy-v1alpha1"] },
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "media", "app", { lastSyncTime: ago(60_000) });
+          admissionPolicy(sim, "v1alpha1", false);
+        },
+        status: "fail",
+        what: /has no MutatingAdmissionPolicyBinding/,
+      },
+    ],
+  },
+  "consumers-without-pvc": {
+    pass: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "media", "app", { lastSyncTime: ago(60_000), kopia: MOVER_VOLUMES });
+        },
+      },
+    ],
+    bad: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "apps", "app", { lastSyncTime: ago(60_000), kopia: MOVER_VOLUMES });
+        },
+        status: "fail",
+        what: /namespace apps has ReplicationSource app but no PVC kopia/,
+        fix: /^kopiashare enable apps/,
+      },
+    ],
+  },
+  "pv-missing": {
+    pass: [],
+    bad: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          pendingPvc(sim, "games", "missing-pv");
+        },
+        status: "fail",
+        what: /PVC games\/kopia is Pending: PV kopia-repository-pv-games does not exist/,
+      },
+    ],
+  },
+  "pv-bound-elsewhere": {
+    pass: [],
+    bad: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          stolenPv(sim, "media", { namespace: "thief", name: "grab" });
+        },
+        status: "fail",
+        what: /PVC media\/kopia is Pending: PV kopia-repository-pv-media is bound to thief\/grab/,
+        fix: /kubectl delete pvc -n thief grab/,
+      },
+    ],
+  },
+  "pv-released": {
+    pass: [],
+    bad: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          releasedPv(sim, "media");
+        },
+        status: "fail",
+        what: /PV kopia-repository-pv-media is Released and still names the deleted claim/,
+        fix: `kubectl patch pv kopia-repository-pv-media --type json -p '[{"op":"remove","path":"/spec/claimRef/uid"},{"op":"remove","path":"/spec/claimRef/resourceVersion"}]'`,
+      },
+    ],
+  },
+  "pv-mismatch": {
+    pass: [],
+    bad: (["class", "size", "access-modes"] as const).map((reason) => ({
+      ...base,
+      seed: (sim: Sim) => {
+        healthy(sim);
+        pendingPvc(sim, "games", reason);
+      },
+      status: "fail" as const,
+      what: new RegExp(
+        `does not match: ${reason === "class" ? "storage class" : reason === "size" ? "size" : "access modes"}.*event VolumeMismatch`,
+      ),
+    })),
+  },
+  "pvc-bound": {
+    pass: [],
+    bad: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          ensureNamespace(sim, "orphan");
+          sim.store.create(pvcObject("orphan", { volumeName: null, storageClassName: "no-such-class" }));
+        },
+        status: "fail",
+        what: /PVC orphan\/kopia is Pending and names no PV.*ProvisioningFailed/,
+      },
+    ],
+  },
+  "pv-claimref": {
+    pass: [],
+    bad: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          sim.store.create(pvObject("spare", { claimRef: false }));
+        },
+        status: "warn",
+        what: /PV kopia-repository-pv-spare is Available and has no spec\.claimRef/,
+        fix: /"claimRef":\{"namespace":"spare","name":"kopia"\}/,
+      },
+    ],
+  },
+  "privileged-movers": {
+    pass: [],
+    bad: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          privilegedMovers(sim, "media");
+        },
+        status: "fail",
+        what: /namespace media has volsync\.backube\/privileged-movers: "true"/,
+        fix: /kubectl annotate namespace media volsync\.backube\/privileged-movers-/,
+      },
+    ],
+  },
+  "stale-backups": {
+    pass: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "media", "app", {
+            schedule: "0 * * * *",
+            lastSyncTime: ago(HOUR),
+            kopia: MOVER_VOLUMES,
+          });
+          replicationSource(sim, "home", "db", {
+            schedule: "@daily",
+            lastSyncTime: ago(30 * HOUR),
+            kopia: MOVER_VOLUMES,
+          });
+        },
+      },
+    ],
+    bad: [
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "media", "app", {
+            schedule: "0 * * * *",
+            lastSyncTime: ago(5 * HOUR),
+            kopia: MOVER_VOLUMES,
+          });
+        },
+        status: "fail",
+        what: /ReplicationSource media\/app last synced 5h ago.*runs at least every 1h/,
+      },
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "media", "app", {
+            schedule: "0 3 * * 0",
+            lastSyncTime: ago(15 * 24 * HOUR),
+            kopia: MOVER_VOLUMES,
+          });
+        },
+        status: "fail",
+        what: /last synced 15d ago.*runs at least every 7d/,
+      },
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "media", "app", { schedule: "every tuesday", kopia: MOVER_VOLUMES });
+        },
+        status: "warn",
+        what: /cannot read schedule "every tuesday"/,
+      },
+    ],
+  },
+};
+
+describe("doctor checks", () => {
+  it("the list of checks is closed: every id has scenarios here and a row in docs/commands.md", () => {
+    assert.deepEqual(Object.keys(CASES).sort(), [...CHECK_IDS].sort());
+    const docs = readFileSync(path.join(ROOT, "docs", "commands.md"), "utf8");
+    const section = docs.slice(docs.indexOf("## doctor"), docs.indexOf("\n## ", docs.indexOf("## doctor") + 3));
+    for (const id of [...CHECK_IDS, "permission-probe"]) assert.match(section, new RegExp(`\\| \`${id}\` \\|`), id);
+  });
+
+  it("a healthy cluster passes every check (exit 0)", async () => {
+    await withSim(base.options ?? {}, base.seed, async (sim) => {
+      const { r, json } = await doctorJson(sim);
+      assert.equal(r.code, 0, r.out);
+      for (const c of json.checks) assert.equal(c.status, "pass", `${c.id}: ${JSON.stringify(c.results)}`);
+      assert.deepEqual(
+        json.checks.map((c) => c.id),
+        [...CHECK_IDS],
+      );
+    });
+  });
+
+  for (const [id, c] of Object.entries(CASES)) {
+    describe(id, () => {
+      c.pass.forEach((s, i) => {
+        it(`passes (scenario ${i + 1})`, async () => {
+          await withSim(s.options ?? {}, s.seed, async (sim) => {
+            const { check } = await doctorJson(sim);
+            assert.equal(check(id).status, "pass", JSON.stringify(check(id).results, null, 2));
+          });
+        });
+      });
+      c.bad.forEach((s, i) => {
+        it(`${s.status}s (scenario ${i + 1}) with what, why and fix`, async () => {
+          await withSim(s.options ?? {}, s.seed, async (sim) => {
+            const { r, check } = await doctorJson(sim);
+            const rep = check(id);
+            assert.equal(rep.status, s.status, JSON.stringify(rep.results, null, 2));
+            const bad = rep.results.filter((x) => x.status === s.status);
+            assert.ok(bad.length > 0);
+            const hit = bad.find((x) => s.what.test(x.what));
+            assert.ok(hit, `no result matches ${s.what}: ${JSON.stringify(bad, null, 2)}`);
+            assert.ok(hit.fix && hit.fix.length > 0, "a fix");
+            if (s.status === "fail") assert.ok(hit.why && hit.why.length > 0, "a why");
+            if (typeof s.fix === "string") assert.equal(hit.fix, s.fix);
+            else if (s.fix) assert.match(hit.fix, s.fix);
+            if (s.status === "fail") assert.equal(r.code, 1);
+          });
+        });
+      });
+    });
+  }
+});
+
+describe("doctor output and scope", () => {
+  it("text output: one line per check, the problem, why and fix; exit 1 only on Fail", async () => {
+    await withSim(
+      { crds: ["volsync"] },
+      (sim) => {
+        healthy(sim);
+        releasedPv(sim, "media");
+        sim.store.create(pvObject("spare", { claimRef: false }));
+      },
+      async (sim) => {
+        const r = await kube(sim, ["doctor"]);
+        assert.equal(r.code, 1);
+        assert.match(r.out, /^PASS {2}repository-pv/m);
+        assert.match(r.out, /^FAIL {2}pv-released/m);
+        assert.match(r.out, /^WARN {2}pv-claimref/m);
+        assert.match(r.out, /fix: kubectl patch pv kopia-repository-pv-media --type json/);
+        assert.match(r.out, /16 checks: 14 passed, 1 warning\(s\), 1 failed/);
+        assert.match(r.err, /doctor: http:\/\/127\.0\.0\.1:\d+ \(Kubernetes v1\.32\.0\)/);
+      },
+    );
+  });
+
+  it("warnings alone exit 0", async () => {
+    await withSim(
+      { crds: ["volsync"] },
+      (sim) => {
+        healthy(sim);
+        sim.store.create(pvObject("spare", { claimRef: false }));
+      },
+      async (sim) => {
+        const { r, json } = await doctorJson(sim);
+        assert.equal(json.summary.warn, 1);
+        assert.equal(json.summary.fail, 0);
+        assert.equal(r.code, 0);
+      },
+    );
+  });
+
+  it("-n limits the namespace checks to that namespace", async () => {
+    await withSim(
+      { crds: ["volsync"] },
+      (sim) => {
+        healthy(sim);
+        releasedPv(sim, "media");
+      },
+      async (sim) => {
+        const home = await doctorJson(sim, ["-n", "home"]);
+        assert.equal(home.r.code, 0, home.r.out);
+        assert.equal(home.check("pv-released").status, "pass");
+        const media = await doctorJson(sim, ["-n", "media"]);
+        assert.equal(media.r.code, 1);
+        assert.equal(media.check("pv-released").status, "fail");
+      },
+    );
+  });
+});
+
+describe("doctor with missing RBAC permissions", () => {
+  it("a forbidden list turns the checks that need it into warnings naming the permission, not a crash", async () => {
+    await withSim(
+      { crds: ["volsync"] },
+      (sim) => {
+        healthy(sim);
+        sim.denied.add({ verb: "list", resource: "namespaces" });
+        sim.denied.add({ verb: "list", resource: "replicationsources" });
+      },
+      async (sim) => {
+        const { r, check } = await doctorJson(sim);
+        assert.equal(r.code, 0, r.out);
+        const pm = check("privileged-movers");
+        assert.equal(pm.status, "warn");
+        assert.equal(pm.results[0]?.what, "not checked: missing permission: list namespaces cluster-wide");
+        assert.match(
+          pm.results[0]?.fix ?? "",
+          /kubectl create clusterrole kopiashare-doctor --verb=get,list --resource=namespaces/,
+        );
+        for (const id of ["consumers-without-pvc", "stale-backups", "admission-policy"]) {
+          assert.equal(check(id).status, "warn", id);
+          assert.match(
+            check(id).results[0]?.what ?? "",
+            /missing permission: list replicationsources\.volsync\.backube cluster-wide/,
+          );
+        }
+        assert.equal(check("pv-released").status, "pass");
+      },
+    );
+  });
+
+  it("namespaced denials name the namespace (-n)", async () => {
+    await withSim(
+      { crds: ["volsync"] },
+      (sim) => {
+        healthy(sim);
+        sim.denied.add({ verb: "list", resource: "persistentvolumeclaims", namespace: "media" });
+      },
+      async (sim) => {
+        const { check, r } = await doctorJson(sim, ["-n", "media"]);
+        assert.equal(r.code, 0, r.out);
+        for (const id of ["pv-released", "pvc-bound", "consumers-without-pvc"]) {
+          assert.equal(check(id).status, "warn", id);
+          assert.equal(
+            check(id).results[0]?.what,
+            "not checked: missing permission: list persistentvolumeclaims in media",
+          );
+          assert.match(check(id).results[0]?.fix ?? "", /kubectl -n media create role kopiashare-doctor/);
+        }
+      },
+    );
+  });
+
+  it("a forbidden PV list warns on every PV check and still exits 0", async () => {
+    await withSim(
+      { crds: ["volsync"] },
+      (sim) => {
+        healthy(sim);
+        sim.denied.add({ verb: "list", resource: "persistentvolumes" });
+      },
+      async (sim) => {
+        const { r, check } = await doctorJson(sim);
+        assert.equal(r.code, 0, r.err);
+        for (const id of ["repository-pv", "reclaim-retain", "same-subvolume", "pv-claimref", "pvc-bound"]) {
+          assert.equal(check(id).status, "warn", id);
+          assert.match(check(id).results[0]?.what ?? "", /missing permission: list persistentvolumes cluster-wide/);
+        }
+        assert.doesNotMatch(r.err, /at .*\.ts:\d+/, "no stack trace");
+      },
+    );
+  });
+});
