@@ -5,12 +5,15 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "@commander-js/extra-typings";
+import { appCommand } from "./commands/app.ts";
 import { completionCommand } from "./commands/completion.ts";
 import { disableCommand } from "./commands/disable.ts";
 import { doctorCommand } from "./commands/doctor.ts";
 import { driftCommand } from "./commands/drift.ts";
 import { enableCommand } from "./commands/enable.ts";
+import { initCommand } from "./commands/init.ts";
 import { lintCommand } from "./commands/lint.ts";
+import { migrateCommand } from "./commands/migrate.ts";
 import { verifyCommand } from "./commands/verify.ts";
 import { CliError, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE } from "./errors.ts";
 import type { Io } from "./io.ts";
@@ -62,6 +65,9 @@ Docs: docs/commands.md`,
   for (const make of [
     enableCommand,
     disableCommand,
+    initCommand,
+    appCommand,
+    migrateCommand,
     lintCommand,
     verifyCommand,
     doctorCommand,

@@ -1,0 +1,68 @@
+import { Argument, Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import type { Ctx } from "../cli.ts";
+import { usageError } from "../errors.ts";
+import { planApp } from "../gitops/app.ts";
+import { conflicting, loadRepo, outputOption, repoOption, runPlan } from "./shared.ts";
+
+function id(value: string): number {
+  if (!/^[0-9]+$/.test(value)) throw new InvalidArgumentError("expected a non-negative integer (a UID or GID)");
+  return Number(value);
+}
+
+export function appCommand(ctx: Ctx) {
+  return new Command("app")
+    .description("wire an app's Flux Kustomization (its ks.yaml) to the Volsync component, keeping its comments")
+    .addArgument(new Argument("<namespace>", "the app's namespace (must be enabled)"))
+    .addArgument(new Argument("<app>", "the app's folder under the namespace folder, holding ks.yaml"))
+    .addOption(repoOption())
+    .option("--pvc <name>", "the PVC to back up, if not named like the app (becomes APP)")
+    .option("--capacity <quantity>", "size of the PVC and its restores (VOLSYNC_CAPACITY; default 5Gi)")
+    .option("--uid <uid>", "mover UID for this app (VOLSYNC_PUID; default: the repository's)", id)
+    .option("--gid <gid>", "mover GID for this app (VOLSYNC_PGID; default: the repository's)", id)
+    .option("--enable", "enable the namespace too when it is not (same as running `kopiashare enable` first)")
+    .option("--tier <tier>", "with --enable: tier folder for a new namespace folder")
+    .option("--dry-run", "print the change as a unified diff; write nothing")
+    .addOption(outputOption())
+    .option("--force", "with --enable: overwrite generated files that were edited by hand")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kopiashare app default paperless --dry-run          # the diff of ks.yaml, nothing written
+  kopiashare app default paperless --capacity 15Gi
+  kopiashare app media jellyfin --pvc jellyfin-config --enable
+
+Adds to <apps>/<tier>/<namespace>/<app>/ks.yaml: the component under spec.components, APP and the values
+that differ from the component's defaults under spec.postBuild.substitute, and dependsOn the namespace's
+volsync-repository-pvc-<namespace>. Every other byte of the file stays. Running it again changes nothing.
+Refuses (exit 2) a namespace that is not enabled, unless --enable.`,
+    )
+    .action((namespace, app, opts) => {
+      conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
+      if (opts.tier !== undefined && !opts.enable) throw usageError("--tier only applies with --enable");
+      const { conventions, scan } = loadRepo(ctx, opts.repo);
+      const p = planApp(scan, conventions, {
+        namespace,
+        app,
+        pvc: opts.pvc,
+        capacity: opts.capacity,
+        uid: opts.uid,
+        gid: opts.gid,
+        enable: opts.enable,
+        enableOptions: { tier: opts.tier },
+      });
+      runPlan(
+        ctx,
+        {
+          plan: p.plan,
+          manifests: p.manifests,
+          done: `wired ${app} in namespace ${namespace} to the Volsync component${p.enabled ? ` (and enabled ${namespace})` : ""}`,
+          upToDate: `${app} in namespace ${namespace} is already wired; nothing to change`,
+          generated: Object.keys(p.manifests).filter((f) => f !== p.file),
+          notes: p.notes,
+          next: ["next: review with `git diff`, commit and push"],
+        },
+        { dryRun: opts.dryRun, output: opts.output, force: opts.force },
+      );
+    });
+}

@@ -1,0 +1,89 @@
+import { Command, Option } from "@commander-js/extra-typings";
+import type { Ctx } from "../cli.ts";
+import { MOVERS } from "../core/config.ts";
+import { MAP_SUPPORTED } from "../core/render/wiring.ts";
+import { planInit } from "../gitops/init.ts";
+import { conflicting, loadRepo, outputOption, repoOption, runPlan } from "./shared.ts";
+
+export function initCommand(ctx: Ctx) {
+  return new Command("init")
+    .description(
+      "write the central repository (PV/PVC, Kopia secret, init Job, maintenance), the mover wiring and the Volsync component",
+    )
+    .addOption(repoOption())
+    .option("--mover <mover>", `mover generation: ${MOVERS.join(", ")} (default: kopiashare.yaml, else volsync-0.16)`)
+    .option("--kubernetes-version <1.NN>", `cluster version; volsync-0.16 needs ${MAP_SUPPORTED}`)
+    .option("--style <style>", "repository volume style when the repo has no repository PV: shared-handle or static")
+    .option("--volume-handle <handle>", "shared-handle style: csi.volumeHandle of the shared subvolume")
+    .option("--root-path <path>", "static style: the subvolume's path (ceph-csi rootPath)")
+    .option("--cluster-id <id>", "Ceph cluster ID (default: read from the handle)")
+    .option("--fs-name <name>", "CephFS file system name")
+    .option("--storage-class <name>", "storageClassName of the repository PV and PVC")
+    .option("--capacity <quantity>", "capacity of the repository PV and PVC (default 200Gi)")
+    .option("--node-stage-secret <ns/name>", "nodeStageSecretRef (static style: the secret with userID/userKey)")
+    .option("--driver <driver>", "CSI driver (default cephfs.csi.ceph.com)")
+    .option(
+      "--secret-store <name>",
+      "ClusterSecretStore the ExternalSecrets read (default: kopiashare.yaml, else onepassword)",
+    )
+    .option("--tier <tier>", "tier folder for the repository namespace when its folder does not exist yet")
+    .addOption(new Option("--layout <layout>", "seed or flat (default: detected)").choices(["seed", "flat"] as const))
+    .option("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)")
+    .option("--dry-run", "print the change as a unified diff; write nothing")
+    .addOption(outputOption())
+    .option("--force", "overwrite generated files that were edited by hand")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kopiashare init --mover volsync-0.16 --kubernetes-version 1.34 --dry-run
+  kopiashare init --mover volsync-0.17                        # moverVolumes, no admission policy
+  kopiashare init --mover kopiur -o yaml                      # only the manifests, to stdout
+  kopiashare init --tier system --volume-handle 0001-0024-…-841e604c-… --fs-name backups \\
+      --storage-class csi-cephfs-backups-sc --kubernetes-version 1.34   # no repository PV in the repo yet
+  kopiashare init --style static --root-path /volumes/backups/kopia --cluster-id 4070… --fs-name backups \\
+      --storage-class csi-cephfs-backups-sc --node-stage-secret ceph-csi/csi-cephfs-static --mover volsync-0.17
+
+Writes, next to the repository namespace's PVC (<apps>/<tier>/volsync-system/):
+  kopia/ks.yaml, kopia/app/{externalsecret,kopia-init-job,kopiamaintenance}.yaml and the mover wiring
+  (volsync-0.16: mutatingadmissionpolicy.yaml; kopiur: clusterrepository.yaml and maintenance.yaml),
+  volsync-repository-pvc/ when the repo has no repository PV yet, the component in
+  kubernetes/components/volsync, and mover (and kubernetesVersion) in kopiashare.yaml.
+Running it again changes nothing; a hand-edited generated file is refused (with its diff) unless --force.`,
+    )
+    .action((opts) => {
+      conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
+      const { conventions, scan } = loadRepo(ctx, opts.repo);
+      const p = planInit(scan, conventions, {
+        mover: opts.mover,
+        kubernetesVersion: opts.kubernetesVersion,
+        style: opts.style,
+        volumeHandle: opts.volumeHandle,
+        rootPath: opts.rootPath,
+        clusterId: opts.clusterId,
+        fsName: opts.fsName,
+        storageClass: opts.storageClass,
+        capacity: opts.capacity,
+        nodeStageSecret: opts.nodeStageSecret,
+        driver: opts.driver,
+        secretStore: opts.secretStore,
+        tier: opts.tier,
+        layout: opts.layout,
+        source: opts.source,
+      });
+      const k8s = p.kubernetesVersion ? `, Kubernetes ${p.kubernetesVersion}` : "";
+      runPlan(
+        ctx,
+        {
+          plan: p.plan,
+          manifests: p.manifests,
+          done: `initialised the shared Kopia repository for ${p.mover}${k8s} in ${p.nsDir}`,
+          upToDate: `the repository is already initialised for ${p.mover}${k8s}; nothing to change`,
+          generated: Object.keys(p.manifests),
+          notes: p.notes,
+          next: ["next: review with `git diff`, commit and push; wire apps with `kopiashare app <namespace> <app>`"],
+        },
+        { dryRun: opts.dryRun, output: opts.output, force: opts.force },
+      );
+    });
+}

@@ -1,0 +1,215 @@
+import assert from "node:assert/strict";
+import { rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { removeEntry } from "../../src/gitops/kustomize-edit.ts";
+import { EXAMPLE, read, run, tempRepo, treeOf } from "../helpers.ts";
+import { FRESH_FLAGS, freshRepo, golden, init } from "./util.ts";
+
+const NS_DIR = "kubernetes/apps/system/volsync-system";
+const CENTRAL = [
+  `${NS_DIR}/kopia/ks.yaml`,
+  `${NS_DIR}/kopia/app/kustomization.yaml`,
+  `${NS_DIR}/kopia/app/externalsecret.yaml`,
+  `${NS_DIR}/kopia/app/kopia-init-job.yaml`,
+  `${NS_DIR}/kopia/app/kopiamaintenance.yaml`,
+  `${NS_DIR}/kopia/app/mutatingadmissionpolicy.yaml`,
+  "kubernetes/components/volsync/kustomization.yaml",
+  "kubernetes/components/volsync/externalsecret.yaml",
+  "kubernetes/components/volsync/pvc.yaml",
+  "kubernetes/components/volsync/replicationdestination.yaml",
+  "kubernetes/components/volsync/replicationsource.yaml",
+];
+
+describe("init reproduces the example's central files", () => {
+  it("removing them from a copy of the example and running init --mover volsync-0.16 --kubernetes-version 1.34 gives them back byte for byte", async () => {
+    const dir = tempRepo(EXAMPLE);
+    const original = treeOf(dir);
+    for (const f of CENTRAL) rmSync(path.join(dir, f));
+    const nsK = `${NS_DIR}/kustomization.yaml`;
+    writeFileSync(path.join(dir, nsK), removeEntry(read(dir, nsK), nsK, "./kopia/ks.yaml"));
+    const wrote = await init(dir, ["--mover", "volsync-0.16", "--kubernetes-version", "1.34"]);
+    for (const f of CENTRAL) assert.equal(read(dir, f), original.get(f), `${f} differs from the example`);
+    assert.equal(read(dir, nsK), original.get(nsK));
+    // nothing else changed, except that kopiashare.yaml now records the version (no policy left to read it from)
+    assert.deepEqual([...wrote.keys()].sort(), [...CENTRAL, nsK, "kopiashare.yaml"].sort());
+    assert.equal(read(dir, "kopiashare.yaml"), `${original.get("kopiashare.yaml")}kubernetesVersion: "1.34"\n`);
+  });
+
+  it("reports up to date on the example and writes nothing", async () => {
+    const dir = tempRepo(EXAMPLE);
+    const before = treeOf(dir);
+    const r = await run(["init", "--repo", dir], { cwd: dir });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /already initialised for volsync-0\.16, Kubernetes 1\.34; nothing to change/);
+    assert.deepEqual(treeOf(dir), before);
+  });
+
+  it("refuses to overwrite a hand-edited generated file without --force, showing the diff", async () => {
+    const dir = tempRepo(EXAMPLE);
+    const f = `${NS_DIR}/kopia/app/kopiamaintenance.yaml`;
+    writeFileSync(path.join(dir, f), read(dir, f).replace('"0 3 * * *"', '"0 4 * * *"'));
+    const before = treeOf(dir);
+    const r = await run(["init", "--repo", dir], { cwd: dir });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /kopiamaintenance\.yaml exists with different content/);
+    assert.match(r.err, /-\s+schedule: "0 4 \* \* \*"/);
+    assert.deepEqual(treeOf(dir), before);
+    const forced = await run(["init", "--repo", dir, "--force"], { cwd: dir });
+    assert.equal(forced.code, 0, forced.err);
+    assert.match(read(dir, f), /"0 3 \* \* \*"/);
+  });
+
+  it("refuses to switch generations and points at migrate", async () => {
+    const dir = tempRepo(EXAMPLE);
+    const r = await run(["init", "--repo", dir, "--mover", "volsync-0.17"], { cwd: dir });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /kopiashare migrate --to volsync-0\.17/);
+  });
+});
+
+describe("init on a repository without the shared repository (golden files)", () => {
+  const cases: [string, string[]][] = [
+    ["volsync-0.16-k8s-1.32", ["--mover", "volsync-0.16", "--kubernetes-version", "1.32"]],
+    ["volsync-0.16-k8s-1.34", ["--mover", "volsync-0.16", "--kubernetes-version", "1.34"]],
+    ["volsync-0.16-k8s-1.36", ["--mover", "volsync-0.16", "--kubernetes-version", "1.36"]],
+    ["volsync-0.17", ["--mover", "volsync-0.17"]],
+    ["kopiur", ["--mover", "kopiur"]],
+  ];
+  for (const [name, args] of cases) {
+    it(`${name}`, async () => {
+      const dir = freshRepo();
+      const wrote = await init(dir, [...args, ...FRESH_FLAGS]);
+      golden(name, wrote);
+      const again = await run(["init", "--repo", dir], { cwd: dir });
+      assert.equal(again.code, 0, again.err);
+      assert.match(again.out, /nothing to change/);
+    });
+  }
+
+  it("volsync-0.17 and kopiur output does not depend on the Kubernetes version", async () => {
+    for (const mover of ["volsync-0.17", "kopiur"]) {
+      const a = await init(freshRepo(), ["--mover", mover, "--kubernetes-version", "1.30", ...FRESH_FLAGS]);
+      const b = await init(freshRepo(), ["--mover", mover, "--kubernetes-version", "1.36", ...FRESH_FLAGS]);
+      assert.deepEqual(a, b, mover);
+    }
+  });
+
+  it("the 0.16 policy apiVersion follows the band", async () => {
+    for (const [v, api] of <[string, string][]>[
+      ["1.32", "v1alpha1"],
+      ["1.33", "v1alpha1"],
+      ["1.34", "v1beta1"],
+      ["1.35", "v1beta1"],
+      ["1.36", "v1"],
+      ["1.40", "v1"],
+    ]) {
+      const wrote = await init(freshRepo(), ["--mover", "volsync-0.16", "--kubernetes-version", v, ...FRESH_FLAGS]);
+      const map = wrote.get("kubernetes/apps/system/volsync-system/kopia/app/mutatingadmissionpolicy.yaml") ?? "";
+      assert.match(map, new RegExp(`^apiVersion: admissionregistration\\.k8s\\.io/${api}$`, "m"), v);
+      assert.match(wrote.get("kopiashare.yaml") ?? "", new RegExp(`kubernetesVersion: "${v.replace(".", "\\.")}"`));
+    }
+  });
+
+  it("static style writes a ceph-csi static volume with its own handle", async () => {
+    const dir = freshRepo();
+    const wrote = await init(dir, [
+      "--mover",
+      "volsync-0.17",
+      "--tier",
+      "system",
+      "--style",
+      "static",
+      "--root-path",
+      "/volumes/backups/kopia/abc",
+      "--cluster-id",
+      "407036f5-1f73-44ff-ba81-1f219b7a8a64",
+      "--fs-name",
+      "backups",
+      "--storage-class",
+      "csi-cephfs-backups-sc",
+      "--node-stage-secret",
+      "ceph-csi/csi-cephfs-static",
+    ]);
+    const pv = wrote.get("kubernetes/apps/system/volsync-system/volsync-repository-pvc/app/pvc.yaml") ?? "";
+    assert.match(pv, /staticVolume: "true"/);
+    assert.match(pv, /rootPath: \/volumes\/backups\/kopia\/abc/);
+    assert.match(pv, /volumeHandle: kopia-repository-pv-volsync-system/);
+    assert.match(pv, /persistentVolumeReclaimPolicy: Retain/);
+  });
+
+  it("the repository's own Flux Kustomization waits for the PVC", async () => {
+    const wrote = await init(freshRepo(), ["--mover", "volsync-0.17", ...FRESH_FLAGS]);
+    const ks = wrote.get("kubernetes/apps/system/volsync-system/volsync-repository-pvc/ks.yaml") ?? "";
+    assert.match(ks, /wait: true/);
+    assert.match(ks, /healthChecks:\n {4}- apiVersion: v1\n {6}kind: PersistentVolumeClaim\n {6}name: kopia/);
+  });
+});
+
+describe("init: bad input exits 2 and writes nothing", () => {
+  const cases: [string, string[], RegExp][] = [
+    [
+      "unknown mover",
+      ["--mover", "velero"],
+      /--mover velero: unknown mover[\s\S]*volsync-0\.16, volsync-0\.17, kopiur/,
+    ],
+    [
+      "a version without a policy API for volsync-0.16",
+      ["--mover", "volsync-0.16", "--kubernetes-version", "1.31"],
+      /Kubernetes 1\.31 serves no MutatingAdmissionPolicy API[\s\S]*Kubernetes 1\.32 or later/,
+    ],
+    ["a malformed version", ["--mover", "volsync-0.17", "--kubernetes-version", "v1.34.2"], /expected a minor version/],
+    ["volsync-0.16 without any version", ["--mover", "volsync-0.16"], /pass --kubernetes-version/],
+    ["unknown style", ["--mover", "volsync-0.17", "--style", "nfs"], /--style nfs: unknown volume style/],
+    [
+      "conflicting handle and root path",
+      ["--mover", "volsync-0.17", "--root-path", "/v"],
+      /--volume-handle and --root-path cannot be used together/,
+    ],
+    ["conflicting output modes", ["--mover", "volsync-0.17", "--dry-run", "-o", "yaml"], /cannot be used together/],
+    [
+      "secret store not RFC 1123",
+      ["--mover", "volsync-0.17", "--secret-store", "One Password"],
+      /not a valid RFC 1123 subdomain/,
+    ],
+  ];
+  for (const [name, args, msg] of cases) {
+    it(name, async () => {
+      const dir = freshRepo();
+      const before = treeOf(dir);
+      const r = await run(["init", "--repo", dir, ...args, ...FRESH_FLAGS], { cwd: dir });
+      assert.equal(r.code, 2, `${name}: ${r.err}`);
+      assert.match(r.err, msg);
+      assert.deepEqual(treeOf(dir), before);
+    });
+  }
+
+  it("a repository without a repository PV and no volume flags", async () => {
+    const dir = freshRepo();
+    const before = treeOf(dir);
+    const r = await run(["init", "--repo", dir, "--mover", "kopiur", "--tier", "system"], { cwd: dir });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /no repository PV found/);
+    assert.deepEqual(treeOf(dir), before);
+  });
+
+  it("a static style that misses its flags", async () => {
+    const dir = freshRepo();
+    const before = treeOf(dir);
+    const r = await run(["init", "--repo", dir, "--mover", "kopiur", "--tier", "system", "--style", "static"], {
+      cwd: dir,
+    });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /static-style repository volume needs --root-path, --cluster-id, --fs-name/);
+    assert.deepEqual(treeOf(dir), before);
+  });
+
+  it("a style that differs from the repository PV's", async () => {
+    const dir = tempRepo(EXAMPLE);
+    const before = treeOf(dir);
+    const r = await run(["init", "--repo", dir, "--style", "static", "--root-path", "/x"], { cwd: dir });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /must not mix the two styles/);
+    assert.deepEqual(treeOf(dir), before);
+  });
+});
