@@ -16,7 +16,9 @@ const flags = args.filter((a) => !all.includes(a));
 let status = 0;
 for (const name of names.length > 0 ? names : all) {
   console.log(`\n# bench/${name}.ts ${flags.join(" ")}`);
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(dir, `${name}.ts`), ...flags], { stdio: "inherit" });
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(dir, `${name}.ts`), ...flags], {
+    stdio: "inherit",
+  });
   status = Math.max(status, r.status ?? 1);
 }
 process.exit(status);
