@@ -2,10 +2,10 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { describe, it, type TestContext } from "node:test";
+import { describe, it } from "node:test";
 import { load } from "js-yaml";
 import { EXAMPLE, read, run, tempRepo, treeOf, writeFiles } from "../helpers.ts";
-import { FRESH_FLAGS, freshRepo, hasLint, init, type LintFinding, lint } from "./util.ts";
+import { FRESH_FLAGS, freshRepo, init, lint } from "./util.ts";
 
 const COMPONENT = "kubernetes/components/volsync";
 const KOPIA = "kubernetes/apps/system/volsync-system/kopia/app";
@@ -40,31 +40,10 @@ function identities(dir: string): Record<string, unknown> {
   };
 }
 
-/**
- * Disputed with lint (reported to the lead): lint's path/mismatch takes Volsync >= 0.17's moverVolumes to
- * force KOPIA_REPOSITORY to the mount point itself (the volume's root). The mover reads KOPIA_REPOSITORY;
- * moverVolumes only forces the mount point /mnt/<mountPath>, so kopiashare keeps the repository in the
- * same directory of the volume (filesystem:///mnt/repository/repository) and a migration does not split it.
- */
-function disputed(f: LintFinding): boolean {
-  return f.rule === "path/mismatch" && /\/mnt\/repository/.test(f.what ?? "");
-}
-
-async function lintClean(t: TestContext, dir: string, step: string): Promise<void> {
-  if (!(await hasLint())) {
-    t.diagnostic(`skipped lint after ${step}: \`lint\` is not a registered verb yet`);
-    return;
-  }
+async function lintClean(dir: string, step: string): Promise<void> {
   const r = await lint(dir);
-  const open = r.findings.filter((f) => disputed(f));
-  if (open.length > 0) {
-    t.todo(`lint path/mismatch on moverVolumes (disputed, see the comment on disputed()) after ${step}`);
-    for (const f of open) t.diagnostic(`disputed: ${f.rule} ${f.file}: ${f.what}`);
-  }
-  const errors = r.errors - open.filter((f) => f.severity === "error").length;
-  const warnings = r.warnings - open.filter((f) => f.severity === "warning").length;
-  assert.equal(errors, 0, `${step}: lint errors\n${r.text}`);
-  assert.equal(warnings, 0, `${step}: lint warnings\n${r.text}`);
+  assert.equal(r.errors, 0, `${step}: lint errors\n${r.text}`);
+  assert.equal(r.warnings, 0, `${step}: lint warnings\n${r.text}`);
 }
 
 async function migrate(dir: string, args: string[]): Promise<void> {
@@ -91,7 +70,7 @@ const WIKI = [
 ].join("\n");
 
 describe("migrate round trips keep snapshot identities and lint clean", () => {
-  it("0.16 → 0.17 → kopiur → 0.16 on the example, with init, app and enable in between", async (t) => {
+  it("0.16 → 0.17 → kopiur → 0.16 on the example, with init, app and enable in between", async () => {
     const dir = tempRepo(EXAMPLE);
     writeFiles(dir, {
       "kubernetes/apps/home/media/kustomization.yaml":
@@ -105,7 +84,7 @@ describe("migrate round trips keep snapshot identities and lint clean", () => {
     writeFileSync(path.join(dir, home), `${read(dir, home)}  - ./media\n`);
     const wired = await run(["app", "media", "wiki", "--repo", dir, "--enable"], { cwd: dir });
     assert.equal(wired.code, 0, wired.err);
-    await lintClean(t, dir, "0.16 + app --enable");
+    await lintClean(dir, "0.16 + app --enable");
     const start = identities(dir);
     assert.deepEqual(start, { name: "${APP}", namespace: "(from the app)", lookup: { sourceName: "${APP}" } });
 
@@ -122,7 +101,7 @@ describe("migrate round trips keep snapshot identities and lint clean", () => {
     assert.match(read(dir, "kopiashare.yaml"), /^mover: volsync-0\.17$/m);
     const again = await run(["init", "--repo", dir], { cwd: dir });
     assert.match(again.out, /already initialised for volsync-0\.17/, again.err);
-    await lintClean(t, dir, "migrate --to volsync-0.17");
+    await lintClean(dir, "migrate --to volsync-0.17");
 
     await migrate(dir, ["--to", "kopiur"]);
     assert.deepEqual(identities(dir), { ...start, lookup: { sourceName: "${APP}" } });
@@ -130,16 +109,16 @@ describe("migrate round trips keep snapshot identities and lint clean", () => {
     assert.match(cr, /list:\n {6}- default\n {6}- media\n {6}- observability\n {6}- volsync-system\n/);
     assert.equal(treeOf(dir).has(`${COMPONENT}/replicationsource.yaml`), false);
     assert.equal(treeOf(dir).has(`${KOPIA}/kopiamaintenance.yaml`), false);
-    await lintClean(t, dir, "migrate --to kopiur");
+    await lintClean(dir, "migrate --to kopiur");
 
     await migrate(dir, ["--to", "volsync-0.16", "--kubernetes-version", "1.33"]);
     assert.deepEqual(identities(dir), start);
     assert.match(read(dir, `${KOPIA}/mutatingadmissionpolicy.yaml`), /admissionregistration\.k8s\.io\/v1alpha1/);
-    await lintClean(t, dir, "migrate --to volsync-0.16");
+    await lintClean(dir, "migrate --to volsync-0.16");
   });
 
   for (const mover of ["volsync-0.16", "volsync-0.17", "kopiur"]) {
-    it(`${mover}: init on a fresh repo, enable, app, then lint`, async (t) => {
+    it(`${mover}: init on a fresh repo, enable, app, then lint`, async () => {
       const dir = freshRepo();
       await init(dir, ["--mover", mover, "--kubernetes-version", "1.34", ...FRESH_FLAGS]);
       writeFiles(dir, {
@@ -150,7 +129,7 @@ describe("migrate round trips keep snapshot identities and lint clean", () => {
       });
       const e = await run(["enable", "media", "--repo", dir, "--tier", "system"], { cwd: dir });
       assert.equal(e.code, 0, e.err);
-      await lintClean(t, dir, `${mover} init + enable`);
+      await lintClean(dir, `${mover} init + enable`);
     });
   }
 

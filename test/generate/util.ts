@@ -101,16 +101,6 @@ export async function init(dir: string, args: string[]): Promise<Map<string, str
   return changed(before, treeOf(dir));
 }
 
-let lintKnown: boolean | undefined;
-/** Whether `lint` is a registered verb (another engineer builds it). */
-export async function hasLint(): Promise<boolean> {
-  if (lintKnown === undefined) {
-    const r = await run(["--help"], { cwd: FIXTURES });
-    lintKnown = /^ {2}lint\b/m.test(r.out);
-  }
-  return lintKnown;
-}
-
 export interface LintFinding {
   rule?: string;
   id?: string;

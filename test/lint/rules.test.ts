@@ -416,7 +416,7 @@ describe("lint rules", () => {
       assert.deepEqual(where(r, "path/mismatch"), [`${KOPIA_ES}:${lineOf(dir, KOPIA_ES, "KOPIA_REPOSITORY")}`]);
       assert.match(ofRule(r, "path/mismatch")[0]?.what ?? "", /"\/repository\/kopia" is "kopia\/" on the volume/);
     });
-    it("fails: moverVolumes forces /mnt/<mountPath>, the volume's root", async () => {
+    it("fails: moverVolumes mounts at /mnt/<mountPath>, but KOPIA_REPOSITORY still names /repository/…", async () => {
       const { dir, r } = await broken([
         [
           `${C}/replicationsource.yaml`,
@@ -425,11 +425,23 @@ describe("lint rules", () => {
         ],
       ]);
       const f = ofRule(r, "path/mismatch");
+      const es = `${C}/externalsecret.yaml`;
       assert.deepEqual(
         f.map((x) => `${x.file}:${x.line}`),
-        [`${C}/replicationsource.yaml:${lineOf(dir, `${C}/replicationsource.yaml`, "mountPath: repository")}`],
+        [`${es}:${lineOf(dir, es, "KOPIA_REPOSITORY")}`],
       );
-      assert.match(f[0]?.what ?? "", /KOPIA_REPOSITORY=filesystem:\/\/\/mnt\/repository/);
+      assert.match(f[0]?.what ?? "", /no directory of the shared volume/);
+      assert.match(f[0]?.what ?? "", /moverVolumes mounts PVC kopia at \/mnt\/repository/);
+    });
+    it("passes: under moverVolumes, /mnt/repository/repository is the same directory as /repository/repository", async () => {
+      const mv =
+        "    moverVolumes:\n      - mountPath: repository\n        volumeSource:\n          persistentVolumeClaim:\n            claimName: kopia\n";
+      const { r } = await broken([
+        [`${C}/replicationsource.yaml`, "    copyMethod: Snapshot\n", `    copyMethod: Snapshot\n${mv}`],
+        [`${C}/replicationdestination.yaml`, "    copyMethod: Snapshot\n", `    copyMethod: Snapshot\n${mv}`],
+        [`${C}/externalsecret.yaml`, "filesystem:///repository/repository", "filesystem:///mnt/repository/repository"],
+      ]);
+      assert.deepEqual(ofRule(r, "path/mismatch"), []);
     });
     it("passes: one directory everywhere", () => assert.deepEqual(ofRule(base, "path/mismatch"), []));
   });

@@ -78,16 +78,6 @@ export function repositoryPlaces(ctx: RuleContext): Place[] {
   };
   for (const o of volsyncConsumers(model)) {
     const mount = moverMount(model, o, wirings);
-    if (mount?.forced) {
-      add({
-        at: { doc: mount.at.object.doc, keys: mount.at.keys },
-        subject: label(o),
-        abs: mount.forced,
-        dir: onVolume(mount.forced, mount.mounts),
-        how: mount.how,
-      });
-      continue;
-    }
     if (!mount) continue; // path/not-mounted reports it
     const secret = moverSecretName(o);
     if (!secret) continue;

@@ -90,8 +90,6 @@ export const admissionWirings = perModel((model: RepoModel): AdmissionWiring[] =
 export interface MoverMount {
   /** Where the mover sees the volume. */
   mounts: { mountPath: string; subPath: string }[];
-  /** moverVolumes forces KOPIA_REPOSITORY to this path (filesystem:///mnt/<mountPath>). */
-  forced: string | undefined;
   how: string;
   /** Key path (in the mover object) or policy that provides the mount. */
   at: { object: ModelObject; keys: (string | number)[] };
@@ -108,17 +106,17 @@ export function moverMount(model: RepoModel, o: ModelObject, wirings: AdmissionW
     if (str(v, "volumeSource", "persistentVolumeClaim", "claimName") !== claim) continue;
     const m = (str(v, "mountPath") ?? "").replace(/^\/+|\/+$/g, "");
     const mountPath = `/mnt/${m}`;
+    // moverVolumes fixes where the volume is mounted (/mnt/<mountPath>), not the directory inside it:
+    // KOPIA_REPOSITORY must lie under the mount, and is resolved through it like any other place.
     return {
       mounts: [{ mountPath, subPath: "" }],
-      forced: mountPath,
-      how: `moverVolumes mounts PVC ${claim} at ${mountPath}, which makes the mover use KOPIA_REPOSITORY=filesystem://${mountPath}`,
+      how: `moverVolumes mounts PVC ${claim} at ${mountPath}`,
       at: { object: o, keys: [...base, "moverVolumes", i, "mountPath"] },
     };
   }
   if (o.kind === "ReplicationSource" && str(spec, "repositoryPVC") === claim) {
     return {
       mounts: [{ mountPath: "/kopia", subPath: "" }],
-      forced: undefined,
       how: `repositoryPVC mounts PVC ${claim} at /kopia`,
       at: { object: o, keys: [...base, "repositoryPVC"] },
     };
@@ -132,7 +130,6 @@ export function moverMount(model: RepoModel, o: ModelObject, wirings: AdmissionW
     // One object per policy: every mover it wires shares it (and the path lookups cached on it).
     w.mount ??= {
       mounts: [{ mountPath: w.mountPath, subPath: "" }],
-      forced: undefined,
       how: `MutatingAdmissionPolicy ${w.policy.name} mounts PVC ${w.claimName ?? "?"} at ${w.mountPath}`,
       at: { object: w.policy, keys: ["spec", "mutations"] },
     };
