@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { load } from "js-yaml";
 import { EXAMPLE, read, run, tempRepo, treeOf } from "./helpers.ts";
 
 const DEFAULT_INSTANCE = "kubernetes/apps/home/default/volsync-repository-pvc";
@@ -100,5 +101,26 @@ describe("disable", () => {
     const r = await run(["disable", "Bad_NS"], { cwd: repo });
     assert.equal(r.code, 2);
     assert.match(r.err, /RFC 1123/);
+  });
+});
+
+describe("enable and disable with Kopiur", () => {
+  it("add the namespace to, and remove it from, the ClusterRepository's allowedNamespaces", async () => {
+    const repo = tempRepo(EXAMPLE);
+    const m = await run(["migrate", "--to", "kopiur"], { cwd: repo });
+    assert.equal(m.code, 0, m.err);
+    const cr = "kubernetes/apps/system/volsync-system/kopia/app/clusterrepository.yaml";
+    const allowed = () =>
+      (load(read(repo, cr)) as { spec: { allowedNamespaces: { list: string[] } } }).spec.allowedNamespaces.list;
+    assert.deepEqual(allowed(), ["default", "observability", "volsync-system"]);
+    const e = await run(["enable", "media"], { cwd: repo });
+    assert.equal(e.code, 0, e.err);
+    assert.match(e.out, new RegExp(`updated ${cr}`));
+    assert.deepEqual(allowed(), ["default", "media", "observability", "volsync-system"]);
+    const d = await run(["disable", "media"], { cwd: repo });
+    assert.equal(d.code, 0, d.err);
+    assert.deepEqual(allowed(), ["default", "observability", "volsync-system"]);
+    const lint = await run(["lint"], { cwd: repo });
+    assert.equal(lint.code, 0, lint.out);
   });
 });

@@ -17,14 +17,12 @@ import {
 } from "yaml";
 import { type Conventions, ksName, type Mover } from "../core/config.ts";
 import { checkLabel, checkSubdomain } from "../core/names.ts";
-import { kopiaPaths } from "../core/render/central.ts";
 import { componentDefaults } from "../core/render/component.ts";
-import { renderClusterRepository } from "../core/render/wiring.ts";
 import { scalar } from "../core/yaml-text.ts";
 import { usageError } from "../errors.ts";
 import { FLUX_KS_API, findInstances } from "./discover.ts";
 import { type EnableOptions, planEnable } from "./enable.ts";
-import { detectState, enabledNamespaces } from "./init.ts";
+import { allowedNamespacesChange, detectState } from "./init.ts";
 import { type FileChange, type Plan, readMaybe } from "./plan.ts";
 import type { RepoScan } from "./scan.ts";
 
@@ -438,17 +436,10 @@ export function planApp(scan: RepoScan, c: Conventions, o: AppOptions): AppPlan 
   changes.push({ path: file, before, after: text });
   manifests[file] = text;
   // Kopiur: the namespace must be allowed to use the ClusterRepository.
-  if (state.mover === "kopiur" && state.nsDir) {
-    const crFile = kopiaPaths(state.nsDir).clusterRepository;
-    const crBefore = readMaybe(scan.root, crFile);
-    if (crBefore !== null) {
-      const allowed = [...enabledNamespaces(scan, c), o.namespace];
-      const after = renderClusterRepository(c, allowed);
-      if (after !== crBefore) {
-        changes.push({ path: crFile, before: crBefore, after });
-        manifests[crFile] = after;
-      }
-    }
+  const allowed = allowedNamespacesChange(scan, c, { add: o.namespace });
+  if (allowed?.after && !changes.some((ch) => ch.path === allowed.path)) {
+    changes.push(allowed);
+    manifests[allowed.path] = allowed.after;
   }
   return { plan: { root: scan.root, changes }, file, notes, manifests, enabled };
 }

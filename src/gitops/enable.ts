@@ -1,9 +1,8 @@
 /** Plans `enable` and `disable` of a namespace: instance files plus comment-preserving registration edits. */
 import { type Conventions, type Layout, pvName } from "../core/config.ts";
 import { checkLabel } from "../core/names.ts";
-import { instancePaths, renderInstance, renderNamespace } from "../core/render/instance.ts";
+import { instancePaths, renderInstance, renderKustomization, renderNamespace } from "../core/render/instance.ts";
 import type { RepositoryVolume, SourceRef } from "../core/topology.ts";
-import { SCHEMA, schemaLine } from "../core/yaml-text.ts";
 import { usageError } from "../errors.ts";
 import {
   detectLayout,
@@ -13,6 +12,7 @@ import {
   resolveVolume,
   type VolumeFlags,
 } from "./discover.ts";
+import { allowedNamespacesChange } from "./init.ts";
 import { addEntry, removeEntry } from "./kustomize-edit.ts";
 import { type FileChange, type Plan, readMaybe } from "./plan.ts";
 import type { RepoScan } from "./scan.ts";
@@ -42,18 +42,6 @@ export interface EnablePlan {
   manifests: Record<string, string>;
   /** Things the user should know (e.g. a parent kustomization that does not exist). */
   notes: string[];
-}
-
-export function newKustomization(entries: string[]): string {
-  return [
-    "---",
-    schemaLine(SCHEMA.kustomization),
-    "apiVersion: kustomize.config.k8s.io/v1beta1",
-    "kind: Kustomization",
-    "resources:",
-    ...entries.map((e) => `  - ${e}`),
-    "",
-  ].join("\n");
 }
 
 /** Adds `entry` to the kustomization.yaml in `dir` as a change of the plan; a note when there is none. */
@@ -122,11 +110,13 @@ export function planEnable(scan: RepoScan, c: Conventions, o: EnableOptions): En
       changes.push({ path: file, before: readMaybe(scan.root, file), after: manifests[file] });
       entries.unshift("./namespace.yaml");
     }
-    changes.push({ path: `${where.nsDir}/kustomization.yaml`, before: null, after: newKustomization(entries) });
+    changes.push({ path: `${where.nsDir}/kustomization.yaml`, before: null, after: renderKustomization(entries) });
     const parent = where.nsDir.slice(0, where.nsDir.lastIndexOf("/"));
     const up = register(scan.root, parent, `./${where.nsDir.slice(parent.length + 1)}`, notes);
     if (up) changes.push(up);
   }
+  const allowed = allowedNamespacesChange(scan, conv, { add: o.namespace });
+  if (allowed) changes.push(allowed);
   return {
     plan: { root: scan.root, changes },
     namespace: o.namespace,
@@ -191,6 +181,8 @@ export function planDisable(
   const file = `${nsDir}/kustomization.yaml`;
   const before = readMaybe(scan.root, file);
   if (before !== null) changes.push({ path: file, before, after: removeEntry(before, file, `./${c.folder}/ks.yaml`) });
+  const allowed = allowedNamespacesChange(scan, c, { remove: o.namespace });
+  if (allowed) changes.push(allowed);
   const pv = pvName(c, o.namespace);
   return {
     plan: { root: scan.root, changes },

@@ -8,8 +8,21 @@ import { isMap, isScalar, parseDocument } from "yaml";
 import { type Conventions, type Layout, MOVERS, type Mover, repositoryPath } from "../core/config.ts";
 import { checkSubdomain } from "../core/names.ts";
 import { type CentralSpec, kopiaPaths, renderCentral, renderRepositoryKs } from "../core/render/central.ts";
-import { instancePaths, renderAppKustomization, renderNamespace, renderPvc } from "../core/render/instance.ts";
-import { KOPIUR_API, MAP_NAME, MAP_SUPPORTED, mapBand, versionOfMapApi } from "../core/render/wiring.ts";
+import {
+  instancePaths,
+  renderAppKustomization,
+  renderKustomization,
+  renderNamespace,
+  renderPvc,
+} from "../core/render/instance.ts";
+import {
+  KOPIUR_API,
+  MAP_NAME,
+  MAP_SUPPORTED,
+  mapBand,
+  renderClusterRepository,
+  versionOfMapApi,
+} from "../core/render/wiring.ts";
 import { clusterIdFromHandle, type RepositoryVolume, type SourceRef } from "../core/topology.ts";
 import { usageError } from "../errors.ts";
 import {
@@ -24,7 +37,6 @@ import {
   type VolumeFlags,
   volumeOf,
 } from "./discover.ts";
-import { newKustomization } from "./enable.ts";
 import { addEntry } from "./kustomize-edit.ts";
 import { type FileChange, type Plan, readMaybe } from "./plan.ts";
 import { CONFIG_FILE } from "./repo.ts";
@@ -81,6 +93,26 @@ export function detectState(scan: RepoScan, c: Conventions): RepoState {
 /** Enabled namespaces (per-namespace instances) plus the repository namespace. */
 export function enabledNamespaces(scan: RepoScan, c: Conventions): string[] {
   return [...new Set([...findInstances(scan, c).map((i) => i.namespace), c.repositoryNamespace])].sort();
+}
+
+/**
+ * Kopiur gates its ClusterRepository with allowedNamespaces: the change that makes it list the enabled
+ * namespaces plus `add` minus `remove`. Undefined when the repo does not use Kopiur or nothing changes.
+ */
+export function allowedNamespacesChange(
+  scan: RepoScan,
+  c: Conventions,
+  edit: { add?: string; remove?: string },
+): FileChange | undefined {
+  const state = detectState(scan, c);
+  if (state.mover !== "kopiur" || !state.nsDir) return undefined;
+  const file = kopiaPaths(state.nsDir).clusterRepository;
+  const before = readMaybe(scan.root, file);
+  if (before === null) return undefined;
+  const allowed = enabledNamespaces(scan, c).filter((ns) => ns !== edit.remove);
+  if (edit.add) allowed.push(edit.add);
+  const after = renderClusterRepository(c, allowed);
+  return after === before ? undefined : { path: file, before, after };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -287,7 +319,7 @@ function register(
       );
       return;
     }
-    after = newKustomization(entries);
+    after = renderKustomization(entries);
   } else {
     for (const e of entries) after = addEntry(after, file, e);
   }

@@ -85,17 +85,22 @@ export function renderPvc(spec: InstanceSpec): string {
   return `${lines.join("\n")}\n`;
 }
 
-export function renderAppKustomization(spec: InstanceSpec): string {
+/** A kustomize kustomization.yaml listing `resources` (and setting `namespace` when given). */
+export function renderKustomization(resources: string[], namespace?: string): string {
   return [
     "---",
     schemaLine(SCHEMA.kustomization),
     "apiVersion: kustomize.config.k8s.io/v1beta1",
     "kind: Kustomization",
-    `namespace: ${scalar(spec.namespace)}`,
+    ...(namespace === undefined ? [] : [`namespace: ${scalar(namespace)}`]),
     "resources:",
-    "  - ./pvc.yaml",
+    ...resources.map((r) => `  - ${r}`),
     "",
   ].join("\n");
+}
+
+export function renderAppKustomization(spec: InstanceSpec): string {
+  return renderKustomization(["./pvc.yaml"], spec.namespace);
 }
 
 export function renderKs(spec: InstanceSpec): string {
