@@ -13,10 +13,11 @@
  * Also times the example repository.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { ensureBuilt } from "./build.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const args = process.argv.slice(2);
@@ -346,29 +347,6 @@ spec:
     put(`kubernetes/apps/${tier}/kustomization.yaml`, `resources:\n${list.map((x) => `  - ./${x}\n`).join("")}`);
   }
   return files;
-}
-
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const abs = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(abs) : statSync(abs).mtimeMs);
-  }
-  return t;
-}
-
-function ensureBuilt(): void {
-  const dist = path.join(ROOT, "dist");
-  let stale = true;
-  try {
-    stale = newest(path.join(ROOT, "src")) > newest(dist);
-  } catch {
-    stale = true;
-  }
-  if (!stale) return;
-  process.stderr.write("dist/ is older than src/: npm run build\n");
-  const r = spawnSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "inherit" });
-  if (r.status !== 0) process.stderr.write("warning: the build reported errors; timing what was emitted\n");
 }
 
 function time(cmd: string[], expect: number[]): number {

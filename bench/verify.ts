@@ -14,14 +14,14 @@
  * child process is spawned asynchronously.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { startSim } from "../test/kube-sim/index.ts";
 import { sharedRepository } from "../test/kube-sim/scenarios.ts";
+import { ensureBuilt, ROOT } from "./build.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
 const args = process.argv.slice(2);
 const flag = (name: string, def: number) => {
   const i = args.indexOf(name);
@@ -30,28 +30,6 @@ const flag = (name: string, def: number) => {
 };
 const N = flag("--namespaces", 500);
 const RUNS = flag("--runs", 5);
-
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const abs = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(abs) : statSync(abs).mtimeMs);
-  }
-  return t;
-}
-
-function buildIfStale(): void {
-  let stale: boolean;
-  try {
-    stale = newest(path.join(ROOT, "src")) > newest(path.join(ROOT, "dist"));
-  } catch {
-    stale = true;
-  }
-  if (!stale) return;
-  process.stderr.write("dist/ is older than src/: npm run build\n");
-  const r = spawnSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "inherit" });
-  if (r.status !== 0) process.stderr.write("warning: the build reported errors; timing what was emitted\n");
-}
 
 interface Timed {
   ms: number;
@@ -82,7 +60,7 @@ const median = (xs: number[]) => {
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
 
 async function main(): Promise<void> {
-  buildIfStale();
+  ensureBuilt();
   const kubectlVersion = spawnSync("kubectl", ["version", "--client"], { encoding: "utf8" });
   const kubectl = kubectlVersion.status === 0 ? (kubectlVersion.stdout.split("\n")[0] ?? "kubectl") : undefined;
   const sim = await startSim({});

@@ -61,6 +61,36 @@ describe("cli conventions", () => {
     }
   });
 
+  it("write verbs share their flags, each described for its verb", async () => {
+    const help = async (verb: string) => {
+      const r = await run([verb, "--help"], { cwd: ROOT });
+      assert.equal(r.code, 0, r.err);
+      return r.out.replace(/\s+/g, " ");
+    };
+    const enable = await help("enable");
+    assert.match(
+      enable,
+      /--volume-handle <handle> csi\.volumeHandle of the shared subvolume \(default: from the repository PV\)/,
+    );
+    assert.match(enable, /--force overwrite generated files that were edited by hand/);
+    assert.match(enable, /--dry-run print the change as a unified diff; write nothing/);
+    const init = await help("init");
+    assert.match(init, /--volume-handle <handle> shared-handle style: csi\.volumeHandle/);
+    assert.match(init, /--kubernetes-version <version> .*1\.34, v1\.34, 1\.34\.2 or v1\.34\.2/);
+    assert.match(init, /init adopts it as it is and refuses them/);
+    const disable = await help("disable");
+    assert.match(
+      disable,
+      /--force disable even though the namespace still has Volsync\/Kopiur consumers in the repo, or its files were edited by hand/,
+    );
+    assert.match(disable, /output format: text, json/);
+    const app = await help("app");
+    assert.match(app, /--uid <uid> mover UID/);
+    assert.match(app, /--gid <gid> mover GID/);
+    const migrate = await help("migrate");
+    assert.match(migrate, /--kubernetes-version <version> cluster version \(needed for --to volsync-0\.16\)/);
+  });
+
   it("completion prints bash and zsh scripts naming every verb", async () => {
     for (const shell of ["bash", "zsh"]) {
       const r = await run(["completion", shell], { cwd: ROOT });

@@ -3,7 +3,7 @@ import { existsSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { load } from "js-yaml";
-import { EXAMPLE, read, run, tempRepo, treeOf } from "./helpers.ts";
+import { EXAMPLE, read, run, tempRepo, treeOf, writeFiles } from "./helpers.ts";
 
 const DEFAULT_INSTANCE = "kubernetes/apps/home/default/volsync-repository-pvc";
 const NS_KUSTOMIZATION = "kubernetes/apps/home/default/kustomization.yaml";
@@ -34,8 +34,10 @@ describe("disable", () => {
     const pvc = r.out.indexOf("kubectl delete pvc -n default kopia");
     const pv = r.out.indexOf("kubectl delete pv kopia-repository-pv-default");
     assert.ok(pvc > 0 && pv > pvc, `PVC first, then the PV object:\n${r.out}`);
-    assert.match(r.out, /Retain/);
+    assert.match(r.out, /The PV is Retain: deleting the PV object keeps the data/);
     assert.match(r.out, /Never delete the original volume/);
+    assert.doesNotMatch(r.out, /kubectl patch pv/);
+    assert.doesNotMatch(r.err, /warning/);
   });
 
   it("undoes enable of a new namespace except the namespace folder itself", async () => {
@@ -94,6 +96,87 @@ describe("disable", () => {
       "kubectl delete pv kopia-repository-pv-default",
     ]);
     assert.equal(parsed.files.filter((f) => f.action === "delete").length, 3);
+  });
+
+  it("refuses to delete instance files edited by hand, showing the edit; --force deletes them", async () => {
+    const edits: [string, (t: string) => string, RegExp][] = [
+      [
+        "app/pvc.yaml",
+        (t) => `${t}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n`,
+        /^-kind: ConfigMap$/m,
+      ],
+      ["app/kustomization.yaml", (t) => `${t}  - ./extra.yaml\n`, /^- {2}- \.\/extra\.yaml$/m],
+      ["app/pvc.yaml", (t) => t.replace("  accessModes:\n", "  # keep!\n  accessModes:\n"), /^- {2}# keep!$/m],
+      ["ks.yaml", (t) => t.replace("prune: true", "prune: false"), /^- {2}prune: false$/m],
+    ];
+    for (const [file, edit, diff] of edits) {
+      const repo = repoWithoutConsumers();
+      const f = path.join(repo, DEFAULT_INSTANCE, file);
+      writeFileSync(f, edit(read(repo, `${DEFAULT_INSTANCE}/${file}`)));
+      const before = treeOf(repo);
+      const r = await run(["disable", "default"], { cwd: repo });
+      assert.equal(r.code, 2, `${file}: ${r.err}`);
+      assert.match(
+        r.err,
+        new RegExp(`${file.replace(".", "\\.")} exists with different content than kopiashare generates`),
+      );
+      assert.match(r.err, diff, r.err);
+      assert.match(r.err, /--force/);
+      assert.deepEqual(treeOf(repo), before);
+      const preview = await run(["disable", "default", "--dry-run"], { cwd: repo });
+      assert.equal(preview.code, 0, preview.err);
+      assert.match(preview.err, /warning: .* was edited by hand: without --dry-run this is refused unless --force/);
+      const forced = await run(["disable", "default", "--force"], { cwd: repo });
+      assert.equal(forced.code, 0, forced.err);
+      assert.ok(!existsSync(path.join(repo, DEFAULT_INSTANCE)));
+    }
+  });
+
+  it("values kopiashare derives are no hand edit: an instance enabled with --no-claim-ref, another capacity or source", async () => {
+    const repo = tempRepo(EXAMPLE);
+    const r = await run(["enable", "media", "--no-claim-ref", "--capacity", "50Gi", "--source", "other"], {
+      cwd: repo,
+    });
+    assert.equal(r.code, 0, r.err);
+    const d = await run(["disable", "media"], { cwd: repo });
+    assert.equal(d.code, 0, d.err);
+    assert.ok(!existsSync(path.join(repo, "kubernetes/apps/home/media/volsync-repository-pvc")));
+  });
+
+  it("a PV that is not Retain gets a kubectl patch as step 1 and a warning, never the Retain promise", async () => {
+    const repo = repoWithoutConsumers();
+    const pvc = `${DEFAULT_INSTANCE}/app/pvc.yaml`;
+    writeFiles(repo, {
+      [pvc]: read(repo, pvc).replace("persistentVolumeReclaimPolicy: Retain", "persistentVolumeReclaimPolicy: Delete"),
+    });
+    // Delete is not what kopiashare writes: a hand edit, so --force
+    const refused = await run(["disable", "default"], { cwd: repo });
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /^- {2}persistentVolumeReclaimPolicy: Delete$/m);
+    const j = await run(["disable", "default", "--force", "--dry-run", "-o", "json"], { cwd: repo });
+    assert.equal(j.code, 0, j.err);
+    const parsed = JSON.parse(j.out) as { clusterSteps: string[]; warnings: string[] };
+    assert.deepEqual(parsed.clusterSteps, [
+      `kubectl patch pv kopia-repository-pv-default -p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'`,
+      "kubectl delete pvc -n default kopia",
+      "kubectl delete pv kopia-repository-pv-default",
+    ]);
+    assert.match(parsed.warnings.join("\n"), /kopia-repository-pv-default is not Retain/);
+    const r = await run(["disable", "default", "--force"], { cwd: repo });
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.out,
+      /^ {2}1\. kubectl patch pv kopia-repository-pv-default -p '\{"spec":\{"persistentVolumeReclaimPolicy":"Retain"\}\}'$/m,
+    );
+    assert.match(r.out, /^ {2}2\. kubectl delete pvc -n default kopia$/m);
+    assert.match(r.out, /BEFORE you push/);
+    assert.doesNotMatch(r.out, /The PV is Retain/);
+    assert.match(r.out, /Never delete the original volume/);
+    assert.match(
+      r.err,
+      /^warning: PV kopia-repository-pv-default is not Retain \(persistentVolumeReclaimPolicy: Delete in .*pvc\.yaml:\d+\)/m,
+    );
+    assert.match(r.err, /delete the whole shared subvolume/);
   });
 
   it("rejects an invalid namespace with exit 2", async () => {

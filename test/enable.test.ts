@@ -267,6 +267,91 @@ describe("enable: bad input is a clear error and nothing is written", () => {
     assert.doesNotMatch(readFileSync(file, "utf8"), /300Gi/);
   });
 
+  it("refuses a namespace whose PV is already declared elsewhere, with file:line", async () => {
+    const repo = tempRepo(EXAMPLE);
+    writeFiles(repo, {
+      "kubernetes/apps/home/default/legacy-pv.yaml":
+        "---\napiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: kopia-repository-pv-media\nspec: {}\n",
+    });
+    const before = treeOf(repo);
+    const r = await run(["enable", "media"], { cwd: repo });
+    assert.equal(r.code, 2);
+    assert.match(
+      r.err,
+      /PersistentVolume kopia-repository-pv-media is already declared in kubernetes\/apps\/home\/default\/legacy-pv\.yaml:2/,
+    );
+    assert.deepEqual(treeOf(repo), before);
+  });
+
+  it("refuses a namespace whose PVC kopia is already declared elsewhere (metadata.namespace), with file:line", async () => {
+    const repo = tempRepo(EXAMPLE);
+    writeFiles(repo, {
+      "kubernetes/apps/home/default/legacy-pvc.yaml": [
+        "---",
+        "apiVersion: v1",
+        "kind: ConfigMap",
+        "metadata: {name: unrelated, namespace: media}",
+        "---",
+        "apiVersion: v1",
+        "kind: PersistentVolumeClaim",
+        "metadata:",
+        "  name: kopia",
+        "  namespace: media",
+        "spec: {}",
+        "",
+      ].join("\n"),
+    });
+    const before = treeOf(repo);
+    const r = await run(["enable", "media"], { cwd: repo });
+    assert.equal(r.code, 2);
+    assert.match(
+      r.err,
+      /PersistentVolumeClaim media\/kopia is already declared in kubernetes\/apps\/home\/default\/legacy-pvc\.yaml:6/,
+    );
+    assert.match(r.err, /enabled by hand/);
+    assert.deepEqual(treeOf(repo), before);
+    // the same claim in another namespace is no conflict
+    writeFiles(repo, {
+      "kubernetes/apps/home/default/legacy-pvc.yaml":
+        "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: kopia\n  namespace: other\nspec: {}\n",
+    });
+    assert.equal((await run(["enable", "media", "--dry-run"], { cwd: repo })).code, 0);
+  });
+
+  it("refuses a namespace whose PVC kopia Flux already delivers into it (targetNamespace), with file:line", async () => {
+    const repo = tempRepo(EXAMPLE);
+    writeFiles(repo, {
+      "kubernetes/apps/home/media/kustomization.yaml": "resources:\n  - ./wiki/ks.yaml\n",
+      "kubernetes/apps/home/media/wiki/ks.yaml": [
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1",
+        "kind: Kustomization",
+        "metadata: {name: wiki, namespace: flux-system}",
+        "spec:",
+        "  targetNamespace: media",
+        "  path: ./kubernetes/apps/home/media/wiki/app",
+        "  prune: true",
+        "  sourceRef: {kind: GitRepository, name: home-kubernetes}",
+        "  interval: 30m",
+        "",
+      ].join("\n"),
+      "kubernetes/apps/home/media/wiki/app/kustomization.yaml": "resources:\n  - ./pvc.yaml\n",
+      "kubernetes/apps/home/media/wiki/app/pvc.yaml":
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: kopia\nspec: {}\n",
+    });
+    writeFileSync(
+      path.join(repo, "kubernetes/apps/home/kustomization.yaml"),
+      `${read(repo, "kubernetes/apps/home/kustomization.yaml")}  - ./media\n`,
+    );
+    const before = treeOf(repo);
+    const r = await run(["enable", "media"], { cwd: repo });
+    assert.equal(r.code, 2, r.err);
+    assert.match(
+      r.err,
+      /PersistentVolumeClaim media\/kopia is already declared in kubernetes\/apps\/home\/media\/wiki\/app\/pvc\.yaml:1/,
+    );
+    assert.deepEqual(treeOf(repo), before);
+  });
+
   it("reports an unparsable kustomization.yaml with file:line:col and writes nothing", async () => {
     const repo = tempRepo(EXAMPLE);
     writeFileSync(path.join(repo, "kubernetes/apps/home/kustomization.yaml"), "resources:\n  - ./default\n  bad: [\n");

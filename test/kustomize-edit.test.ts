@@ -1,7 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { load } from "js-yaml";
-import { addEntry, listEntries, removeEntry } from "../src/gitops/kustomize-edit.ts";
+import { isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from "yaml";
+import {
+  addEntry,
+  appendToFlow,
+  lineEnd,
+  lineStart,
+  listEntries,
+  parseDocs,
+  removeEntry,
+  sameEntry,
+  seqIndent,
+} from "../src/gitops/kustomize-edit.ts";
 
 const ENTRY = "./volsync-repository-pvc/ks.yaml";
 
@@ -117,5 +128,34 @@ describe("kustomization.yaml edits preserve every other byte", () => {
       () => addEntry("resources:\n  - ./a\n  bad: [\n", "dir/kustomization.yaml", "./b"),
       /dir\/kustomization\.yaml:\d+:\d+: not valid YAML/,
     );
+  });
+});
+
+describe("the splicing primitives every YAML edit shares (kustomization lists, app ks.yaml)", () => {
+  const node = <T>(text: string, key: string) => (parseDocument(text).contents as YAMLMap).get(key, true) as T;
+
+  it("appendToFlow appends to flow sequences and flow maps, empty or not", () => {
+    const seq = (t: string) => appendToFlow(t, node<YAMLSeq>(t, "a"), "x");
+    assert.equal(seq("a: [b, c]\n"), "a: [b, c, x]\n");
+    assert.equal(seq("a: []\n"), "a: [x]\n");
+    const map = (t: string) => appendToFlow(t, node<YAMLMap>(t, "a"), "k: v");
+    assert.equal(map("a: {b: 1, c: 2} # keep\n"), "a: {b: 1, c: 2, k: v} # keep\n");
+    assert.equal(map("a: {}\n"), "a: {k: v}\n");
+    assert.ok(isSeq(node("a: []\n", "a")) && isMap(node("a: {}\n", "a")));
+  });
+
+  it("seqIndent reads the file's own sequence style; sameEntry ignores ./ and a trailing /", () => {
+    assert.equal(seqIndent("resources:\n- ./a\n"), 0);
+    assert.equal(seqIndent("spec:\n  components:\n    # c\n    - ./a\n"), 2);
+    assert.equal(seqIndent("kind: X\n"), 2);
+    assert.ok(sameEntry("./a/", "a") && !sameEntry("./a", "./b"));
+  });
+
+  it("lineStart/lineEnd bound a line; parseDocs names file:line:col of the first error", () => {
+    const t = "a: 1\nbb: 2\nc: 3";
+    assert.deepEqual([lineStart(t, 7), lineEnd(t, 7)], [5, 11]);
+    assert.equal(lineEnd(t, 12), t.length);
+    assert.equal(parseDocs("---\na: 1\n---\nb: 2\n", "f").length, 2);
+    assert.throws(() => parseDocs("a: 1\nb: [\n", "dir/ks.yaml"), /dir\/ks\.yaml:\d+:\d+: not valid YAML/);
   });
 });

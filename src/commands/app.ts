@@ -1,13 +1,16 @@
-import { Argument, Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import { Argument, Command } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import { usageError } from "../errors.ts";
-import { planApp } from "../gitops/app.ts";
-import { conflicting, loadRepo, outputOption, repoOption, runPlan } from "./shared.ts";
-
-function id(value: string): number {
-  if (!/^[0-9]+$/.test(value)) throw new InvalidArgumentError("expected a non-negative integer (a UID or GID)");
-  return Number(value);
-}
+import {
+  conflicting,
+  dryRunOption,
+  forceOption,
+  idOption,
+  loadRepo,
+  outputOption,
+  repoOption,
+  runPlan,
+} from "./shared.ts";
 
 export function appCommand(ctx: Ctx) {
   return new Command("app")
@@ -17,13 +20,17 @@ export function appCommand(ctx: Ctx) {
     .addOption(repoOption())
     .option("--pvc <name>", "the PVC to back up, if not named like the app (becomes APP)")
     .option("--capacity <quantity>", "size of the PVC and its restores (VOLSYNC_CAPACITY; default 5Gi)")
-    .option("--uid <uid>", "mover UID for this app (VOLSYNC_PUID; default: the repository's)", id)
-    .option("--gid <gid>", "mover GID for this app (VOLSYNC_PGID; default: the repository's)", id)
+    .addOption(idOption("uid", "mover UID for this app (VOLSYNC_PUID; default: the repository's)"))
+    .addOption(idOption("gid", "mover GID for this app (VOLSYNC_PGID; default: the repository's)"))
     .option("--enable", "enable the namespace too when it is not (same as running `kopiashare enable` first)")
     .option("--tier <tier>", "with --enable: tier folder for a new namespace folder")
-    .option("--dry-run", "print the change as a unified diff; write nothing")
+    .addOption(dryRunOption())
     .addOption(outputOption())
-    .option("--force", "with --enable: overwrite generated files that were edited by hand")
+    .addOption(
+      forceOption(
+        "overwrite generated files that were edited by hand (the namespace's instance with --enable; Kopiur's clusterrepository.yaml)",
+      ),
+    )
     .addHelpText(
       "after",
       `
@@ -37,10 +44,11 @@ that differ from the component's defaults under spec.postBuild.substitute, and d
 volsync-repository-pvc-<namespace>. Every other byte of the file stays. Running it again changes nothing.
 Refuses (exit 2) a namespace that is not enabled, unless --enable.`,
     )
-    .action((namespace, app, opts) => {
+    .action(async (namespace, app, opts) => {
       conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
       if (opts.tier !== undefined && !opts.enable) throw usageError("--tier only applies with --enable");
-      const { conventions, scan } = loadRepo(ctx, opts.repo);
+      const { conventions, scan } = await loadRepo(ctx, opts.repo);
+      const { planApp } = await import("../gitops/app.ts");
       const p = planApp(scan, conventions, {
         namespace,
         app,
@@ -51,14 +59,13 @@ Refuses (exit 2) a namespace that is not enabled, unless --enable.`,
         enable: opts.enable,
         enableOptions: { tier: opts.tier },
       });
-      runPlan(
+      await runPlan(
         ctx,
         {
           plan: p.plan,
           manifests: p.manifests,
           done: `wired ${app} in namespace ${namespace} to the Volsync component${p.enabled ? ` (and enabled ${namespace})` : ""}`,
           upToDate: `${app} in namespace ${namespace} is already wired; nothing to change`,
-          generated: Object.keys(p.manifests).filter((f) => f !== p.file),
           notes: p.notes,
           next: ["next: review with `git diff`, commit and push"],
         },

@@ -1,18 +1,31 @@
 import { Argument, Command } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 
-interface Node {
+export interface Node {
   name: string;
   options: string[];
+  /** Options that take a value: their choices, else the value's placeholder ("file", "dir", "ns", …). */
+  values: Record<string, string[] | string>;
+  /** Choices of each positional argument ([] when free). */
+  args: string[][];
   subcommands: Node[];
 }
 
-function tree(cmd: Command<unknown[], Record<string, unknown>>): Node {
-  const root = cmd.parent ? cmd : cmd;
+/** The command tree: the scripts below and the kubectl plugin completer (kubectl-complete.ts) answer from it. */
+export function tree(cmd: Command<unknown[], Record<string, unknown>>): Node {
   return {
-    name: root.name(),
-    options: root.options.flatMap((o) => [o.short, o.long].filter((x): x is string => !!x)).concat(["--help"]),
-    subcommands: root.commands.map((c) => tree(c as unknown as Command<unknown[], Record<string, unknown>>)),
+    name: cmd.name(),
+    options: cmd.options.flatMap((o) => [o.short, o.long].filter((x): x is string => !!x)).concat(["--help"]),
+    values: Object.fromEntries(
+      cmd.options
+        .filter((o) => o.required || o.optional)
+        .flatMap((o) => {
+          const v = o.argChoices ?? /[<[]([^>\]]+)[>\]]/.exec(o.flags)?.[1] ?? "value";
+          return [o.short, o.long].filter((x): x is string => !!x).map((f) => [f, v] as const);
+        }),
+    ),
+    args: cmd.registeredArguments.map((a) => a.argChoices ?? []),
+    subcommands: cmd.commands.map((c) => tree(c as unknown as Command<unknown[], Record<string, unknown>>)),
   };
 }
 

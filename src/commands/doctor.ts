@@ -1,12 +1,15 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import { repositoryPath } from "../core/config.ts";
-import { type CheckReport, type CheckResult, runDoctor, type Status, summary } from "../core/doctor.ts";
+import type { CheckReport, CheckResult, Status } from "../core/doctor.ts";
 import type { Observed } from "../core/live.ts";
 import { usageError } from "../errors.ts";
+import { parseDuration } from "../kube/duration.ts";
 import type { ProbeResult, ProbeRun } from "../kube/probe.ts";
 import type { Colors } from "../output/colors.ts";
 import {
+  allNamespacesOption,
+  checkKubeFlags,
   connectKube,
   contextOption,
   kubeconfigOption,
@@ -32,6 +35,7 @@ export function doctorCommand(ctx: Ctx) {
   return new Command("doctor")
     .description("diagnose the shared repository on a live cluster: a fixed list of checks, each with the exact fix")
     .addOption(namespaceOption())
+    .addOption(allNamespacesOption("every namespace with a kopia PVC or PV, or a Kopia consumer"))
     .addOption(liveOutputOption())
     .option("--probe", "also run a Job per namespace that writes, reads and deletes a file in the repository")
     .addOption(new Option("--uid <uid>", "UID the probe runs as (default: uid in kopiashare.yaml, else 1000)"))
@@ -60,16 +64,20 @@ Exit 1 only when a check fails. The probe deletes its Jobs when done, on failure
     )
     .action((opts) =>
       withKube(async () => {
+        // Every flag is checked before connecting: a bad value is exit 2 even without a cluster.
         const scope = scopeOf(opts);
-        const conventions = liveConventions(ctx, opts.repo);
-        const uid = opts.uid !== undefined ? id(opts.uid, "--uid") : conventions.uid;
-        const gid = opts.gid !== undefined ? id(opts.gid, "--gid") : conventions.gid;
-        const kube = await connectKube(ctx, opts);
-        const { parseTimeout } = await import("../kube/client.ts");
-        const timeoutMs = parseTimeout(opts.timeout);
+        const timeoutMs = parseDuration(opts.timeout, "--timeout", "2m, 5m or 90s");
         if (timeoutMs < 1000) throw usageError(`--timeout ${opts.timeout}: the probe needs at least 1s`);
+        const uidFlag = opts.uid !== undefined ? id(opts.uid, "--uid") : undefined;
+        const gidFlag = opts.gid !== undefined ? id(opts.gid, "--gid") : undefined;
+        checkKubeFlags(opts);
+        const conventions = liveConventions(ctx, opts.repo);
+        const uid = uidFlag ?? conventions.uid;
+        const gid = gidFlag ?? conventions.gid;
+        const kube = await connectKube(ctx, opts);
         const { takeSnapshot } = await import("../kube/snapshot.ts");
         const observed = await takeSnapshot(kube, { conventions, namespace: opts.namespace, depth: "full" });
+        const { runDoctor, summary } = await import("../core/doctor.ts");
         const reports = runDoctor(observed, conventions, { namespaces: scope, now: new Date() });
         let probe: ProbeRun | undefined;
         if (opts.probe) {
@@ -152,7 +160,7 @@ Exit 1 only when a check fails. The probe deletes its Jobs when done, on failure
             )}\n`,
           );
         } else {
-          printDoctor(ctx, observed, reports, kube.stats.requests);
+          printDoctor(ctx, observed, reports, s, kube.stats.requests);
         }
         if (probe) {
           ctx.say(
@@ -232,7 +240,7 @@ const BADGE: Record<Status, (c: Colors) => string> = {
   fail: (c) => c.red("FAIL"),
 };
 
-function printDoctor(ctx: Ctx, o: Observed, reports: CheckReport[], requests: number): void {
+function printDoctor(ctx: Ctx, o: Observed, reports: CheckReport[], s: Record<Status, number>, requests: number): void {
   const c = ctx.colors("stdout");
   const out = ctx.io.stdout;
   ctx.say(
@@ -256,6 +264,5 @@ function printDoctor(ctx: Ctx, o: Observed, reports: CheckReport[], requests: nu
       }
     }
   }
-  const s = summary(reports);
   out.write(`\n${reports.length} checks: ${s.pass} passed, ${s.warn} warning(s), ${s.fail} failed\n`);
 }

@@ -1,16 +1,17 @@
 import { Command } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
-import { computeDrift, type DriftReport, desiredFromPairs } from "../core/drift.ts";
-import { permissionText } from "../core/live.ts";
+import type { DriftReport } from "../core/drift.ts";
 import { CliError, EXIT_PROBLEM } from "../errors.ts";
-import { buildModel, repositoryPairs } from "../gitops/model.ts";
 import {
+  allNamespacesOption,
+  checkKubeFlags,
   connectKube,
   contextOption,
   kubeconfigOption,
   liveOutputOption,
   namespaceOption,
   requestTimeoutOption,
+  scopeOf,
   table,
   withKube,
 } from "./kube-common.ts";
@@ -21,6 +22,7 @@ export function driftCommand(ctx: Ctx) {
     .description("compare the PVs and PVCs the GitOps repo declares with the ones in the cluster")
     .addOption(repoOption())
     .addOption(namespaceOption())
+    .addOption(allNamespacesOption("every namespace the repo or the cluster has a kopia PV or PVC in"))
     .addOption(liveOutputOption())
     .addOption(kubeconfigOption())
     .addOption(contextOption())
@@ -31,6 +33,7 @@ export function driftCommand(ctx: Ctx) {
 Examples:
   kopiashare drift --repo ~/home-ops              # everything, text
   kopiashare drift --repo . -n media              # one namespace
+  kopiashare drift --repo . -A                    # every namespace (the default)
   kopiashare drift --repo . -o json | jq '.items[] | select(.change == "differs")'
 
 Reports PVs/PVCs in the cluster the repo does not declare (not-in-repo), declared ones missing in the
@@ -39,7 +42,11 @@ policy (differs), each with the fix. Exit 1 when there is drift.`,
     )
     .action((opts) =>
       withKube(async () => {
-        const { conventions, scan } = loadRepo(ctx, opts.repo);
+        const scope = scopeOf(opts);
+        checkKubeFlags(opts);
+        const { conventions, scan } = await loadRepo(ctx, opts.repo);
+        const [{ buildModel, repositoryPairs }, { computeDrift, desiredFromPairs }, { permissionText }] =
+          await Promise.all([import("../gitops/model.ts"), import("../core/drift.ts"), import("../core/live.ts")]);
         const model = buildModel(scan, conventions);
         const desired = desiredFromPairs(repositoryPairs(model));
         const kube = await connectKube(ctx, opts);
@@ -47,7 +54,7 @@ policy (differs), each with the fix. Exit 1 when there is drift.`,
         const observed = await takeSnapshot(kube, { conventions, depth: "storage" });
         const denied = observed.denied[0];
         if (denied) throw new CliError(permissionText(denied), EXIT_PROBLEM);
-        const report = computeDrift(desired, observed, conventions, opts.namespace ? [opts.namespace] : undefined);
+        const report = computeDrift(desired, observed, conventions, scope);
         if (report.drift) ctx.exitCode = EXIT_PROBLEM;
         if (opts.output === "json") {
           ctx.io.stdout.write(`${JSON.stringify({ repo: scan.root, server: observed.server, ...report }, null, 2)}\n`);

@@ -1,10 +1,18 @@
 import { Argument, Command, Option } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
-import { planEnable } from "../gitops/enable.ts";
-import { conflicting, loadRepo, outputOption, repoOption, runPlan } from "./shared.ts";
+import {
+  conflicting,
+  dryRunOption,
+  forceOption,
+  loadRepo,
+  outputOption,
+  repoOption,
+  runPlan,
+  volumeOptions,
+} from "./shared.ts";
 
 export function enableCommand(ctx: Ctx) {
-  return new Command("enable")
+  const cmd = new Command("enable")
     .description(
       "write the static PV, the PVC `kopia` and their Flux Kustomization for a namespace into the GitOps repo",
     )
@@ -17,18 +25,12 @@ export function enableCommand(ctx: Ctx) {
         "flat",
       ] as const),
     )
-    .option("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)")
-    .option("--volume-handle <handle>", "csi.volumeHandle of the shared subvolume (default: from the repository PV)")
-    .option("--cluster-id <id>", "Ceph cluster ID (default: from the repository PV or the handle)")
-    .option("--fs-name <name>", "CephFS file system name (default: from the repository PV)")
-    .option("--driver <driver>", "CSI driver (default: from the repository PV, else cephfs.csi.ceph.com)")
-    .option("--storage-class <name>", "storageClassName of PV and PVC (default: from the repository PV)")
-    .option("--capacity <quantity>", "capacity of PV and PVC (default: from the repository PV)")
-    .option("--node-stage-secret <ns/name>", "nodeStageSecretRef (default: from the repository PV)")
+    .option("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)");
+  return volumeOptions(cmd, "enable")
     .option("--no-claim-ref", "do not reserve the PV for the claim with spec.claimRef (reproduces the seed exactly)")
-    .option("--dry-run", "print the change as a unified diff; write nothing")
+    .addOption(dryRunOption())
     .addOption(outputOption())
-    .option("--force", "overwrite generated files that were edited by hand")
+    .addOption(forceOption("overwrite generated files that were edited by hand"))
     .addHelpText(
       "after",
       `
@@ -42,11 +44,13 @@ Examples:
 
 Writes <apps>/<tier>/<ns>/volsync-repository-pvc/{ks.yaml,app/pvc.yaml,app/kustomization.yaml} and lists
 ./volsync-repository-pvc/ks.yaml in <apps>/<tier>/<ns>/kustomization.yaml, keeping its comments.
-Running it again changes nothing.`,
+Running it again changes nothing. Refuses (exit 2) a generated file edited by hand (unless --force), and a
+namespace whose PV or PVC \`kopia\` the repository already declares elsewhere.`,
     )
-    .action((namespace, opts) => {
+    .action(async (namespace, opts) => {
       conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
-      const { conventions, scan } = loadRepo(ctx, opts.repo);
+      const { conventions, scan } = await loadRepo(ctx, opts.repo);
+      const { planEnable } = await import("../gitops/enable.ts");
       const conv = opts.claimRef === false ? { ...conventions, claimRef: false } : conventions;
       const e = planEnable(scan, conv, {
         namespace,
@@ -61,14 +65,13 @@ Running it again changes nothing.`,
         capacity: opts.capacity,
         nodeStageSecret: opts.nodeStageSecret,
       });
-      runPlan(
+      await runPlan(
         ctx,
         {
           plan: e.plan,
           manifests: e.manifests,
           done: `enabled backups in namespace ${namespace} (${e.layout} layout, ${e.volume.style} volume, sourceRef ${e.source.name})`,
           upToDate: `namespace ${namespace} is already enabled; nothing to change`,
-          generated: Object.keys(e.manifests),
           notes: e.notes,
           next: [
             `next: review with \`git diff\`, commit and push; once Flux applied it: kopiashare verify -n ${namespace}`,

@@ -2,26 +2,29 @@ import { Command, Option } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import { MOVERS } from "../core/config.ts";
 import { MAP_SUPPORTED } from "../core/render/wiring.ts";
-import { planInit } from "../gitops/init.ts";
-import { conflicting, loadRepo, outputOption, repoOption, runPlan } from "./shared.ts";
+import {
+  conflicting,
+  dryRunOption,
+  forceOption,
+  kubeVersionOption,
+  loadRepo,
+  outputOption,
+  repoOption,
+  runPlan,
+  volumeOptions,
+} from "./shared.ts";
 
 export function initCommand(ctx: Ctx) {
-  return new Command("init")
+  const cmd = new Command("init")
     .description(
       "write the central repository (PV/PVC, Kopia secret, init Job, maintenance), the mover wiring and the Volsync component",
     )
     .addOption(repoOption())
     .option("--mover <mover>", `mover generation: ${MOVERS.join(", ")} (default: kopiashare.yaml, else volsync-0.16)`)
-    .option("--kubernetes-version <1.NN>", `cluster version; volsync-0.16 needs ${MAP_SUPPORTED}`)
+    .addOption(kubeVersionOption(`cluster version; volsync-0.16 needs ${MAP_SUPPORTED}`))
     .option("--style <style>", "repository volume style when the repo has no repository PV: shared-handle or static")
-    .option("--volume-handle <handle>", "shared-handle style: csi.volumeHandle of the shared subvolume")
-    .option("--root-path <path>", "static style: the subvolume's path (ceph-csi rootPath)")
-    .option("--cluster-id <id>", "Ceph cluster ID (default: read from the handle)")
-    .option("--fs-name <name>", "CephFS file system name")
-    .option("--storage-class <name>", "storageClassName of the repository PV and PVC")
-    .option("--capacity <quantity>", "capacity of the repository PV and PVC (default 200Gi)")
-    .option("--node-stage-secret <ns/name>", "nodeStageSecretRef (static style: the secret with userID/userKey)")
-    .option("--driver <driver>", "CSI driver (default cephfs.csi.ceph.com)")
+    .option("--root-path <path>", "static style: the subvolume's path (ceph-csi rootPath)");
+  return volumeOptions(cmd, "init")
     .option(
       "--secret-store <name>",
       "ClusterSecretStore the ExternalSecrets read (default: kopiashare.yaml, else onepassword)",
@@ -29,9 +32,9 @@ export function initCommand(ctx: Ctx) {
     .option("--tier <tier>", "tier folder for the repository namespace when its folder does not exist yet")
     .addOption(new Option("--layout <layout>", "seed or flat (default: detected)").choices(["seed", "flat"] as const))
     .option("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)")
-    .option("--dry-run", "print the change as a unified diff; write nothing")
+    .addOption(dryRunOption())
     .addOption(outputOption())
-    .option("--force", "overwrite generated files that were edited by hand")
+    .addOption(forceOption("overwrite generated files that were edited by hand"))
     .addHelpText(
       "after",
       `
@@ -49,11 +52,15 @@ Writes, next to the repository namespace's PVC (<apps>/<tier>/volsync-system/):
   (volsync-0.16: mutatingadmissionpolicy.yaml; kopiur: clusterrepository.yaml and maintenance.yaml),
   volsync-repository-pvc/ when the repo has no repository PV yet, the component in
   kubernetes/components/volsync, and mover (and kubernetesVersion) in kopiashare.yaml.
+The volume flags (--style, --volume-handle, --root-path, --cluster-id, --fs-name, --driver, --storage-class,
+--capacity, --node-stage-secret) describe the repository PV init creates; when the repo already has one,
+init adopts it as it is and refuses them (exit 2).
 Running it again changes nothing; a hand-edited generated file is refused (with its diff) unless --force.`,
     )
-    .action((opts) => {
+    .action(async (opts) => {
       conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
-      const { conventions, scan } = loadRepo(ctx, opts.repo);
+      const { conventions, scan } = await loadRepo(ctx, opts.repo);
+      const { planInit } = await import("../gitops/init.ts");
       const p = planInit(scan, conventions, {
         mover: opts.mover,
         kubernetesVersion: opts.kubernetesVersion,
@@ -72,14 +79,13 @@ Running it again changes nothing; a hand-edited generated file is refused (with 
         source: opts.source,
       });
       const k8s = p.kubernetesVersion ? `, Kubernetes ${p.kubernetesVersion}` : "";
-      runPlan(
+      await runPlan(
         ctx,
         {
           plan: p.plan,
           manifests: p.manifests,
           done: `initialised the shared Kopia repository for ${p.mover}${k8s} in ${p.nsDir}`,
           upToDate: `the repository is already initialised for ${p.mover}${k8s}; nothing to change`,
-          generated: Object.keys(p.manifests),
           notes: p.notes,
           next: ["next: review with `git diff`, commit and push; wire apps with `kopiashare app <namespace> <app>`"],
         },

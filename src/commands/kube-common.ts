@@ -1,7 +1,8 @@
 /**
- * What the live-cluster verbs (verify, doctor, drift) share: the kubectl-style flags, a lazy
- * connection (src/kube is imported only inside actions, so --help never loads the client), the
- * conventions, error translation and a small table printer. Nothing here imports src/kube at load time.
+ * What the live-cluster verbs (verify, doctor, drift) share: the kubectl-style flags and their
+ * validation, a lazy connection (src/kube/client.ts is imported only inside actions, so --help and a
+ * usage error never load the client), the conventions, error translation and a small table printer.
+ * The only src/kube module imported at load time is duration.ts, which is pure.
  */
 import path from "node:path";
 import { Option } from "@commander-js/extra-typings";
@@ -10,6 +11,7 @@ import type { Conventions } from "../core/config.ts";
 import { CliError, EXIT_PROBLEM, EXIT_USAGE, usageError } from "../errors.ts";
 import { findRepoRoot, loadConventions } from "../gitops/repo.ts";
 import type { Kube } from "../kube/client.ts";
+import { parseDuration } from "../kube/duration.ts";
 
 export const kubeconfigOption = () =>
   new Option("--kubeconfig <file>", "kubeconfig file (default: KUBECONFIG, else ~/.kube/config, else in-cluster)");
@@ -18,8 +20,8 @@ export const contextOption = () =>
 export const requestTimeoutOption = () =>
   new Option("--request-timeout <duration>", "give up on one API request after this long (0: never)").default("30s");
 export const namespaceOption = () => new Option("-n, --namespace <ns>", "only this namespace");
-export const allNamespacesOption = () =>
-  new Option("-A, --all-namespaces", "every namespace with a kopia PVC or PV (the default)");
+export const allNamespacesOption = (what = "every namespace with a kopia PVC or PV") =>
+  new Option("-A, --all-namespaces", `${what} (the default; not with -n)`);
 export const liveOutputOption = () =>
   new Option("-o, --output <format>", "output format: text, json").choices(["text", "json"] as const).default("text");
 
@@ -29,8 +31,17 @@ export interface KubeFlags {
   requestTimeout?: string;
 }
 
+/**
+ * Checks the connection flags without connecting (a bad --request-timeout is a usage error even when
+ * no cluster is reachable). Commands call it with their other flag checks, before connectKube.
+ */
+export function checkKubeFlags(f: KubeFlags): void {
+  if (f.requestTimeout !== undefined) parseDuration(f.requestTimeout, "--request-timeout");
+}
+
 /** Connects lazily: the first import of @kubernetes/client-node happens here. */
 export async function connectKube(ctx: Ctx, f: KubeFlags): Promise<Kube> {
+  checkKubeFlags(f);
   const { connect } = await import("../kube/client.ts");
   const env = ctx.io.env;
   const base = Number(env.KOPIASHARE_RETRY_BASE_MS);
@@ -71,6 +82,7 @@ export async function withKube<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** -n NS -> [NS]; -A or neither -> undefined (every namespace); both -> usage error (exit 2). */
 export function scopeOf(opts: { namespace?: string; allNamespaces?: boolean }): string[] | undefined {
   if (opts.namespace && opts.allNamespaces)
     throw usageError("-n/--namespace and -A/--all-namespaces cannot be used together");

@@ -1,10 +1,8 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { type Ctx, version } from "../cli.ts";
-import { summarize } from "../core/rules/index.ts";
-import { formatKubeVersion, parseKubeVersion } from "../core/rules/types.ts";
+import { formatKubeVersion, parseKubeVersion } from "../core/names.ts";
+import { FINDINGS_FORMATS } from "../core/rules/types.ts";
 import { EXIT_OK, EXIT_PROBLEM, usageError } from "../errors.ts";
-import { lintScan } from "../gitops/lint.ts";
-import { FINDINGS_FORMATS, renderFindings } from "../output/findings.ts";
 import { loadRepo, repoOption } from "./shared.ts";
 
 export function lintCommand(ctx: Ctx) {
@@ -37,12 +35,18 @@ Examples:
 Exit codes: 0 no errors (warnings allowed unless --strict), 1 errors (or warnings with --strict),
 2 usage error. Reads only; never writes and never needs a network. Rules: docs/rules.md`,
     )
-    .action((opts) => {
-      const { root, conventions, scan } = loadRepo(ctx, opts.repo);
+    .action(async (opts) => {
+      // The lint code loads while the repository is read.
+      const [{ root, conventions, scan }, { lintScan }, { summarize }, { renderFindings }] = await Promise.all([
+        loadRepo(ctx, opts.repo),
+        import("../gitops/lint.ts"),
+        import("../core/rules/index.ts"),
+        import("../output/findings.ts"),
+      ]);
       const raw = opts.kubernetesVersion ?? conventions.kubernetesVersion;
       let kube: ReturnType<typeof parseKubeVersion>;
       if (raw !== undefined) {
-        kube = /^v?1\.\d{1,2}(\.\d+)?$/.test(raw) ? parseKubeVersion(raw) : undefined;
+        kube = parseKubeVersion(raw);
         if (!kube) {
           throw usageError(
             `${opts.kubernetesVersion !== undefined ? "--kubernetes-version" : "kubernetesVersion in kopiashare.yaml"} ${raw}: expected a Kubernetes minor version such as 1.34`,

@@ -1,15 +1,14 @@
-/** What every write command shares: common flags, loading the repo, and running a plan in one of its modes. */
-import { Option } from "@commander-js/extra-typings";
+/**
+ * What every write command shares: common flags, loading the repo, and running a plan in one of its modes.
+ * The flags are cheap to build; the scan, plan and diff code is imported only when an action runs.
+ */
+import { type Command, InvalidArgumentError, Option, type OptionValues } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import type { Conventions } from "../core/config.ts";
+import { KUBE_VERSION_FORMS } from "../core/names.ts";
 import { usageError } from "../errors.ts";
-import { applyPlan, effective, type FileChange, type Plan, refuseOverwrites } from "../gitops/plan.ts";
-import { findRepoRoot, loadConventions } from "../gitops/repo.ts";
-import { type RepoScan, scanRepo } from "../gitops/scan.ts";
-import { makeColors } from "../output/colors.ts";
-import { renderDiff } from "../output/diff.ts";
-
-export type OutputFormat = "text" | "json" | "yaml";
+import type { FileChange, Plan } from "../gitops/plan.ts";
+import type { RepoScan } from "../gitops/scan.ts";
 
 export const outputOption = (formats: readonly string[] = ["text", "json", "yaml"]) =>
   new Option("-o, --output <format>", `output format: ${formats.join(", ")}`).choices(formats).default("text");
@@ -17,16 +16,77 @@ export const outputOption = (formats: readonly string[] = ["text", "json", "yaml
 export const repoOption = () =>
   new Option("--repo <dir>", "GitOps repository root (default: the enclosing git checkout, else .)");
 
+export const dryRunOption = () => new Option("--dry-run", "print the change as a unified diff; write nothing");
+
+/** --force, with what it means for this verb. */
+export const forceOption = (description: string) => new Option("--force", description);
+
+export const kubeVersionOption = (description: string) =>
+  new Option("--kubernetes-version <version>", `${description}; written ${KUBE_VERSION_FORMS}`);
+
+function parseId(value: string): number {
+  if (!/^[0-9]+$/.test(value)) throw new InvalidArgumentError("expected a non-negative integer (a UID or GID)");
+  return Number(value);
+}
+
+/** --uid / --gid: a non-negative integer. */
+export const idOption = <K extends "uid" | "gid">(which: K, description: string) =>
+  new Option(`--${which} <${which}>` as `--${K} <${K}>`, description).argParser(parseId);
+
+const VOLUME_HELP = {
+  enable: {
+    volumeHandle: "csi.volumeHandle of the shared subvolume (default: from the repository PV)",
+    clusterId: "Ceph cluster ID (default: from the repository PV or the handle)",
+    fsName: "CephFS file system name (default: from the repository PV)",
+    driver: "CSI driver (default: from the repository PV, else cephfs.csi.ceph.com)",
+    storageClass: "storageClassName of PV and PVC (default: from the repository PV)",
+    capacity: "capacity of PV and PVC (default: from the repository PV)",
+    nodeStageSecret: "nodeStageSecretRef (default: from the repository PV)",
+  },
+  init: {
+    volumeHandle: "shared-handle style: csi.volumeHandle of the shared subvolume",
+    clusterId: "Ceph cluster ID (default: read from the handle)",
+    fsName: "CephFS file system name",
+    driver: "CSI driver (default cephfs.csi.ceph.com)",
+    storageClass: "storageClassName of the repository PV and PVC",
+    capacity: "capacity of the repository PV and PVC (default 200Gi)",
+    nodeStageSecret: "nodeStageSecretRef (static style: the secret with userID/userKey)",
+  },
+} as const;
+
+/**
+ * The flags that describe the repository volume: for `enable` they override what the repository PV says;
+ * for `init` they describe the repository PV it creates (and are refused when the repo already has one).
+ */
+export function volumeOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  cmd: Command<A, O, G>,
+  verb: keyof typeof VOLUME_HELP,
+) {
+  const h = VOLUME_HELP[verb];
+  return cmd
+    .addOption(new Option("--volume-handle <handle>", h.volumeHandle))
+    .addOption(new Option("--cluster-id <id>", h.clusterId))
+    .addOption(new Option("--fs-name <name>", h.fsName))
+    .addOption(new Option("--driver <driver>", h.driver))
+    .addOption(new Option("--storage-class <name>", h.storageClass))
+    .addOption(new Option("--capacity <quantity>", h.capacity))
+    .addOption(new Option("--node-stage-secret <ns/name>", h.nodeStageSecret));
+}
+
 export interface Loaded {
   root: string;
   conventions: Conventions;
   scan: RepoScan;
 }
 
-export function loadRepo(ctx: Ctx, repo: string | undefined): Loaded {
+export async function loadRepo(ctx: Ctx, repo: string | undefined): Promise<Loaded> {
+  const [{ findRepoRoot, loadConventions }, { scanRepoParallel }] = await Promise.all([
+    import("../gitops/repo.ts"),
+    import("../gitops/scan.ts"),
+  ]);
   const root = findRepoRoot(ctx.io.cwd, repo);
   const conventions = loadConventions(root);
-  return { root, conventions, scan: scanRepo(root) };
+  return { root, conventions, scan: await scanRepoParallel(root) };
 }
 
 export interface PlanRun {
@@ -37,9 +97,10 @@ export interface PlanRun {
   done: string;
   /** What to say when nothing changes. */
   upToDate: string;
-  /** Paths whose existing different content is a hand edit (refused without --force). */
-  generated: string[];
+  /** Things the user should know (stderr; `notes` in -o json). */
   notes: string[];
+  /** Things the user must act on (stderr, before the notes; `warnings` in -o json). */
+  warnings?: string[];
   /** Printed after a successful write. */
   next: string[];
 }
@@ -56,35 +117,51 @@ function action(c: FileChange): "create" | "update" | "delete" {
 
 /**
  * Runs a plan: `-o yaml` prints manifests, `--dry-run` prints the diff, otherwise the plan is applied
- * all-or-nothing. Hand-edited generated files are refused (with the diff) unless --force.
+ * all-or-nothing. A change that would overwrite or delete a hand-edited generated file (see
+ * FileChange.expected) is refused with the diff unless --force; previews only say so in a note.
  */
-export function runPlan(ctx: Ctx, run: PlanRun, flags: PlanFlags, jsonExtra: Record<string, unknown> = {}): void {
+export async function runPlan(
+  ctx: Ctx,
+  run: PlanRun,
+  flags: PlanFlags,
+  jsonExtra: Record<string, unknown> = {},
+): Promise<void> {
+  const [{ applyPlan, effective, handEdits, refuseHandEdits }, { renderDiff }, { makeColors }] = await Promise.all([
+    import("../gitops/plan.ts"),
+    import("../output/diff.ts"),
+    import("../output/colors.ts"),
+  ]);
   const out = ctx.io.stdout;
   const changes = effective(run.plan);
   if (flags.output === "yaml") {
     out.write(Object.values(run.manifests).join(""));
     return;
   }
+  const warnings = [...(run.warnings ?? [])];
+  if (flags.dryRun && !flags.force) {
+    for (const c of handEdits(changes)) {
+      warnings.push(`${c.path} was edited by hand: without --dry-run this is refused unless --force`);
+    }
+  }
   const summary = {
     changed: changes.length > 0,
     dryRun: flags.dryRun === true,
     files: changes.map((c) => ({ path: c.path, action: action(c) })),
+    ...(warnings.length > 0 ? { warnings } : {}),
     notes: run.notes,
     ...jsonExtra,
   };
-  if (!flags.dryRun && !flags.force) {
-    refuseOverwrites(
-      changes.filter((c) => run.generated.includes(c.path)),
-      false,
-      (cs) => renderDiff(cs, makeColors(false)),
-    );
-  }
+  const say = () => {
+    for (const w of warnings) ctx.say(`warning: ${w}`);
+    for (const n of run.notes) ctx.say(`note: ${n}`);
+  };
+  if (!flags.dryRun && !flags.force) refuseHandEdits(changes, (cs) => renderDiff(cs, makeColors(false)));
   if (flags.dryRun) {
     if (flags.output === "json")
       out.write(`${JSON.stringify({ ...summary, diff: renderDiff(changes, makeColors(false)) }, null, 2)}\n`);
     else if (changes.length > 0) out.write(renderDiff(changes, ctx.colors("stdout")));
     ctx.say(changes.length > 0 ? `dry run: ${changes.length} file(s) would change; nothing was written` : run.upToDate);
-    for (const n of run.notes) ctx.say(`note: ${n}`);
+    say();
     return;
   }
   if (changes.length > 0) applyPlan(run.plan);
@@ -104,7 +181,7 @@ export function runPlan(ctx: Ctx, run: PlanRun, flags: PlanFlags, jsonExtra: Rec
     }
     for (const n of run.next) out.write(`${n}\n`);
   }
-  for (const n of run.notes) ctx.say(`note: ${n}`);
+  say();
 }
 
 export function conflicting(pairs: [string, boolean | undefined, string, boolean | undefined][]): void {

@@ -1,9 +1,10 @@
 import { Command } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
-import { permissionText, type VerifyReport, verify } from "../core/live.ts";
+import type { VerifyReport } from "../core/live.ts";
 import { CliError, EXIT_PROBLEM } from "../errors.ts";
 import {
   allNamespacesOption,
+  checkKubeFlags,
   connectKube,
   contextOption,
   kubeconfigOption,
@@ -44,9 +45,13 @@ Two LIST requests, whatever the number of namespaces. Exit 1 when any namespace 
     .action((opts) =>
       withKube(async () => {
         const scope = scopeOf(opts);
+        checkKubeFlags(opts);
         const conventions = liveConventions(ctx, opts.repo);
         const kube = await connectKube(ctx, opts);
-        const { takeSnapshot } = await import("../kube/snapshot.ts");
+        const [{ takeSnapshot }, { permissionText, verify }] = await Promise.all([
+          import("../kube/snapshot.ts"),
+          import("../core/live.ts"),
+        ]);
         const observed = await takeSnapshot(kube, { conventions, namespace: opts.namespace, depth: "storage" });
         const denied = observed.denied[0];
         if (denied) throw new CliError(permissionText(denied), EXIT_PROBLEM);

@@ -3,7 +3,7 @@
  * `kopiashare.yaml` at the repo root can change them; flags override both.
  * Pure: the caller reads and parses the file, this module validates and merges.
  */
-import { checkLabel, checkSubdomain } from "./names.ts";
+import { checkLabel, checkSubdomain, isQuantity, KUBE_VERSION_FORMS, normalizeKubeVersion } from "./names.ts";
 
 export type Layout = "seed" | "flat";
 export type Mover = "volsync-0.16" | "volsync-0.17" | "kopiur";
@@ -161,8 +161,6 @@ const KEYS: Record<keyof Conventions, Kind> = {
   timeout: "duration",
 };
 
-const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
-const KUBE_VERSION = /^1\.[0-9]{1,3}$/;
 const DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
 
 function checkValue(key: string, kind: Kind, v: unknown): string | undefined {
@@ -196,15 +194,15 @@ function checkValue(key: string, kind: Kind, v: unknown): string | undefined {
     case "name":
       return checkSubdomain(v, where);
     case "quantity":
-      return QUANTITY.test(v) ? undefined : `${where} must be a Kubernetes quantity such as 200Gi: got "${v}"`;
+      return isQuantity(v) ? undefined : `${where} must be a Kubernetes quantity such as 200Gi: got "${v}"`;
     case "duration":
       return DURATION.test(v) ? undefined : `${where} must be a duration such as 30m or 1h: got "${v}"`;
     case "layout":
       return v === "seed" || v === "flat" ? undefined : `${where} must be "seed" or "flat": got "${v}"`;
     case "k8sversion":
-      return KUBE_VERSION.test(v)
+      return normalizeKubeVersion(v) !== undefined
         ? undefined
-        : `${where} must be a Kubernetes minor version such as "1.34": got "${v}"`;
+        : `${where} must be a Kubernetes version such as "1.34" (${KUBE_VERSION_FORMS}): got "${v}"`;
     case "mover":
       return (MOVERS as readonly string[]).includes(v)
         ? undefined
@@ -233,10 +231,8 @@ export function parseConventions(raw: unknown, file = "kopiashare.yaml"): Conven
     }
     const problem = checkValue(key, kind, value);
     if (problem) problems.push(problem);
-    else out[key] = value;
+    else out[key] = kind === "k8sversion" ? normalizeKubeVersion(value as string) : value;
   }
   if (problems.length > 0) throw new ConfigError(problems, file);
   return out as unknown as Conventions;
 }
-
-export const CONVENTION_KEYS = Object.keys(KEYS) as (keyof Conventions)[];

@@ -12,9 +12,6 @@ import {
   deniedFor,
   eventsFor,
   findRepository,
-  identityKey,
-  identityOf,
-  identityText,
   KOPIUR_GROUP,
   kopiaPvs,
   type LiveConsumer,
@@ -23,12 +20,26 @@ import {
   namespaceOfPv,
   type Observed,
   permissionText,
-  quantityBytes,
   type Repository,
+  repositoryPolicies,
   type Source,
-  sameVolume,
   VOLSYNC_GROUP,
 } from "./live.ts";
+import { MAP_NAME } from "./render/wiring.ts";
+import {
+  type ClaimMismatch,
+  claimMismatches,
+  identityKey,
+  identityOf,
+  identityText,
+  keepsData,
+  type ReclaimVerdict,
+  reclaimVerdict,
+  retainFirst,
+  retainPatch,
+  sameVolume,
+  styleOfPv,
+} from "./volume-facts.ts";
 
 export type Status = "pass" | "warn" | "fail";
 
@@ -92,6 +103,16 @@ const jsonPatchRemoveUid = (pv: string) =>
 
 const reconcile = (c: Conventions, ns: string) => `flux reconcile kustomization ${ksName(c, ns)} --with-source`;
 
+/**
+ * Delete the claim and the PV of `ns` and let Flux recreate them. A PV that is not Retain is patched to
+ * Retain first: with Delete, deleting a shared-handle PV or its claim can delete the whole shared subvolume.
+ */
+const recreate = (c: Conventions, ns: string, pv: LivePv) =>
+  `${retainFirst(pv)}kubectl delete pvc -n ${ns} ${c.claimName} && kubectl delete pv ${pv.name} && ${reconcile(c, ns)}`;
+
+/** A reclaim verdict as a check status: a shared handle fails, a static volume warns (lint: error, warning). */
+const reclaimStatus = (v: ReclaimVerdict): Status => (v.severity === "error" ? "fail" : "warn");
+
 function grantFix(d: Denial): string {
   const [plural, ...group] = d.resource.split(".");
   const res = group.length ? `${plural}.${group.join(".")}` : (plural as string);
@@ -122,28 +143,8 @@ type Diagnosis =
   | { kind: "pv-missing"; pvc: LivePvc; pv: string }
   | { kind: "pv-bound-elsewhere"; pvc: LivePvc; pv: LivePv; holder: string }
   | { kind: "pv-released"; pvc: LivePvc; pv: LivePv }
-  | { kind: "pv-mismatch"; pvc: LivePvc; pv: LivePv; mismatches: string[]; event: string | undefined }
+  | { kind: "pv-mismatch"; pvc: LivePvc; pv: LivePv; mismatches: ClaimMismatch[]; event: string | undefined }
   | { kind: "other"; pvc: LivePvc; pv: LivePv | undefined; event: string | undefined };
-
-function mismatches(pvc: LivePvc, pv: LivePv): string[] {
-  const out: string[] = [];
-  const want = quantityBytes(pvc.request);
-  const have = quantityBytes(pv.capacity);
-  if (want !== undefined && have !== undefined && have < want) {
-    out.push(`size: the PVC requests ${pvc.request}, the PV has ${pv.capacity}`);
-  }
-  if ((pvc.storageClassName ?? "") !== pv.storageClassName) {
-    out.push(`storage class: the PVC asks for "${pvc.storageClassName ?? ""}", the PV has "${pv.storageClassName}"`);
-  }
-  if ((pvc.volumeMode ?? "Filesystem") !== (pv.volumeMode ?? "Filesystem")) {
-    out.push(`volume mode: the PVC asks for ${pvc.volumeMode}, the PV has ${pv.volumeMode}`);
-  }
-  const missing = pvc.accessModes.filter((m) => !pv.accessModes.includes(m));
-  if (missing.length > 0) {
-    out.push(`access modes: the PVC asks for ${pvc.accessModes.join(",")}, the PV offers ${pv.accessModes.join(",")}`);
-  }
-  return out;
-}
 
 function diagnose(env: Env, ns: string): Diagnosis | undefined {
   const { o, c } = env;
@@ -158,7 +159,7 @@ function diagnose(env: Env, ns: string): Diagnosis | undefined {
     return { kind: "pv-bound-elsewhere", pvc, pv, holder: `${ref.namespace}/${ref.name}` };
   }
   if (ref?.uid && ref.uid !== pvc.uid) return { kind: "pv-released", pvc, pv };
-  const mm = mismatches(pvc, pv);
+  const mm = claimMismatches(pvc, pv);
   if (mm.length > 0 || /VolumeMismatch/.test(event ?? "")) {
     return { kind: "pv-mismatch", pvc, pv, mismatches: mm, event };
   }
@@ -203,8 +204,12 @@ function relyOnAdmissionPolicy(env: Env): { relied: boolean; why: string } {
       why: `${without.length} Volsync object(s) (e.g. ${first.kind} ${first.namespace}/${first.name}) mount no repository through spec.kopia.moverVolumes, so they rely on the admission policy`,
     };
   }
-  if ((env.o.admission.policies?.length ?? 0) > 0) {
-    return { relied: true, why: "the cluster has MutatingAdmissionPolicies" };
+  const ours = repositoryPolicies(env.o.admission, env.c).policies;
+  if (ours.length > 0) {
+    return {
+      relied: true,
+      why: `the cluster has the repository's MutatingAdmissionPolicy ${ours.map((p) => p.name).join(", ")}`,
+    };
   }
   return {
     relied: false,
@@ -225,8 +230,8 @@ export const CHECKS: readonly CheckDef[] = [
     doc: {
       checks:
         "PV `<pvPrefix><repositoryNamespace>` (else the PV claimed by `<repositoryNamespace>/kopia`) exists and has `persistentVolumeReclaimPolicy: Retain`",
-      warn: "—",
-      fail: "no repository PV; or its reclaim policy is not Retain",
+      warn: 'a static-style repository PV (`staticVolume: "true"`) that is not Retain',
+      fail: "no repository PV; or it carries the shared handle and its reclaim policy is not Retain",
       fix: 'restore it from the GitOps repo (`flux reconcile kustomization …`), or `kubectl patch pv <pv> -p \'{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}\'`',
     },
     needs: ["persistentvolumes"],
@@ -245,47 +250,50 @@ export const CHECKS: readonly CheckDef[] = [
           },
         ];
       }
-      if (repo.pv.reclaimPolicy !== "Retain") {
+      const verdict = reclaimVerdict(repo.pv);
+      if (verdict) {
         return [
           {
             check: "repository-pv",
-            status: "fail",
+            status: reclaimStatus(verdict),
             subject: `PV ${repo.pv.name}`,
-            what: `the repository PV ${repo.pv.name} has reclaim policy ${repo.pv.reclaimPolicy}`,
-            why: "with Delete, deleting its claim makes the CSI driver delete the volume, and with it every backup (rook/rook#15008)",
-            fix: `kubectl patch pv ${repo.pv.name} -p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'  # and set persistentVolumeReclaimPolicy: Retain in its manifest`,
+            what: `the repository PV ${repo.pv.name} (${verdict.style}) has reclaim policy ${verdict.policy}`,
+            why: verdict.why,
+            fix: `${retainPatch(repo.pv.name)}  # and set persistentVolumeReclaimPolicy: Retain in its manifest`,
           },
         ];
       }
       return [];
     },
     passText: ({ repo }) =>
-      `PV ${repo.pv?.name} exists, reclaim Retain, ${repo.identity ? identityText(repo.identity) : "no volume"}`,
+      `PV ${repo.pv?.name} exists, reclaim ${repo.pv?.reclaimPolicy || "?"}, ${repo.identity ? identityText(repo.identity) : "no volume"}`,
   },
   {
     id: "reclaim-retain",
     title: "every namespace PV is Retain",
     doc: {
-      checks: "every kopia PV other than the repository PV has reclaim policy Retain",
-      warn: "—",
-      fail: "a PV with Delete or Recycle",
+      checks:
+        "every kopia PV other than the repository PV has reclaim policy Retain (the same verdict as lint's `volume/reclaim-policy`)",
+      warn: 'a static-style PV (`staticVolume: "true"`) with Delete or Recycle: the CSI driver is not asked to delete a static volume, but Retain is required',
+      fail: "a shared-handle PV with Delete or Recycle: deleting it or its claim can make ceph-csi delete the whole shared subvolume",
       fix: '`kubectl patch pv <pv> -p \'{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}\'` and the same in the manifest',
     },
     needs: ["persistentvolumes"],
     run(env) {
-      return pvsInScope(env)
-        .filter((pv) => pv.name !== env.repo.pv?.name && pv.reclaimPolicy !== "Retain")
-        .map((pv) => ({
+      const out: CheckResult[] = [];
+      for (const pv of pvsInScope(env)) {
+        const verdict = pv.name === env.repo.pv?.name ? undefined : reclaimVerdict(pv);
+        if (!verdict) continue;
+        out.push({
           check: "reclaim-retain",
-          status: "fail" as const,
+          status: reclaimStatus(verdict),
           subject: `PV ${pv.name}`,
-          what: `PV ${pv.name} has reclaim policy ${pv.reclaimPolicy}`,
-          why:
-            identityOf(pv).style === "shared-handle"
-              ? "it copies the shared volume's handle: deleting its claim can make ceph-csi delete the whole shared subvolume (rook/rook#15008)"
-              : "deleting its claim would make the CSI driver try to delete the volume it points at",
-          fix: `kubectl patch pv ${pv.name} -p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'  # and set persistentVolumeReclaimPolicy: Retain in its manifest`,
-        }));
+          what: `PV ${pv.name} (${verdict.style}) has reclaim policy ${verdict.policy}`,
+          why: verdict.why,
+          fix: `${retainPatch(pv.name)}  # and set persistentVolumeReclaimPolicy: Retain in its manifest`,
+        });
+      }
+      return out;
     },
     passText: (env) => `${pvsInScope(env).length} PV(s), all Retain`,
   },
@@ -297,20 +305,22 @@ export const CHECKS: readonly CheckDef[] = [
         'all kopia PVs use one style: the shared `volumeHandle`, or ceph-csi static volumes (`staticVolume: "true"` + `rootPath`)',
       warn: "—",
       fail: "both styles are in use",
-      fix: "rewrite the odd PVs in the repository PV's style (`kopiashare enable <ns> --force`), then delete PVC and PV and let Flux recreate them (the data stays: Retain)",
+      fix: "rewrite the odd PVs in the repository PV's style (`kopiashare enable <ns> --force`), then delete PVC and PV and let Flux recreate them; a PV that is not Retain is patched to Retain first (deleting a Delete PV or its claim can delete the shared subvolume)",
     },
     needs: ["persistentvolumes"],
     run(env) {
       const pvs = kopiaPvs(env.o, env.c);
       const byStyle = new Map<string, string[]>();
       for (const pv of pvs) {
-        const s = identityOf(pv).style;
+        const s = styleOfPv(pv);
         byStyle.set(s, [...(byStyle.get(s) ?? []), pv.name]);
       }
       if (byStyle.size < 2) return [];
       const want = env.repo.identity?.style ?? "shared-handle";
-      const odd = pvs.filter((pv) => identityOf(pv).style !== want);
-      const nss = odd.map((pv) => namespaceOfPv(pv, env.c)).filter((x): x is string => !!x);
+      const odd = pvs
+        .filter((pv) => styleOfPv(pv) !== want)
+        .map((pv) => ({ pv, ns: namespaceOfPv(pv, env.c) }))
+        .filter((x): x is { pv: LivePv; ns: string } => !!x.ns);
       return [
         {
           check: "volume-style",
@@ -318,10 +328,10 @@ export const CHECKS: readonly CheckDef[] = [
           subject: "cluster",
           what: `PVs mix both styles: ${[...byStyle.entries()].map(([s, names]) => `${s}: ${names.join(", ")}`).join("; ")}`,
           why: "a static PV and a shared-handle PV of the same subvolume are staged differently by ceph-csi; a repository must use one style",
-          fix: nss
+          fix: odd
             .map(
-              (ns) =>
-                `kopiashare enable ${ns} --force && git commit … && kubectl delete pvc -n ${ns} ${env.c.claimName} && kubectl delete pv ${pvName(env.c, ns)} && ${reconcile(env.c, ns)}`,
+              ({ pv, ns }) =>
+                `${retainFirst(pv)}kopiashare enable ${ns} --force && git commit … && kubectl delete pvc -n ${ns} ${env.c.claimName} && kubectl delete pv ${pv.name} && ${reconcile(env.c, ns)}${keepsData(pv) ? "" : `  # ${pv.name} is ${pv.reclaimPolicy || "not Retain"}: made Retain first, or deleting it can delete the shared subvolume`}`,
             )
             .join("\n"),
         },
@@ -337,14 +347,14 @@ export const CHECKS: readonly CheckDef[] = [
         "each kopia PV has the repository PV's `volumeHandle` (shared style) or `rootPath`/`clusterID`/`fsName` (static style)",
       warn: "—",
       fail: "a PV points elsewhere: that namespace's backups go to a different, isolated repository",
-      fix: "`spec.csi` is immutable: fix the manifest (`kopiashare enable <ns> --force`), delete the PVC and the PV (never the data), and let Flux recreate them",
+      fix: "`spec.csi` is immutable: fix the manifest (`kopiashare enable <ns> --force`), patch the PV to Retain if it is not, delete the PVC and the PV (never the data), and let Flux recreate them",
     },
     needs: ["persistentvolumes"],
     run(env) {
       const repo = env.repo.identity;
       if (!repo) return [];
       return pvsInScope(env)
-        .filter((pv) => identityOf(pv).style === repo.style && !sameVolume(pv, repo))
+        .filter((pv) => styleOfPv(pv) === repo.style && !sameVolume(pv, repo))
         .map((pv) => {
           const ns = namespaceOfPv(pv, env.c) ?? "<namespace>";
           return {
@@ -353,7 +363,7 @@ export const CHECKS: readonly CheckDef[] = [
             subject: `PV ${pv.name}`,
             what: `PV ${pv.name} points at ${identityText(identityOf(pv))}, not the repository's ${identityText(repo)}`,
             why: "backups of that namespace go to a different volume: a separate repository nobody restores from",
-            fix: `kopiashare enable ${ns} --force  # rewrites the PV from the repository PV; commit and push, then:\nkubectl delete pvc -n ${ns} ${env.c.claimName} && kubectl delete pv ${pv.name} && ${reconcile(env.c, ns)}`,
+            fix: `kopiashare enable ${ns} --force  # rewrites the PV from the repository PV; commit and push, then:\n${recreate(env.c, ns, pv)}${keepsData(pv) ? "  # Retain: the data stays" : `  # ${pv.name} is ${pv.reclaimPolicy || "not Retain"}: made Retain first, or deleting it can delete the subvolume it points at`}`,
           };
         });
     },
@@ -372,7 +382,7 @@ export const CHECKS: readonly CheckDef[] = [
     needs: ["version", "persistentvolumes"],
     run(env) {
       const v = env.o.version;
-      const shared = kopiaPvs(env.o, env.c).filter((pv) => identityOf(pv).style === "shared-handle");
+      const shared = kopiaPvs(env.o, env.c).filter((pv) => styleOfPv(pv) === "shared-handle");
       const handles = new Set(shared.map((pv) => identityKey(identityOf(pv))));
       const sharing = shared.length > handles.size;
       if (!v) {
@@ -402,9 +412,7 @@ export const CHECKS: readonly CheckDef[] = [
     },
     passText: (env) =>
       `server ${env.o.version?.gitVersion ?? "?"}${
-        kopiaPvs(env.o, env.c).some((pv) => identityOf(pv).style === "shared-handle")
-          ? " (shared handles are fine)"
-          : ""
+        kopiaPvs(env.o, env.c).some((pv) => styleOfPv(pv) === "shared-handle") ? " (shared handles are fine)" : ""
       }`,
   },
   {
@@ -444,9 +452,9 @@ export const CHECKS: readonly CheckDef[] = [
     title: "the MutatingAdmissionPolicy API is served where movers rely on it",
     doc: {
       checks:
-        "when movers get the repository from a MutatingAdmissionPolicy (Volsync fork <= 0.16: Volsync objects without `spec.kopia.moverVolumes`), discovery serves `mutatingadmissionpolicies` (v1, v1beta1 or v1alpha1) and a policy has a binding",
+        "when movers get the repository from a MutatingAdmissionPolicy (Volsync fork <= 0.16: Volsync objects without `spec.kopia.moverVolumes`, or the repository's policy exists), discovery serves `mutatingadmissionpolicies` (v1, v1beta1 or v1alpha1) and the repository's policy has a binding. The repository's policy is `volsync-mover-repository`, or one whose mutations add a PVC volume named `repository` or mount claim `kopia`; other policies do not count",
       warn: "discovery or listing the policies is forbidden",
-      fail: "the API is not served, or no policy / no binding exists",
+      fail: "the API is not served, or the repository's policy or its binding is missing",
       fix: "enable the API (feature gate `MutatingAdmissionPolicy` + `--runtime-config=admissionregistration.k8s.io/<v1beta1|v1alpha1>=true` before 1.36), or move to `spec.kopia.moverVolumes`",
     },
     needs: ["discovery", "volsync", "admissionpolicies"],
@@ -469,20 +477,33 @@ export const CHECKS: readonly CheckDef[] = [
           },
         ];
       }
-      const policies = a.policies ?? [];
-      const bound = (a.bindings ?? []).filter((b) => policies.includes(b));
-      if (policies.length === 0 || bound.length === 0) {
+      const others = (a.policies ?? []).map((p) => p.name);
+      const { policies, bound } = repositoryPolicies(a, env.c);
+      const compare = `kubectl get mutatingadmissionpolicies,mutatingadmissionpolicybindings${others.length > 0 ? "  # to compare" : ""}`;
+      if (policies.length === 0) {
         return [
           {
             check: "admission-policy",
             status: "fail",
             subject: "cluster",
             what:
-              policies.length === 0
+              others.length === 0
                 ? `movers rely on a MutatingAdmissionPolicy (${why}), but admissionregistration.k8s.io/${a.served[0]} has no MutatingAdmissionPolicy`
-                : `MutatingAdmissionPolicy ${policies.join(", ")} has no MutatingAdmissionPolicyBinding`,
+                : `movers rely on a MutatingAdmissionPolicy (${why}), but none mounts the repository: no ${MAP_NAME}, and ${others.join(", ")} add(s) no volume "repository" and no claim ${env.c.claimName}`,
+            why: "without the repository's policy, mover Jobs start without the repository volume and Kopia creates a new empty repository inside the Job",
+            fix: `apply the repository's admission policy and its binding (kopiashare init writes ${MAP_NAME}; ${compare}); or ${moverVolumes}`,
+          },
+        ];
+      }
+      if (bound.length === 0) {
+        return [
+          {
+            check: "admission-policy",
+            status: "fail",
+            subject: "cluster",
+            what: `MutatingAdmissionPolicy ${policies.map((p) => p.name).join(", ")} has no MutatingAdmissionPolicyBinding`,
             why: "a policy does nothing without a binding; mover Jobs then start without the repository volume",
-            fix: `apply the repository's admission policy and its binding (kubectl get mutatingadmissionpolicies,mutatingadmissionpolicybindings to compare); or ${moverVolumes}`,
+            fix: `apply the binding with spec.policyName: ${(policies[0] as { name: string }).name} (${compare}); or ${moverVolumes}`,
           },
         ];
       }
@@ -491,7 +512,12 @@ export const CHECKS: readonly CheckDef[] = [
     passText: (env) => {
       const { relied, why } = relyOnAdmissionPolicy(env);
       return relied
-        ? `served (admissionregistration.k8s.io/${env.o.admission.served[0]}), ${env.o.admission.policies?.length ?? 0} policy(ies) bound`
+        ? `served (admissionregistration.k8s.io/${env.o.admission.served[0]}), MutatingAdmissionPolicy ${repositoryPolicies(
+            env.o.admission,
+            env.c,
+          )
+            .bound.map((p) => p.name)
+            .join(", ")} bound`
         : `not needed: ${why}`;
     },
   },
@@ -564,7 +590,7 @@ export const CHECKS: readonly CheckDef[] = [
       checks: "the PV of a pending PVC `kopia` is not bound or reserved to another claim",
       warn: "—",
       fail: "another claim holds the PV (a PV without claimRef can be taken by any matching claim)",
-      fix: "delete the other claim (only the claim: Retain keeps the data), point the PV's claimRef back, and reserve it in the manifest",
+      fix: "delete the other claim (only the claim; a PV that is not Retain is patched to Retain first, since deleting the claim of a Delete PV can delete the shared subvolume), point the PV's claimRef back, and reserve it in the manifest",
     },
     needs: ["persistentvolumeclaims", "persistentvolumes"],
     run(env) {
@@ -576,7 +602,7 @@ export const CHECKS: readonly CheckDef[] = [
           subject: d.pvc.namespace,
           what: `${pendingText(d.pvc)}: PV ${d.pv.name} is ${d.pv.phase === "Bound" ? "bound" : "reserved"} to ${d.holder}`,
           why: "a PV is bound to one claim only; the other claim (possibly another tenant) now has the shared backup volume",
-          fix: `kubectl delete pvc -n ${hns} ${hname}  # only if it is not meant to use the repository\nkubectl patch pv ${d.pv.name} --type merge -p '{"spec":{"claimRef":{"namespace":"${d.pvc.namespace}","name":"${env.c.claimName}","uid":null,"resourceVersion":null}}}'\n# and keep spec.claimRef {namespace: ${d.pvc.namespace}, name: ${env.c.claimName}} in the PV manifest (kopiashare enable ${d.pvc.namespace} --force)`,
+          fix: `${retainFirst(d.pv)}kubectl delete pvc -n ${hns} ${hname}  # only if it is not meant to use the repository${keepsData(d.pv) ? "" : `; ${d.pv.name} is ${d.pv.reclaimPolicy || "not Retain"}: made Retain first, or deleting the claim can delete the shared subvolume`}\nkubectl patch pv ${d.pv.name} --type merge -p '{"spec":{"claimRef":{"namespace":"${d.pvc.namespace}","name":"${env.c.claimName}","uid":null,"resourceVersion":null}}}'\n# and keep spec.claimRef {namespace: ${d.pvc.namespace}, name: ${env.c.claimName}} in the PV manifest (kopiashare enable ${d.pvc.namespace} --force)`,
         };
       });
     },
@@ -619,11 +645,11 @@ export const CHECKS: readonly CheckDef[] = [
     run(env) {
       return diagnoses(env, "pv-mismatch").map((d) => {
         const ns = d.pvc.namespace;
-        const lines = [...d.mismatches];
-        const onlySize = d.mismatches.length === 1 && d.mismatches[0]?.startsWith("size");
+        const lines = d.mismatches.map((m) => m.text);
+        const onlySize = d.mismatches.length === 1 && d.mismatches[0]?.field === "size";
         const fix = onlySize
           ? `kubectl patch pv ${d.pv.name} -p '{"spec":{"capacity":{"storage":"${d.pvc.request}"}}}'  # or lower the PVC's request in the manifest; keep both equal in the repo`
-          : `set the PVC manifest to storageClassName: ${d.pv.storageClassName}, accessModes: [${d.pv.accessModes.join(", ")}], requests.storage <= ${d.pv.capacity} (kopiashare enable ${ns} --force writes them from the PV); commit, then:\nkubectl delete pvc -n ${ns} ${env.c.claimName} && ${reconcile(env.c, ns)}`;
+          : `set the PVC manifest to storageClassName: ${d.pv.storageClassName}, accessModes: [${d.pv.accessModes.join(", ")}], requests.storage <= ${d.pv.capacity} (kopiashare enable ${ns} --force writes them from the PV); commit, then:\n${retainFirst(d.pv)}kubectl delete pvc -n ${ns} ${env.c.claimName} && ${reconcile(env.c, ns)}`;
         return {
           check: "pv-mismatch",
           status: "fail" as const,
@@ -657,7 +683,7 @@ export const CHECKS: readonly CheckDef[] = [
           why: "mover Jobs that mount it stay Pending, so no backup or restore runs in this namespace",
           fix: d.pvc.volumeName
             ? `kubectl describe pvc -n ${ns} ${env.c.claimName}; kubectl get pv ${d.pvc.volumeName}`
-            : `the PVC must name its PV: kopiashare enable ${ns} --force, commit, then kubectl delete pvc -n ${ns} ${env.c.claimName} && ${reconcile(env.c, ns)}`,
+            : `the PVC must name its PV: kopiashare enable ${ns} --force, commit, then ${retainFirst(d.pv)}kubectl delete pvc -n ${ns} ${env.c.claimName} && ${reconcile(env.c, ns)}`,
         };
       });
     },

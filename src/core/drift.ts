@@ -6,6 +6,7 @@
 import { type Conventions, ksName } from "./config.ts";
 import { kopiaPvs, type LivePv, type LivePvc, namespaceOfPv, type Observed } from "./live.ts";
 import { type RepositoryPair, str } from "./model.ts";
+import { keepsData, retainFirst } from "./volume-facts.ts";
 
 export interface DesiredPv {
   name: string;
@@ -93,6 +94,17 @@ function reconcileFix(c: Conventions, pair: DesiredPair | undefined, ns: string)
   return `flux reconcile kustomization ${ks} --with-source`;
 }
 
+/**
+ * What a fix that deletes `pv` or its claim says about the data: with Retain it stays; otherwise the fix
+ * starts with the Retain patch (retainFirst) and says why.
+ */
+function dataNote(pv: LivePv | undefined): string {
+  if (!pv) return "";
+  return keepsData(pv)
+    ? "Retain: the data stays"
+    : `PV ${pv.name} is ${pv.reclaimPolicy || "not Retain"}: made Retain first, or deleting it or its claim can delete the subvolume it points at`;
+}
+
 export function computeDrift(desired: DesiredPair[], o: Observed, c: Conventions, only?: string[]): DriftReport {
   const inScope = (ns: string) => !only || only.includes(ns);
   const items: DriftItem[] = [];
@@ -122,6 +134,8 @@ export function computeDrift(desired: DesiredPair[], o: Observed, c: Conventions
         !unresolved(d.pvc.volumeName) &&
         live.volumeName !== d.pvc.volumeName
       ) {
+        const bound = live.volumeName ? pvs.get(live.volumeName) : undefined;
+        const note = dataNote(bound);
         items.push({
           namespace: d.namespace,
           kind: "PersistentVolumeClaim",
@@ -131,7 +145,7 @@ export function computeDrift(desired: DesiredPair[], o: Observed, c: Conventions
           repo: d.pvc.volumeName,
           cluster: live.volumeName ?? "(none)",
           where: d.pvc.where,
-          fix: `a PVC's volumeName is immutable: kubectl delete pvc -n ${d.pvc.namespace} ${d.pvc.name} && ${reconcileFix(c, d, d.namespace)}`,
+          fix: `${retainFirst(bound)}kubectl delete pvc -n ${d.pvc.namespace} ${d.pvc.name} && ${reconcileFix(c, d, d.namespace)}  # a PVC's volumeName is immutable${note ? `; ${note}` : ""}`,
         });
       }
     }
@@ -149,7 +163,7 @@ export function computeDrift(desired: DesiredPair[], o: Observed, c: Conventions
         });
         continue;
       }
-      const recreate = `spec.csi is immutable: kubectl delete pvc -n ${d.namespace} ${c.claimName} && kubectl delete pv ${d.pv.name} && ${reconcileFix(c, d, d.namespace)}  # Retain keeps the data`;
+      const recreate = `${retainFirst(live)}kubectl delete pvc -n ${d.namespace} ${c.claimName} && kubectl delete pv ${d.pv.name} && ${reconcileFix(c, d, d.namespace)}  # spec.csi is immutable; ${dataNote(live)}`;
       const cmp = (field: string, repo: string | undefined, cluster: string | undefined, fix: string) => {
         if (repo === undefined || unresolved(repo) || repo === cluster) return;
         items.push({
@@ -189,12 +203,14 @@ export function computeDrift(desired: DesiredPair[], o: Observed, c: Conventions
 
   for (const [ns, p] of [...pvcs.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     if (declaredPvcs.has(ns) || !inScope(ns)) continue;
+    const bound = p.volumeName ? pvs.get(p.volumeName) : undefined;
+    const note = dataNote(bound);
     items.push({
       namespace: ns,
       kind: "PersistentVolumeClaim",
       name: `${ns}/${p.name}`,
       change: "not-in-repo",
-      fix: `kopiashare enable ${ns}  # declare it; or, if it is no longer wanted: kubectl delete pvc -n ${ns} ${p.name}`,
+      fix: `kopiashare enable ${ns}  # declare it; or, if it is no longer wanted: ${retainFirst(bound)}kubectl delete pvc -n ${ns} ${p.name}${note ? ` (${note})` : ""}`,
     });
   }
   for (const pv of kopiaPvs(o, c).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -206,8 +222,8 @@ export function computeDrift(desired: DesiredPair[], o: Observed, c: Conventions
       name: pv.name,
       change: "not-in-repo",
       fix: ns
-        ? `kopiashare enable ${ns}  # declare it; or, if it is no longer wanted: kubectl delete pv ${pv.name} (Retain: the data stays)`
-        : `kubectl delete pv ${pv.name}  # if it is no longer wanted (Retain: the data stays)`,
+        ? `kopiashare enable ${ns}  # declare it; or, if it is no longer wanted: ${retainFirst(pv)}kubectl delete pv ${pv.name} (${dataNote(pv)})`
+        : `${retainFirst(pv)}kubectl delete pv ${pv.name}  # if it is no longer wanted (${dataNote(pv)})`,
     });
   }
   items.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind));

@@ -4,7 +4,16 @@
  * about HTTP or the Kubernetes client.
  */
 import { type Conventions, pvName } from "./config.ts";
-import { styleOf, type VolumeStyle } from "./topology.ts";
+import { MAP_NAME } from "./render/wiring.ts";
+import type { VolumeStyle } from "./topology.ts";
+import {
+  identityOf,
+  identityText,
+  pickRepositoryPv,
+  reclaimVerdict,
+  sameVolume,
+  type VolumeIdentity,
+} from "./volume-facts.ts";
 
 export interface ClaimRef {
   namespace: string;
@@ -134,13 +143,44 @@ export function permissionText(d: Pick<Denial, "verb" | "resource" | "namespace"
   return `missing permission: ${d.verb} ${d.resource} ${d.namespace ? `in ${d.namespace}` : "cluster-wide"}`;
 }
 
+export interface LivePolicy {
+  name: string;
+  /** Every string under spec.mutations (the CEL expressions), one per line. */
+  mutations: string;
+}
+
 export interface AdmissionPolicies {
   /** admissionregistration.k8s.io versions that serve mutatingadmissionpolicies, best first. */
   served: string[];
   /** Policies and bindings in the first served version (undefined: not listed). */
-  policies: string[] | undefined;
+  policies: LivePolicy[] | undefined;
   /** policyName of every binding. */
   bindings: string[] | undefined;
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * The repository's MutatingAdmissionPolicy: named MAP_NAME (what `kopiashare init` writes), or one whose
+ * mutations add a PVC volume named `repository` or mount the per-namespace claim (`claimName`).
+ * Another policy, bound or not, does not put the repository into mover Jobs.
+ */
+export function isRepositoryPolicy(p: LivePolicy, c: Conventions): boolean {
+  if (p.name === MAP_NAME) return true;
+  const t = p.mutations;
+  if (!/persistentVolumeClaim/.test(t)) return false;
+  const quoted = (key: string, value: string) => new RegExp(`\\b${key}\\s*:\\s*['"]${escapeRe(value)}['"]`).test(t);
+  return quoted("name", "repository") || quoted("claimName", c.claimName);
+}
+
+/** The repository's policies among those listed, and which of them a binding names. */
+export function repositoryPolicies(
+  a: AdmissionPolicies,
+  c: Conventions,
+): { policies: LivePolicy[]; bound: LivePolicy[] } {
+  const policies = (a.policies ?? []).filter((p) => isRepositoryPolicy(p, c));
+  const bindings = new Set(a.bindings ?? []);
+  return { policies, bound: policies.filter((p) => bindings.has(p.name)) };
 }
 
 export interface Observed {
@@ -193,42 +233,7 @@ export function deniedFor(o: Observed, sources: readonly Source[]): Denial[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Volume identity
-
-export interface VolumeIdentity {
-  style: VolumeStyle;
-  driver: string;
-  /** shared-handle: the handle all PVs copy. static: undefined (each PV has its own handle). */
-  handle: string | undefined;
-  /** static: volumeAttributes.rootPath (the subvolume path). */
-  rootPath: string | undefined;
-  clusterID: string | undefined;
-  fsName: string | undefined;
-}
-
-export function identityOf(pv: LivePv): VolumeIdentity {
-  const style = styleOf(Object.entries(pv.volumeAttributes));
-  return {
-    style,
-    driver: pv.driver ?? "",
-    handle: style === "shared-handle" ? pv.volumeHandle : undefined,
-    rootPath: pv.volumeAttributes.rootPath,
-    clusterID: pv.volumeAttributes.clusterID,
-    fsName: pv.volumeAttributes.fsName,
-  };
-}
-
-/** One string per underlying subvolume: equal keys point at the same data. */
-export function identityKey(id: VolumeIdentity): string {
-  return id.style === "static"
-    ? `static:${id.clusterID ?? ""}/${id.fsName ?? ""}:${id.rootPath ?? ""}`
-    : `handle:${id.handle ?? ""}`;
-}
-
-/** What a user recognises: the handle, or the rootPath of a static PV. */
-export function identityText(id: VolumeIdentity): string {
-  return id.style === "static" ? `rootPath ${id.rootPath ?? "(none)"}` : `handle ${id.handle ?? "(none)"}`;
-}
+// The repository volume (identity, style and reclaim verdicts: volume-facts.ts)
 
 /** The namespace a kopia PV belongs to: its name suffix, else its claimRef. */
 export function namespaceOfPv(pv: LivePv, c: Conventions): string | undefined {
@@ -254,42 +259,20 @@ export interface Repository {
   origin: string;
 }
 
-/** The repository PV: <pvPrefix><repositoryNamespace>, else the PV claimed by <repositoryNamespace>/<claim>. */
+/**
+ * The repository PV among the kopia PVs (volume-facts.ts `pickRepositoryPv`, the same pick as lint's):
+ * <pvPrefix><repositoryNamespace>, else the PV claimed by <repositoryNamespace>/<claim>. Without either,
+ * no repository PV, and the identity every PV must have is the one most kopia PVs share.
+ */
 export function findRepository(o: Observed, c: Conventions): Repository {
-  const byName = o.pvs.find((pv) => pv.name === pvName(c, c.repositoryNamespace));
-  const byClaim = o.pvs.find(
-    (pv) => pv.claimRef?.namespace === c.repositoryNamespace && pv.claimRef.name === c.claimName,
-  );
-  const pv = byName ?? byClaim;
-  if (pv) return { pv, identity: identityOf(pv), origin: `PV ${pv.name}` };
-  const counts = new Map<string, { id: VolumeIdentity; n: number }>();
-  for (const p of kopiaPvs(o, c)) {
-    const id = identityOf(p);
-    const key = identityKey(id);
-    const e = counts.get(key) ?? { id, n: 0 };
-    e.n++;
-    counts.set(key, e);
-  }
-  const best = [...counts.values()].sort((a, b) => b.n - a.n)[0];
+  const pick = pickRepositoryPv(kopiaPvs(o, c), c);
+  if (!pick) return { pv: undefined, identity: undefined, origin: "none" };
+  if (pick.by !== "majority") return { pv: pick.pv, identity: identityOf(pick.pv), origin: `PV ${pick.pv.name}` };
   return {
     pv: undefined,
-    identity: best?.id,
-    origin: best ? `the volume most kopia PVs use (${best.n} PV(s); no ${pvName(c, c.repositoryNamespace)})` : "none",
+    identity: identityOf(pick.pv),
+    origin: `the volume most kopia PVs use (${pick.votes} PV(s); no ${pvName(c, c.repositoryNamespace)})`,
   };
-}
-
-/** Whether `pv` points at the repository's subvolume. Mixed styles never match. */
-export function sameVolume(pv: LivePv, repo: VolumeIdentity): boolean {
-  const id = identityOf(pv);
-  if (id.style !== repo.style) return false;
-  if (id.style === "static") {
-    return (
-      id.rootPath === repo.rootPath &&
-      (repo.clusterID === undefined || id.clusterID === repo.clusterID) &&
-      (repo.fsName === undefined || id.fsName === repo.fsName)
-    );
-  }
-  return id.handle === repo.handle;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -350,8 +333,12 @@ export function namespaceStatus(o: Observed, c: Conventions, ns: string, repo: R
         );
       }
     }
-    if (pv.reclaimPolicy !== "Retain")
-      problems.push(`PV ${pv.name} has reclaim policy ${pv.reclaimPolicy}, not Retain`);
+    if (pv.reclaimPolicy !== "Retain") {
+      const shared = reclaimVerdict(pv)?.severity === "error";
+      problems.push(
+        `PV ${pv.name} has reclaim policy ${pv.reclaimPolicy || "(unknown)"}, not Retain${shared ? ": deleting it or its claim can delete the shared subvolume" : ""}`,
+      );
+    }
   }
   return {
     namespace: ns,
@@ -399,32 +386,6 @@ export function verify(o: Observed, c: Conventions, namespaces: string[] | undef
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers shared by checks
-
-const UNITS: Record<string, number> = {
-  "": 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
-/** Bytes of a Kubernetes quantity ("200Gi", "1.5G", "500M"); undefined when not parseable. */
-export function quantityBytes(q: string | undefined): number | undefined {
-  if (q === undefined) return undefined;
-  const m = /^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$/.exec(q.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  if (m[2] === "m") return n / 1000;
-  return n * (UNITS[m[2] ?? ""] ?? 1);
-}
 
 export function eventsFor(o: Observed, namespace: string, name: string): LiveEvent[] {
   return o.events

@@ -248,20 +248,30 @@ export function subjectOf(o: ModelObject): string {
 /** Memoises a per-model computation (models are immutable once built). */
 export function perModel<T>(fn: (model: RepoModel) => T): (model: RepoModel) => T {
   const cache = new WeakMap<RepoModel, T>();
+  // Rules ask thousands of times about one model: the last one answers without a lookup.
+  let lastModel: RepoModel | undefined;
+  let last: T | undefined;
   return (model) => {
-    if (cache.has(model)) return cache.get(model) as T;
-    const v = fn(model);
-    cache.set(model, v);
+    if (model === lastModel) return last as T;
+    let v: T;
+    if (cache.has(model)) v = cache.get(model) as T;
+    else {
+      v = fn(model);
+      cache.set(model, v);
+    }
+    lastModel = model;
+    last = v;
     return v;
   };
 }
 
 interface Index {
-  byNs: Map<string, ModelObject[]>;
-  /** kind -> namespace ("" for none) -> objects; no string keys built per object. */
-  byKindNs: Map<string, Map<string, ModelObject[]>>;
   byKind: Map<string, ModelObject[]>;
   ks: Map<string, FluxKs>;
+  /** Built on first use (few callers need them). */
+  byNs: Map<string, ModelObject[]> | undefined;
+  /** kind -> namespace ("" for none) -> objects, per kind on first use. */
+  byKindNs: Map<string, Map<string, ModelObject[]>>;
 }
 
 const indexes = new WeakMap<RepoModel, Index>();
@@ -272,36 +282,44 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   else m.set(k, [v]);
 }
 
+let lastIndex: { model: RepoModel; ix: Index } | undefined;
+
 function indexOf(model: RepoModel): Index {
+  if (lastIndex?.model === model) return lastIndex.ix;
   let ix = indexes.get(model);
-  if (ix) return ix;
-  ix = { byNs: new Map(), byKindNs: new Map(), byKind: new Map(), ks: new Map() };
-  for (const o of model.objects) {
-    const ns = o.namespace ?? "";
-    if (o.namespace !== undefined) push(ix.byNs, ns, o);
-    let kinds = ix.byKindNs.get(o.kind);
-    if (!kinds) {
-      kinds = new Map();
-      ix.byKindNs.set(o.kind, kinds);
-    }
-    push(kinds, ns, o);
-    push(ix.byKind, o.kind, o);
+  if (ix) {
+    lastIndex = { model, ix };
+    return ix;
   }
+  ix = { byKind: new Map(), ks: new Map(), byNs: undefined, byKindNs: new Map() };
+  for (const o of model.objects) push(ix.byKind, o.kind, o);
   for (const k of model.kustomizations) if (!ix.ks.has(k.id)) ix.ks.set(k.id, k);
   indexes.set(model, ix);
+  lastIndex = { model, ix };
   return ix;
 }
 
 /** Delivered objects in a namespace. */
 export function objectsIn(model: RepoModel, namespace: string): ModelObject[] {
-  return indexOf(model).byNs.get(namespace) ?? [];
+  const ix = indexOf(model);
+  if (!ix.byNs) {
+    ix.byNs = new Map();
+    for (const o of model.objects) if (o.namespace !== undefined) push(ix.byNs, o.namespace, o);
+  }
+  return ix.byNs.get(namespace) ?? [];
 }
 
 /** Delivered objects of a kind (optionally in one namespace). */
 export function objectsOf(model: RepoModel, kind: string, namespace?: string): ModelObject[] {
   const ix = indexOf(model);
   if (namespace === undefined) return ix.byKind.get(kind) ?? [];
-  return ix.byKindNs.get(kind)?.get(namespace) ?? [];
+  let byNs = ix.byKindNs.get(kind);
+  if (!byNs) {
+    byNs = new Map();
+    for (const o of ix.byKind.get(kind) ?? []) push(byNs, o.namespace ?? "", o);
+    ix.byKindNs.set(kind, byNs);
+  }
+  return byNs.get(namespace) ?? [];
 }
 
 export function kustomizationById(model: RepoModel, id: string): FluxKs | undefined {
@@ -319,17 +337,19 @@ export interface RepositoryRef {
   path: (string | number)[];
 }
 
-const secretIndex = perModel((model) => {
-  const ix = new Map<string, RepositoryRef[]>();
+/**
+ * Secrets by "namespace/name". Looked up by namespace, then name (no key string built per lookup); a
+ * namespace or name with a "/" (invalid, but the key would be ambiguous) switches to the joined key.
+ */
+interface SecretIndex {
+  byNs: Map<string, Map<string, RepositoryRef[]>>;
+  byKey: Map<string, RepositoryRef[]> | undefined;
+}
+
+const secretIndex = perModel((model): SecretIndex => {
+  const entries: [string, string, RepositoryRef][] = [];
   const add = (ns: string | undefined, name: string, ref: RepositoryRef) => {
-    if (ns === undefined) return;
-    const key = `${ns}/${name}`;
-    let list = ix.get(key);
-    if (!list) {
-      list = [];
-      ix.set(key, list);
-    }
-    list.push(ref);
+    if (ns !== undefined) entries.push([ns, name, ref]);
   };
   for (const es of objectsOf(model, "ExternalSecret")) {
     const url = str(es.body, "spec", "target", "template", "data", "KOPIA_REPOSITORY");
@@ -347,13 +367,29 @@ const secretIndex = perModel((model) => {
       add(s.namespace, s.name, { url, holder: s, path: ["data", "KOPIA_REPOSITORY"] });
     }
   }
+  const ix: SecretIndex = { byNs: new Map(), byKey: undefined };
+  if (entries.some(([ns, name]) => ns.includes("/") || name.includes("/"))) {
+    ix.byKey = new Map();
+    for (const [ns, name, ref] of entries) push(ix.byKey, `${ns}/${name}`, ref);
+    return ix;
+  }
+  for (const [ns, name, ref] of entries) {
+    let names = ix.byNs.get(ns);
+    if (!names) {
+      names = new Map();
+      ix.byNs.set(ns, names);
+    }
+    push(names, name, ref);
+  }
   return ix;
 });
 
 /** KOPIA_REPOSITORY values that a Secret named `name` in `namespace` will hold (ExternalSecret templates and Secrets). */
 export function repositoryOfSecret(model: RepoModel, namespace: string | undefined, name: string): RepositoryRef[] {
   if (namespace === undefined) return [];
-  return secretIndex(model).get(`${namespace}/${name}`) ?? [];
+  const ix = secretIndex(model);
+  if (ix.byKey) return ix.byKey.get(`${namespace}/${name}`) ?? [];
+  return ix.byNs.get(namespace)?.get(name) ?? [];
 }
 
 /** "filesystem:///a/b" -> "/a/b"; undefined for other backends. */
@@ -367,17 +403,22 @@ export function filesystemPath(url: string): string | undefined {
   return p;
 }
 
-/** The name of the Secret a Volsync kopia object reads its repository from. */
+// Key paths shared by every result (read-only).
+const MAINTENANCE_SECRET = ["spec", "repository", "repository"];
+const MAINTENANCE_SECRET_SHORT = ["spec", "repository"];
+const MOVER_SECRET = ["spec", "kopia", "repository"];
+
+/** The name of the Secret a Volsync kopia object reads its repository from; `path` is shared, do not mutate. */
 export function moverSecretName(o: ModelObject): { name: string; path: (string | number)[] } | undefined {
   if (o.kind === "KopiaMaintenance") {
     const a = str(o.body, "spec", "repository", "repository");
-    if (a) return { name: a, path: ["spec", "repository", "repository"] };
+    if (a) return { name: a, path: MAINTENANCE_SECRET };
     const b = str(o.body, "spec", "repository");
-    if (b) return { name: b, path: ["spec", "repository"] };
+    if (b) return { name: b, path: MAINTENANCE_SECRET_SHORT };
     return undefined;
   }
   const n = str(o.body, "spec", "kopia", "repository");
-  return n ? { name: n, path: ["spec", "kopia", "repository"] } : undefined;
+  return n ? { name: n, path: MOVER_SECRET } : undefined;
 }
 
 /** The kopia section of a Volsync mover object (spec.kopia for sources/destinations, spec for maintenance). */
@@ -385,8 +426,12 @@ export function moverSpec(o: ModelObject): Record<string, unknown> | undefined {
   return o.kind === "KopiaMaintenance" ? rec(o.body, "spec") : rec(o.body, "spec", "kopia");
 }
 
-export function moverSpecPath(o: ModelObject): string[] {
-  return o.kind === "KopiaMaintenance" ? ["spec"] : ["spec", "kopia"];
+const SPEC: readonly string[] = ["spec"];
+const SPEC_KOPIA: readonly string[] = ["spec", "kopia"];
+
+/** Key path of moverSpec (shared: do not mutate). */
+export function moverSpecPath(o: ModelObject): readonly string[] {
+  return o.kind === "KopiaMaintenance" ? SPEC : SPEC_KOPIA;
 }
 
 /**

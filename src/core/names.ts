@@ -22,3 +22,39 @@ export function checkSubdomain(name: string, what: string): string | undefined {
   }
   return undefined;
 }
+
+/** A Kubernetes quantity as PV capacities and PVC requests use it, e.g. 200Gi, 500Mi, 1.5T. */
+export const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+
+export function isQuantity(value: string): boolean {
+  return QUANTITY.test(value);
+}
+
+export interface KubeVersion {
+  major: number;
+  minor: number;
+}
+
+/** How a Kubernetes version may be written, for messages. */
+export const KUBE_VERSION_FORMS = "1.34, v1.34, 1.34.2 or v1.34.2";
+
+/**
+ * The one grammar for a Kubernetes version everywhere (flags, kopiashare.yaml, rules): `1.34`, `v1.34`,
+ * `1.34.2` or `v1.34.2`; the patch is ignored. Undefined for anything else (other majors included).
+ */
+export function parseKubeVersion(value: string): KubeVersion | undefined {
+  const m = /^v?(1)\.(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]*))?$/.exec(value.trim());
+  if (!m) return undefined;
+  return { major: Number(m[1]), minor: Number(m[2]) };
+}
+
+/** "1.NN", the form kopiashare writes and compares. */
+export function formatKubeVersion(v: KubeVersion): string {
+  return `${v.major}.${v.minor}`;
+}
+
+/** Any accepted spelling as "1.NN"; undefined when `value` is not a Kubernetes version. */
+export function normalizeKubeVersion(value: string): string | undefined {
+  const v = parseKubeVersion(value);
+  return v ? formatKubeVersion(v) : undefined;
+}

@@ -58,11 +58,15 @@ interface Expr {
   /** "", ":=", ":-", "=", "-", "^^", ",,", "^", ",", "#" (length), "?" (other operators). */
   op: string;
   def: Template | undefined;
+  /** With a default that is plain text: its "default" use, shared by every evaluation that records it. */
+  defaultUse: VarUse | undefined;
 }
 
 type Template = (string | Expr)[];
 
 const compiled = new Map<string, Template>();
+/** Uses that `run` shares between evaluations (plain defaults): their occurrences can be shared too. */
+const sharedUses = new WeakSet<VarUse>();
 
 function compile(text: string): Template {
   let t = compiled.get(text);
@@ -97,15 +101,25 @@ function compile(text: string): Template {
     const expr = text.slice(at, close + 1);
     const inner = text.slice(at + 2, close);
     let e: Expr | undefined;
-    if (inner.startsWith("#")) e = { expr, name: inner.slice(1), op: "#", def: undefined };
+    if (inner.startsWith("#")) e = { expr, name: inner.slice(1), op: "#", def: undefined, defaultUse: undefined };
     else {
       const m = NAME.exec(inner);
       if (m) {
         const name = m[0];
         const rest = inner.slice(name.length);
         const d = /^(:=|:-|=|-)([\s\S]*)$/.exec(rest);
-        if (d) e = { expr, name, op: d[1] as string, def: compile(d[2] as string) };
-        else e = { expr, name, op: ["", "^^", ",,", "^", ","].includes(rest) ? rest : "?", def: undefined };
+        if (d) {
+          const def = compile(d[2] as string);
+          const plain = def.every((x) => typeof x === "string");
+          const defaultUse: VarUse | undefined = plain
+            ? { name, how: "default", value: def.join(""), expr }
+            : undefined;
+          if (defaultUse) sharedUses.add(defaultUse);
+          e = { expr, name, op: d[1] as string, def, defaultUse };
+        } else {
+          const op = ["", "^^", ",,", "^", ","].includes(rest) ? rest : "?";
+          e = { expr, name, op, def: undefined, defaultUse: undefined };
+        }
       }
     }
     if (e) {
@@ -152,7 +166,10 @@ function run(t: Template, vars: Vars, uses: VarUse[], notable = false): string {
       }
       const d = run(seg.def, vars, uses, notable);
       if (runUnknown) unknown = true;
-      uses.push({ name: seg.name, how: "default", value: d, expr: seg.expr });
+      // Notable uses end up in the model, one per object copy: a plain default's use is shared.
+      uses.push(
+        notable && seg.defaultUse ? seg.defaultUse : { name: seg.name, how: "default", value: d, expr: seg.expr },
+      );
       out += d;
       continue;
     }
@@ -235,16 +252,36 @@ interface Hole {
   tpl: Template;
   /** The string is one expression: a number/boolean result is read back as such. */
   whole: boolean;
+  /** The occurrence of each shared use (a plain default) at this hole, made once. */
+  shared: Map<VarUse, Occurrence> | undefined;
 }
 
-const holeCache = new WeakMap<object, Hole[] | null>();
+/**
+ * The objects and arrays on the paths to a tree's holes, as a tree of their own (keys in walk order):
+ * substitution visits only these and copies an object only when something below it changes.
+ */
+interface Branch {
+  keys: (string | number)[];
+  /** Per key: the hole there, or the branch below it. */
+  next: (Hole | Branch)[];
+}
+
+interface Holes {
+  root: Branch;
+  /** Some object is reached along two paths (YAML aliases): each gets one copy, shared the same way. */
+  aliased: boolean;
+}
+
+const holeCache = new WeakMap<object, Holes | null>();
 
 /** The strings with `$` in a tree; null when a map key has one (then the tree is walked each time). */
-function holesOf(value: object): Hole[] | null {
+function holesOf(value: object): Holes | null {
   const cached = holeCache.get(value);
   if (cached !== undefined) return cached;
   const holes: Hole[] = [];
   let keyed = false;
+  let aliased = false;
+  const seen = new Set<object>();
   const stack: (string | number)[] = [];
   const walk = (v: unknown) => {
     if (typeof v === "string") {
@@ -254,11 +291,14 @@ function holesOf(value: object): Hole[] | null {
           path: stack.slice(),
           tpl,
           whole: tpl.length === 1 && typeof tpl[0] !== "string" && v.startsWith("${"),
+          shared: undefined,
         });
       }
       return;
     }
     if (v === null || typeof v !== "object") return;
+    if (seen.has(v)) aliased = true;
+    seen.add(v);
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
         stack.push(i);
@@ -275,13 +315,55 @@ function holesOf(value: object): Hole[] | null {
     }
   };
   walk(value);
-  const out = keyed ? null : holes;
+  let out: Holes | null = null;
+  if (!keyed) {
+    const root: Branch = { keys: [], next: [] };
+    for (const h of holes) {
+      let b = root;
+      for (let i = 0; i < h.path.length - 1; i++) {
+        const key = h.path[i] as string | number;
+        // Holes come in walk order, so only a branch's last key can lead to the next hole too.
+        const last = b.keys.length - 1;
+        const below = b.next[last];
+        if (last >= 0 && b.keys[last] === key && below && !("tpl" in below)) b = below;
+        else {
+          const child: Branch = { keys: [], next: [] };
+          b.keys.push(key);
+          b.next.push(child);
+          b = child;
+        }
+      }
+      b.keys.push(h.path[h.path.length - 1] as string | number);
+      b.next.push(h);
+    }
+    out = { root, aliased };
+  }
   holeCache.set(value, out);
   return out;
 }
 
-const clone = (v: unknown): Record<string | number, unknown> =>
-  (Array.isArray(v) ? v.slice() : { ...(v as Record<string, unknown>) }) as Record<string | number, unknown>;
+/**
+ * Plain objects (prototype Object.prototype, constructor Object) whose hidden classes do not grow from
+ * the one shared by every `{}`: V8 caps the shapes that can grow from one class (about 1,500 first keys),
+ * and a large repository exhausts that cap (maps keyed by app names), after which each copy of a parsed
+ * object got a hidden class of its own: more memory, and every later read of it slow.
+ */
+const PlainObject = function PlainObject() {} as unknown as new () => Record<string, unknown>;
+PlainObject.prototype = Object.prototype;
+
+/** A shallow copy (see PlainObject); keys in the same order. */
+function clone(v: unknown): Record<string | number, unknown> {
+  if (Array.isArray(v)) return v.slice() as unknown as Record<number, unknown>;
+  const src = v as Record<string, unknown>;
+  const out = new PlainObject();
+  for (const k of Object.keys(src)) {
+    // js-yaml keeps a `__proto__` key as an own property: so must the copy (an assignment would set the prototype).
+    if (k === "__proto__")
+      Object.defineProperty(out, k, { value: src[k], enumerable: true, writable: true, configurable: true });
+    else out[k] = src[k];
+  }
+  return out;
+}
 
 /**
  * Substitutes every string (and map key) in a parsed YAML tree, copying only what changes.
@@ -290,67 +372,92 @@ const clone = (v: unknown): Record<string | number, unknown> =>
  */
 export function substituteTree(value: unknown, vars: Vars, record: "all" | "notable" = "all"): TreeResult {
   if (typeof value === "string") {
-    const holes: Hole[] = value.includes("$") ? [{ path: [], tpl: compile(value), whole: value.startsWith("${") }] : [];
-    return applyHoles(value, holes, vars, record);
+    if (!value.includes("$")) return { value, changed: false, occurrences: NO_OCCURRENCES };
+    const st = fillState(vars, record, undefined);
+    const hole: Hole = { path: [], tpl: compile(value), whole: value.startsWith("${"), shared: undefined };
+    const next = fill(hole, st);
+    return { value: next, changed: next !== value, occurrences: occurrencesOf(st) };
   }
   if (value === null || typeof value !== "object") return { value, changed: false, occurrences: [] };
   const holes = holesOf(value);
   if (holes === null) return walkTree(value, vars);
-  return applyHoles(value, holes, vars, record);
+  if (holes.root.keys.length === 0) return { value, changed: false, occurrences: NO_OCCURRENCES };
+  const st = fillState(vars, record, holes.aliased ? new Map() : undefined);
+  const out = applyBranch(value, holes.root, st);
+  return { value: out, changed: out !== value, occurrences: occurrencesOf(st) };
 }
 
 const NO_OCCURRENCES: Occurrence[] = [];
 
-/** record "notable": only expressions that did not take a set value (defaults, missing, unknown). */
-function applyHoles(value: unknown, holes: Hole[], vars: Vars, record: "all" | "notable"): TreeResult {
-  let occurrences = NO_OCCURRENCES;
-  if (holes.length === 0) return { value, changed: false, occurrences };
-  let root: unknown = value;
-  const clones = new Map<unknown, Record<string | number, unknown>>();
-  const uses: VarUse[] = [];
-  const notable = record === "notable";
-  for (const h of holes) {
-    uses.length = 0;
-    const text = run(h.tpl, vars, uses, notable);
-    const unknown = runUnknown;
-    for (const use of uses) {
-      if (occurrences === NO_OCCURRENCES) occurrences = [];
-      occurrences.push({ path: h.path, use });
-    }
-    let next: unknown = text;
-    if (!unknown && h.whole) {
-      if (/^-?(0|[1-9][0-9]*)$/.test(text)) next = Number(text);
-      else if (text === "true" || text === "false") next = text === "true";
-    }
-    let orig: unknown = value;
-    for (let i = 0; i < h.path.length; i++) orig = (orig as Record<string | number, unknown>)[h.path[i] as string];
-    if (next === orig) continue;
-    if (h.path.length === 0) {
-      root = next;
-      continue;
-    }
-    let src: unknown = value;
-    let cur = clones.get(value);
-    if (!cur) {
-      cur = clone(value);
-      clones.set(value, cur);
-      root = cur;
-    }
-    for (let i = 0; i < h.path.length - 1; i++) {
-      const key = h.path[i] as string | number;
-      const child = (src as Record<string | number, unknown>)[key];
-      let copy = clones.get(child);
-      if (!copy) {
-        copy = clone(child);
-        clones.set(child, copy);
+interface FillState {
+  vars: Vars;
+  /** Record only expressions that did not take a set value (defaults, missing, unknown). */
+  notable: boolean;
+  uses: VarUse[];
+  occurrences: Occurrence[];
+  /** With aliases: the copy made of each object, to reuse wherever the object appears again. */
+  copies: Map<unknown, Record<string | number, unknown>> | undefined;
+}
+
+// One evaluation at a time (nothing here calls out): the scratch lists are reused.
+const scratchUses: VarUse[] = [];
+const scratchOccurrences: Occurrence[] = [];
+
+function fillState(vars: Vars, record: "all" | "notable", copies: FillState["copies"]): FillState {
+  // (Setting an array's length is a runtime call even when it is already 0: only when needed.)
+  if (scratchOccurrences.length > 0) scratchOccurrences.length = 0;
+  return { vars, notable: record === "notable", uses: scratchUses, occurrences: scratchOccurrences, copies };
+}
+
+/** The occurrences collected, in a list of their own (exactly sized: the model keeps one per object copy). */
+function occurrencesOf(st: FillState): Occurrence[] {
+  return st.occurrences.length === 0 ? NO_OCCURRENCES : st.occurrences.slice();
+}
+
+/** The value of one hole; records its uses. */
+function fill(h: Hole, st: FillState): unknown {
+  const uses = st.uses;
+  if (uses.length > 0) uses.length = 0;
+  const text = run(h.tpl, st.vars, uses, st.notable);
+  const unknown = runUnknown;
+  for (const use of uses) {
+    let occ = h.shared?.get(use);
+    if (!occ) {
+      occ = { path: h.path, use };
+      if (sharedUses.has(use)) {
+        h.shared ??= new Map();
+        h.shared.set(use, occ);
       }
-      cur[key] = copy;
-      cur = copy;
-      src = child;
     }
-    cur[h.path[h.path.length - 1] as string | number] = next;
+    st.occurrences.push(occ);
   }
-  return { value: root, changed: root !== value, occurrences };
+  if (!unknown && h.whole) {
+    if (/^-?(0|[1-9][0-9]*)$/.test(text)) return Number(text);
+    if (text === "true" || text === "false") return text === "true";
+  }
+  return text;
+}
+
+/** Substitutes the holes below one object or array; a copy of it when something changed, else itself. */
+function applyBranch(src: unknown, b: Branch, st: FillState): unknown {
+  const from = src as Record<string | number, unknown>;
+  let copy: Record<string | number, unknown> | undefined;
+  for (let i = 0; i < b.keys.length; i++) {
+    const key = b.keys[i] as string | number;
+    const orig = from[key];
+    const n = b.next[i] as Hole | Branch;
+    const next = "tpl" in n ? fill(n, st) : applyBranch(orig, n, st);
+    if (next === orig) continue;
+    if (!copy) {
+      copy = st.copies?.get(src);
+      if (!copy) {
+        copy = clone(src);
+        st.copies?.set(src, copy);
+      }
+    }
+    copy[key] = next;
+  }
+  return copy ?? src;
 }
 
 /** The general walk (a map key contains `$`): copies what changes, substitutes keys too. */

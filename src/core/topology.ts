@@ -22,9 +22,18 @@ export interface RepositoryVolume {
   origin: string;
 }
 
-export function styleOf(attributes: [string, string][]): VolumeStyle {
-  const staticVolume = attributes.find(([k]) => k === "staticVolume")?.[1];
-  return staticVolume === "true" ? "static" : "shared-handle";
+/**
+ * The style of a PV from its `csi.volumeAttributes` (entries in file order, or a map as the API returns
+ * it): `staticVolume: "true"` is a ceph-csi static volume, anything else copies the shared handle.
+ * The one definition of a PV's style for lint, verify, doctor and the generators.
+ */
+export function styleOf(
+  attributes: readonly (readonly [string, string])[] | Readonly<Record<string, unknown>> | undefined,
+): VolumeStyle {
+  const staticVolume = Array.isArray(attributes)
+    ? (attributes as readonly (readonly [string, string])[]).find(([k]) => k === "staticVolume")?.[1]
+    : (attributes as Readonly<Record<string, unknown>> | undefined)?.staticVolume;
+  return String(staticVolume) === "true" ? "static" : "shared-handle";
 }
 
 export function attribute(v: RepositoryVolume, key: string): string | undefined {

@@ -4,25 +4,16 @@
  * anchors, quoting and the indentation of every untouched line stay byte for byte.
  */
 import path from "node:path";
-import {
-  type Document,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node,
-  type Pair,
-  parseAllDocuments,
-  type YAMLMap,
-} from "yaml";
-import { type Conventions, ksName, type Mover } from "../core/config.ts";
-import { checkLabel, checkSubdomain } from "../core/names.ts";
+import { type Document, isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from "yaml";
+import { type Conventions, ksName } from "../core/config.ts";
+import { checkLabel, checkSubdomain, isQuantity } from "../core/names.ts";
 import { componentDefaults } from "../core/render/component.ts";
 import { scalar } from "../core/yaml-text.ts";
 import { usageError } from "../errors.ts";
 import { FLUX_KS_API, findInstances } from "./discover.ts";
-import { type EnableOptions, planEnable } from "./enable.ts";
+import { type EnableOptions, planEnable, validateNamespace } from "./enable.ts";
 import { allowedNamespacesChange, detectState } from "./init.ts";
+import { appendToFlow, lineEnd, lineStart, parseDocs, sameEntry, seqIndent } from "./kustomize-edit.ts";
 import { type FileChange, type Plan, readMaybe } from "./plan.ts";
 import type { RepoScan } from "./scan.ts";
 
@@ -38,15 +29,6 @@ function rangeOf(n: unknown): [number, number, number] {
   return r;
 }
 
-function lineStart(text: string, pos: number): number {
-  return text.lastIndexOf("\n", pos - 1) + 1;
-}
-
-function lineEnd(text: string, pos: number): number {
-  const i = text.indexOf("\n", pos);
-  return i === -1 ? text.length : i + 1;
-}
-
 /** End of a node's own text (trailing blank lines and newlines excluded). */
 function contentEnd(text: string, n: unknown): number {
   let end = rangeOf(n)[1];
@@ -56,13 +38,6 @@ function contentEnd(text: string, n: unknown): number {
 
 function col(text: string, pos: number): number {
   return pos - lineStart(text, pos);
-}
-
-/** The file's own block-sequence indentation relative to its key (2 for "  - ", 0 for "- "). */
-export function seqIndentOf(text: string): number {
-  const m = /^( *)[^\s#-][^\n]*:[ \t]*(#[^\n]*)?\n(?:[ \t]*(?:#[^\n]*)?\n)*( *)- /m.exec(text);
-  if (!m) return 2;
-  return Math.max(0, (m[3] as string).length - (m[1] as string).length);
 }
 
 function pairOf(map: YAMLMap, key: string): Pair | undefined {
@@ -82,20 +57,7 @@ interface FluxDoc {
 }
 
 function parseFluxDoc(text: string, file: string, name: string | undefined): FluxDoc {
-  const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc });
-  const list = Array.isArray(docs) ? docs : [];
-  for (const d of list) {
-    const err = d.errors[0];
-    if (err) {
-      const pos = err.linePos?.[0];
-      throw usageError(
-        `${file}:${pos?.line ?? 1}:${pos?.col ?? 1}: not valid YAML: ${err.message.split("\n")[0]}`,
-        "fix the file (or restore it from git) and run the command again; nothing was written",
-      );
-    }
-  }
-  const flux = list.filter((d) => {
+  const flux = parseDocs(text, file).filter((d) => {
     if (!isMap(d.contents)) return false;
     const api = scalarOf(d.contents, "apiVersion");
     return scalarOf(d.contents, "kind") === "Kustomization" && typeof api === "string" && api.startsWith(FLUX_KS_API);
@@ -162,7 +124,7 @@ function addSeqItem(
   const { spec } = parseFluxDoc(text, file, name);
   const pair = pairOf(spec, key);
   const ind = " ".repeat(keysCol(text, spec));
-  const seqInd = " ".repeat(seqIndentOf(text));
+  const seqInd = " ".repeat(seqIndent(text));
   if (!pair) {
     const at = insertionPoint(text, spec, before);
     return splice(text, at, `${ind}${key}:\n${ind}${seqInd}- ${item}\n`);
@@ -170,12 +132,7 @@ function addSeqItem(
   const value = pair.value;
   if (isSeq(value)) {
     if (value.items.some(has)) return text;
-    if (value.flow) {
-      const close = text.lastIndexOf("]", rangeOf(value)[1]);
-      if (value.items.length === 0) return `${text.slice(0, close)}${flowItem}${text.slice(close)}`;
-      const lastEnd = rangeOf(value.items[value.items.length - 1])[1];
-      return `${text.slice(0, lastEnd)}, ${flowItem}${text.slice(lastEnd)}`;
-    }
+    if (value.flow) return appendToFlow(text, value, flowItem);
     const first = value.items[0];
     const last = value.items[value.items.length - 1];
     const prefix = text.slice(lineStart(text, rangeOf(first)[0]), rangeOf(first)[0]);
@@ -191,7 +148,6 @@ function addSeqItem(
 
 /** Adds `entry` to spec.components. */
 export function addComponent(text: string, file: string, name: string | undefined, entry: string): string {
-  const norm = (s: string) => s.replace(/^\.\//, "").replace(/\/+$/, "");
   return addSeqItem(
     text,
     file,
@@ -199,7 +155,7 @@ export function addComponent(text: string, file: string, name: string | undefine
     "components",
     entry,
     entry,
-    (n) => isScalar(n) && norm(String(n.value)) === norm(entry),
+    (n) => isScalar(n) && sameEntry(String(n.value), entry),
     ["dependsOn", "path"],
   );
 }
@@ -267,12 +223,7 @@ export function setSubstitute(
     if (text.slice(a, b) === value) return text;
     return `${text.slice(0, a)}${value}${text.slice(b)}`;
   }
-  if (map.flow) {
-    const close = text.lastIndexOf("}", rangeOf(map)[1]);
-    if (map.items.length === 0) return `${text.slice(0, close)}${key}: ${value}${text.slice(close)}`;
-    const lastEnd = rangeOf((map.items[map.items.length - 1] as Pair).value ?? map.items[map.items.length - 1]?.key)[1];
-    return `${text.slice(0, lastEnd)}, ${key}: ${value}${text.slice(lastEnd)}`;
-  }
+  if (map.flow) return appendToFlow(text, map, `${key}: ${value}`);
   const at = insertionPoint(text, map, []);
   return splice(text, at, `${ind(keysCol(text, map))}${key}: ${value}\n`);
 }
@@ -303,18 +254,15 @@ export interface AppPlan {
   enabled: boolean;
 }
 
-const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
-
 function validate(o: AppOptions): void {
-  const nsProblem = checkLabel(o.namespace, "namespace");
-  if (nsProblem) throw usageError(nsProblem, "namespaces follow RFC 1123: at most 63 characters of a-z, 0-9 and '-'");
+  validateNamespace(o.namespace);
   const appProblem = checkLabel(o.app, "app name");
   if (appProblem) throw usageError(appProblem, "app names follow RFC 1123: at most 63 characters of a-z, 0-9 and '-'");
   if (o.pvc !== undefined) {
     const p = checkSubdomain(o.pvc, "--pvc");
     if (p) throw usageError(p, "PVC names follow RFC 1123 (lowercase letters, digits, '-' and '.')");
   }
-  if (o.capacity !== undefined && !QUANTITY.test(o.capacity)) {
+  if (o.capacity !== undefined && !isQuantity(o.capacity)) {
     throw usageError(`--capacity ${o.capacity}: not a Kubernetes quantity`, "use e.g. 5Gi or 500Mi");
   }
   for (const [flag, v] of [
@@ -443,5 +391,3 @@ export function planApp(scan: RepoScan, c: Conventions, o: AppOptions): AppPlan 
   }
   return { plan: { root: scan.root, changes }, file, notes, manifests, enabled };
 }
-
-export type { Mover };

@@ -14,10 +14,6 @@ export function isFluxKustomization(o: K8sObject): boolean {
   return o.kind === "Kustomization" && o.apiVersion.startsWith(FLUX_KS_API);
 }
 
-export function isKustomizeFile(o: K8sObject): boolean {
-  return o.kind === "Kustomization" && o.apiVersion.startsWith("kustomize.config.k8s.io/");
-}
-
 /** The GitRepository that new Flux Kustomizations should name in sourceRef. */
 export function discoverSource(scan: RepoScan, c: Conventions, flag?: string): SourceRef {
   const repos = scan.objects.filter((o) => o.kind === "GitRepository" && o.apiVersion.startsWith(FLUX_SOURCE_API));

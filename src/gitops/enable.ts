@@ -1,23 +1,26 @@
 /** Plans `enable` and `disable` of a namespace: instance files plus comment-preserving registration edits. */
 import { type Conventions, type Layout, pvName } from "../core/config.ts";
 import { checkLabel } from "../core/names.ts";
-import { instancePaths, renderInstance, renderKustomization, renderNamespace } from "../core/render/instance.ts";
+import { instancePaths, renderInstance } from "../core/render/instance.ts";
 import type { RepositoryVolume, SourceRef } from "../core/topology.ts";
 import { usageError } from "../errors.ts";
 import {
   detectLayout,
   discoverSource,
+  type FoundInstance,
   findInstances,
   instanceDir,
+  isFluxKustomization,
   resolveVolume,
   type VolumeFlags,
+  volumeOf,
 } from "./discover.ts";
 import { allowedNamespacesChange } from "./init.ts";
-import { addEntry, removeEntry } from "./kustomize-edit.ts";
+import { removeEntry } from "./kustomize-edit.ts";
+import { buildModel } from "./model.ts";
 import { type FileChange, type Plan, readMaybe } from "./plan.ts";
-import type { RepoScan } from "./scan.ts";
-
-const BUILTIN_NAMESPACES = new Set(["default", "kube-system", "kube-public", "kube-node-lease"]);
+import { registerInNamespaceFolder } from "./register.ts";
+import { type RepoScan, str } from "./scan.ts";
 
 export function validateNamespace(ns: string): void {
   const problem = checkLabel(ns, "namespace");
@@ -44,15 +47,27 @@ export interface EnablePlan {
   notes: string[];
 }
 
-/** Adds `entry` to the kustomization.yaml in `dir` as a change of the plan; a note when there is none. */
-function register(root: string, dir: string, entry: string, notes: string[]): FileChange | undefined {
-  const file = `${dir}/kustomization.yaml`;
-  const before = readMaybe(root, file);
-  if (before === null) {
-    notes.push(`${dir}/ has no kustomization.yaml: make sure whatever applies ${dir}/ includes ${entry}`);
-    return undefined;
-  }
-  return { path: file, before, after: addEntry(before, file, entry) };
+/**
+ * Refuses a namespace whose PV `<pvPrefix><ns>`, or whose PVC `<claimName>`, the repository already declares
+ * outside the instance enable writes (enabled by hand): a second declaration would fight the first. A claim
+ * counts by its metadata.namespace or by the namespace Flux delivers it into.
+ */
+function refuseDeclaredElsewhere(scan: RepoScan, c: Conventions, ns: string, pvcFile: string): void {
+  const hint = "the namespace looks enabled by hand; remove that declaration first, or leave it as it is";
+  const pv = scan.objects.find(
+    (x) => x.kind === "PersistentVolume" && x.name === pvName(c, ns) && x.doc.file !== pvcFile,
+  );
+  if (pv) throw usageError(`PersistentVolume ${pv.name} is already declared in ${pv.doc.file}:${pv.doc.line}`, hint);
+  const isClaim = (x: { kind: string; name: string; apiVersion: string }, file: string) =>
+    x.kind === "PersistentVolumeClaim" && x.apiVersion === "v1" && x.name === c.claimName && file !== pvcFile;
+  const claims = scan.objects.filter((x) => isClaim(x, x.doc.file));
+  if (claims.length === 0) return;
+  const written = claims.find((x) => x.namespace === ns);
+  const at = written
+    ? written.doc
+    : buildModel(scan, c).objects.find((x) => isClaim(x, x.file) && x.namespace === ns)?.doc;
+  if (at)
+    throw usageError(`PersistentVolumeClaim ${ns}/${c.claimName} is already declared in ${at.file}:${at.line}`, hint);
 }
 
 export function planEnable(scan: RepoScan, c: Conventions, o: EnableOptions): EnablePlan {
@@ -65,56 +80,23 @@ export function planEnable(scan: RepoScan, c: Conventions, o: EnableOptions): En
     ? { dir: existing.dir, nsDir: existing.dir.slice(0, existing.dir.lastIndexOf("/")), tier: existing.tier }
     : instanceDir(scan, conv, o.namespace, layout, o.tier ?? c.tier);
   const paths = instancePaths(where.dir);
-  const elsewhere = scan.objects.find(
-    (x) => x.kind === "PersistentVolume" && x.name === pvName(conv, o.namespace) && x.doc.file !== paths.pvc,
-  );
-  if (elsewhere) {
-    throw usageError(
-      `PersistentVolume ${elsewhere.name} is already declared in ${elsewhere.doc.file}:${elsewhere.doc.line}`,
-      "namespace looks enabled by hand; remove that declaration first, or leave it as it is",
-    );
-  }
+  refuseDeclaredElsewhere(scan, conv, o.namespace, paths.pvc);
   const volume = resolveVolume(scan, conv, o);
   const source = discoverSource(scan, conv, o.source);
   const manifests = renderInstance({ namespace: o.namespace, dir: where.dir, volume, source, conventions: conv });
+  // An existing instance file is expected to be exactly what enable renders now: anything else is a hand edit.
   const changes: FileChange[] = Object.entries(manifests).map(([path, after]) => ({
     path,
     before: readMaybe(scan.root, path),
     after,
+    expected: after,
   }));
   const notes: string[] = [];
-  const entry = `./${conv.folder}/ks.yaml`;
-  const nsKustomization = readMaybe(scan.root, `${where.nsDir}/kustomization.yaml`);
-  const nsFolderInUse = [...scan.texts.keys()].some(
-    (f) => f.startsWith(`${where.nsDir}/`) && !f.startsWith(`${where.dir}/`),
+  registerInNamespaceFolder(
+    scan,
+    { namespace: o.namespace, nsDir: where.nsDir, entries: [`./${conv.folder}/ks.yaml`] },
+    { changes, notes, manifests },
   );
-  if (nsKustomization !== null) {
-    changes.push({
-      path: `${where.nsDir}/kustomization.yaml`,
-      before: nsKustomization,
-      after: addEntry(nsKustomization, `${where.nsDir}/kustomization.yaml`, entry),
-    });
-  } else if (nsFolderInUse) {
-    // Manifests without a kustomization.yaml are picked up by Flux's generated one; creating a
-    // kustomization.yaml here would hide them, so leave the registration to the user.
-    notes.push(
-      `${where.nsDir}/ has manifests but no kustomization.yaml: make sure whatever applies it includes ${entry}`,
-    );
-  } else {
-    // A new namespace folder: list it in its parent, and declare the Namespace unless the repo already does.
-    const declared = scan.objects.some((x) => x.kind === "Namespace" && x.name === o.namespace);
-    const entries = [entry];
-    if (!declared && !BUILTIN_NAMESPACES.has(o.namespace)) {
-      const file = `${where.nsDir}/namespace.yaml`;
-      manifests[file] = renderNamespace(o.namespace);
-      changes.push({ path: file, before: readMaybe(scan.root, file), after: manifests[file] });
-      entries.unshift("./namespace.yaml");
-    }
-    changes.push({ path: `${where.nsDir}/kustomization.yaml`, before: null, after: renderKustomization(entries) });
-    const parent = where.nsDir.slice(0, where.nsDir.lastIndexOf("/"));
-    const up = register(scan.root, parent, `./${where.nsDir.slice(parent.length + 1)}`, notes);
-    if (up) changes.push(up);
-  }
   const allowed = allowedNamespacesChange(scan, conv, { add: o.namespace });
   if (allowed) changes.push(allowed);
   return {
@@ -141,11 +123,55 @@ export interface DisablePlan {
   dir: string | undefined;
   /** Cluster-side steps, in order. */
   clusterSteps: string[];
+  /** The repo's PV for the namespace says persistentVolumeReclaimPolicy: Retain. */
+  retain: boolean;
+  /** What the user must know before running the cluster steps. */
+  warnings: string[];
+}
+
+const RECLAIM_RETAIN_PATCH = `'{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'`;
+
+/**
+ * The instance files as enable renders them with the values kopiashare derives (volume, capacity, storage
+ * class, claimRef, sourceRef, Flux timings) read back from the instance itself: a file that differs from
+ * this differs in something kopiashare never writes, i.e. it was edited by hand.
+ */
+export function expectedInstance(scan: RepoScan, c: Conventions, instance: FoundInstance): Record<string, string> {
+  const paths = instancePaths(instance.dir);
+  const ks = scan.objects.find((x) => x.doc.file === paths.ks && isFluxKustomization(x));
+  const kind = ks && str(ks.body, "spec", "sourceRef", "kind");
+  const name = ks && str(ks.body, "spec", "sourceRef", "name");
+  const source: SourceRef =
+    kind && name
+      ? {
+          kind: kind as SourceRef["kind"],
+          name,
+          namespace: str(ks.body, "spec", "sourceRef", "namespace") ?? c.fluxNamespace,
+        }
+      : discoverSource(scan, c);
+  const timing = (key: "interval" | "retryInterval" | "timeout") => (ks && str(ks.body, "spec", key)) ?? c[key];
+  const conventions: Conventions = {
+    ...c,
+    capacity: undefined,
+    storageClassName: undefined,
+    claimRef: str(instance.pv.body, "spec", "claimRef", "name") !== undefined,
+    interval: timing("interval"),
+    retryInterval: timing("retryInterval"),
+    timeout: timing("timeout"),
+  };
+  return renderInstance({
+    namespace: instance.namespace,
+    dir: instance.dir,
+    volume: volumeOf(instance.pv),
+    source,
+    conventions,
+  });
 }
 
 /**
  * Removes the instance files and the registration. Refuses the repository's own namespace, and
- * namespaces that still have consumers (ReplicationSources etc.) unless forced.
+ * namespaces that still have consumers (ReplicationSources etc.) unless forced. The instance files are
+ * expected to be what enable writes (see expectedInstance): runPlan refuses to delete hand edits.
  */
 export function planDisable(
   scan: RepoScan,
@@ -161,8 +187,16 @@ export function planDisable(
     );
   }
   const instance = findInstances(scan, c).find((i) => i.namespace === o.namespace);
-  if (!instance)
-    return { plan: { root: scan.root, changes: [] }, namespace: o.namespace, dir: undefined, clusterSteps: [] };
+  if (!instance) {
+    return {
+      plan: { root: scan.root, changes: [] },
+      namespace: o.namespace,
+      dir: undefined,
+      clusterSteps: [],
+      retain: true,
+      warnings: [],
+    };
+  }
   const users = consumers(o.namespace);
   if (users.length > 0 && !o.force) {
     throw usageError(
@@ -172,10 +206,12 @@ export function planDisable(
     );
   }
   const paths = instancePaths(instance.dir);
+  const expected = expectedInstance(scan, c, instance);
   const changes: FileChange[] = [paths.pvc, paths.kustomization, paths.ks].map((path) => ({
     path,
     before: readMaybe(scan.root, path),
     after: null,
+    expected: expected[path] ?? null,
   }));
   const nsDir = instance.dir.slice(0, instance.dir.lastIndexOf("/"));
   const file = `${nsDir}/kustomization.yaml`;
@@ -183,11 +219,23 @@ export function planDisable(
   if (before !== null) changes.push({ path: file, before, after: removeEntry(before, file, `./${c.folder}/ks.yaml`) });
   const allowed = allowedNamespacesChange(scan, c, { remove: o.namespace });
   if (allowed) changes.push(allowed);
-  const pv = pvName(c, o.namespace);
+  const pv = instance.pv.name;
+  const policy = str(instance.pv.body, "spec", "persistentVolumeReclaimPolicy");
+  const retain = policy === "Retain";
+  const clusterSteps = [`kubectl delete pvc -n ${o.namespace} ${c.claimName}`, `kubectl delete pv ${pv}`];
+  const warnings: string[] = [];
+  if (!retain) {
+    clusterSteps.unshift(`kubectl patch pv ${pv} -p ${RECLAIM_RETAIN_PATCH}`);
+    warnings.push(
+      `PV ${pv} is not Retain (${policy === undefined ? "no persistentVolumeReclaimPolicy" : `persistentVolumeReclaimPolicy: ${policy}`} in ${instance.pv.doc.file}:${instance.pv.doc.line}): make it Retain (cluster step 1) before deleting its claim or the PV object; with Delete, a PV that shares the repository's volume handle can make the provisioner delete the whole shared subvolume, every namespace's backups with it`,
+    );
+  }
   return {
     plan: { root: scan.root, changes },
     namespace: o.namespace,
     dir: instance.dir,
-    clusterSteps: [`kubectl delete pvc -n ${o.namespace} ${c.claimName}`, `kubectl delete pv ${pv}`],
+    clusterSteps,
+    retain,
+    warnings,
   };
 }

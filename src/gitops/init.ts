@@ -6,21 +6,16 @@
  */
 import { isMap, isScalar, parseDocument } from "yaml";
 import { type Conventions, type Layout, MOVERS, type Mover, repositoryPath } from "../core/config.ts";
-import { checkSubdomain } from "../core/names.ts";
+import { checkSubdomain, KUBE_VERSION_FORMS, normalizeKubeVersion } from "../core/names.ts";
 import { type CentralSpec, kopiaPaths, renderCentral, renderRepositoryKs } from "../core/render/central.ts";
-import {
-  instancePaths,
-  renderAppKustomization,
-  renderKustomization,
-  renderNamespace,
-  renderPvc,
-} from "../core/render/instance.ts";
+import { instancePaths, renderAppKustomization, renderPvc } from "../core/render/instance.ts";
 import {
   KOPIUR_API,
   MAP_NAME,
   MAP_SUPPORTED,
   mapBand,
   renderClusterRepository,
+  renderMutatingAdmissionPolicy,
   versionOfMapApi,
 } from "../core/render/wiring.ts";
 import { clusterIdFromHandle, type RepositoryVolume, type SourceRef } from "../core/topology.ts";
@@ -37,10 +32,10 @@ import {
   type VolumeFlags,
   volumeOf,
 } from "./discover.ts";
-import { addEntry } from "./kustomize-edit.ts";
 import { type FileChange, type Plan, readMaybe } from "./plan.ts";
+import { registerInNamespaceFolder } from "./register.ts";
 import { CONFIG_FILE } from "./repo.ts";
-import { type K8sObject, type RepoScan, str } from "./scan.ts";
+import { get, type K8sObject, type RepoScan, str } from "./scan.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // State of a repository
@@ -96,6 +91,25 @@ export function enabledNamespaces(scan: RepoScan, c: Conventions): string[] {
 }
 
 /**
+ * The namespaces the ClusterRepository in `file` allows now (spec.allowedNamespaces.list); undefined when
+ * the file holds none or lists something else than names.
+ */
+export function currentAllowedNamespaces(scan: RepoScan, file: string): string[] | undefined {
+  const cr = scan.objects.find((o) => o.doc.file === file && o.kind === "ClusterRepository");
+  const list = cr ? get(cr.body, "spec", "allowedNamespaces", "list") : undefined;
+  return Array.isArray(list) && list.every((x) => typeof x === "string") ? (list as string[]) : undefined;
+}
+
+/**
+ * What kopiashare expects to find in clusterrepository.yaml: its rendering with the namespaces the file
+ * allows now. allowedNamespaces is kopiashare's to keep in step with the enabled namespaces, so a list that
+ * differs is re-rendered, never taken for a hand edit; any other difference is one.
+ */
+export function expectedClusterRepository(scan: RepoScan, c: Conventions, file: string): string {
+  return renderClusterRepository(c, currentAllowedNamespaces(scan, file) ?? enabledNamespaces(scan, c));
+}
+
+/**
  * Kopiur gates its ClusterRepository with allowedNamespaces: the change that makes it list the enabled
  * namespaces plus `add` minus `remove`. Undefined when the repo does not use Kopiur or nothing changes.
  */
@@ -112,7 +126,9 @@ export function allowedNamespacesChange(
   const allowed = enabledNamespaces(scan, c).filter((ns) => ns !== edit.remove);
   if (edit.add) allowed.push(edit.add);
   const after = renderClusterRepository(c, allowed);
-  return after === before ? undefined : { path: file, before, after };
+  return after === before
+    ? undefined
+    : { path: file, before, after, expected: expectedClusterRepository(scan, c, file) };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -217,10 +233,14 @@ export function parseMover(value: string | undefined, flag: string): Mover | und
   return value as Mover;
 }
 
-/** The Kubernetes version a generation needs: required and served a MutatingAdmissionPolicy API for 0.16. */
-export function checkKubernetesVersion(mover: Mover, version: string | undefined): string | undefined {
-  if (version !== undefined && !/^1\.[0-9]{1,3}$/.test(version)) {
-    throw usageError(`--kubernetes-version ${version}: expected a minor version such as 1.34`);
+/**
+ * The Kubernetes version a generation needs, as "1.NN": required and served a MutatingAdmissionPolicy API
+ * for 0.16.
+ */
+export function checkKubernetesVersion(mover: Mover, raw: string | undefined): string | undefined {
+  const version = raw === undefined ? undefined : normalizeKubeVersion(raw);
+  if (raw !== undefined && version === undefined) {
+    throw usageError(`--kubernetes-version ${raw}: expected a Kubernetes version such as 1.34 (${KUBE_VERSION_FORMS})`);
   }
   if (mover !== "volsync-0.16") return version;
   if (version === undefined) {
@@ -257,11 +277,11 @@ export interface InitPlan {
   plan: Plan;
   mover: Mover;
   kubernetesVersion: string | undefined;
-  /** Generated files (path -> content): what -o yaml prints and what a hand edit of is refused. */
+  /** Generated files (path -> content): what -o yaml prints. */
   manifests: Record<string, string>;
   notes: string[];
   nsDir: string;
-  /** The repository volume (from the repo or the flags); undefined when init adopted a repository PV as is. */
+  /** The repository volume: the repository PV's when init adopted one as it is, else the one made from the flags. */
   volume: RepositoryVolume;
   createdInstance: boolean;
   source: SourceRef;
@@ -300,32 +320,18 @@ function staticVolume(c: Conventions, o: InitOptions): RepositoryVolume {
   };
 }
 
-function register(
-  root: string,
-  dir: string,
-  entries: string[],
-  create: boolean,
-  notes: string[],
-  changes: FileChange[],
-): void {
-  const file = `${dir}/kustomization.yaml`;
-  const pending = changes.find((ch) => ch.path === file);
-  const before = pending ? pending.before : readMaybe(root, file);
-  let after = pending ? pending.after : before;
-  if (after === null) {
-    if (!create) {
-      notes.push(
-        `${dir}/ has no kustomization.yaml: make sure whatever applies ${dir}/ includes ${entries.join(", ")}`,
-      );
-      return;
-    }
-    after = renderKustomization(entries);
-  } else {
-    for (const e of entries) after = addEntry(after, file, e);
-  }
-  if (pending) pending.after = after;
-  else changes.push({ path: file, before, after });
-}
+/** The flags that describe a new repository PV (they have no effect when the repo already has one). */
+const VOLUME_FLAGS: [keyof InitOptions, string][] = [
+  ["style", "--style"],
+  ["volumeHandle", "--volume-handle"],
+  ["rootPath", "--root-path"],
+  ["clusterId", "--cluster-id"],
+  ["fsName", "--fs-name"],
+  ["driver", "--driver"],
+  ["storageClass", "--storage-class"],
+  ["capacity", "--capacity"],
+  ["nodeStageSecret", "--node-stage-secret"],
+];
 
 export function planInit(scan: RepoScan, c: Conventions, o: InitOptions): InitPlan {
   const state = detectState(scan, c);
@@ -382,7 +388,14 @@ export function planInit(scan: RepoScan, c: Conventions, o: InitOptions): InitPl
         "a repository must not mix the two styles; drop --style/--root-path",
       );
     }
-    volume = resolveVolume(scan, conv, o);
+    const given = VOLUME_FLAGS.filter(([key]) => o[key] !== undefined).map(([, flag]) => flag);
+    if (given.length > 0) {
+      throw usageError(
+        `${given.join(", ")} would have no effect: the repository PV ${existingPv.name} is already declared in ${found.origin}, and init adopts it as it is`,
+        `drop ${given.length === 1 ? "that flag" : "those flags"}, or change ${found.origin} by hand`,
+      );
+    }
+    volume = found;
   } else if ((o.style ?? (o.rootPath ? "static" : "shared-handle")) === "static") {
     volume = staticVolume(conv, o);
   } else {
@@ -404,7 +417,6 @@ export function planInit(scan: RepoScan, c: Conventions, o: InitOptions): InitPl
       ? { dir: `${state.nsDir}/${conv.folder}`, nsDir: state.nsDir }
       : instanceDir(scan, conv, conv.repositoryNamespace, layout, o.tier);
   const nsDir = where.nsDir;
-  const nsKustomizationExisted = readMaybe(scan.root, `${nsDir}/kustomization.yaml`) !== null;
   const operators = operatorKs(scan, mover);
   if (operators.length === 0) {
     notes.push(
@@ -444,21 +456,30 @@ export function planInit(scan: RepoScan, c: Conventions, o: InitOptions): InitPl
   };
   Object.assign(manifests, renderCentral(central));
   entries.push(`./${kopiaPaths(nsDir).dir.slice(nsDir.length + 1)}/ks.yaml`);
+  // Generated files are expected as kopiashare renders them now, except what it re-renders from inputs
+  // that changed: the policy of a 0.16 repository (expected for the API its file declares, so moving to
+  // another Kubernetes version is no hand edit) and Kopiur's allowedNamespaces (expected as the file lists them).
+  const expected: Record<string, string> = { ...manifests };
+  const cr = kopiaPaths(nsDir).clusterRepository;
+  if (mover === "kopiur" && state.mover === mover) expected[cr] = expectedClusterRepository(scan, conv, cr);
+  const declared = state.kubernetesVersion;
+  if (
+    mover === "volsync-0.16" &&
+    state.mover === mover &&
+    declared &&
+    declared !== kubernetesVersion &&
+    mapBand(declared)
+  ) {
+    expected[kopiaPaths(nsDir).map] = renderMutatingAdmissionPolicy(conv, declared);
+  }
   for (const [path, after] of Object.entries(manifests)) {
-    changes.push({ path, before: readMaybe(scan.root, path), after });
+    changes.push({ path, before: readMaybe(scan.root, path), after, expected: expected[path] ?? after });
   }
-  if (!nsKustomizationExisted) {
-    const declared = scan.objects.some((x) => x.kind === "Namespace" && x.name === conv.repositoryNamespace);
-    if (!declared) {
-      const file = `${nsDir}/namespace.yaml`;
-      manifests[file] = renderNamespace(conv.repositoryNamespace);
-      changes.push({ path: file, before: readMaybe(scan.root, file), after: manifests[file] });
-      entries.unshift("./namespace.yaml");
-    }
-    const parent = nsDir.slice(0, nsDir.lastIndexOf("/"));
-    register(scan.root, parent, [`./${nsDir.slice(parent.length + 1)}`], false, notes, changes);
-  }
-  register(scan.root, nsDir, entries, true, notes, changes);
+  registerInNamespaceFolder(
+    scan,
+    { namespace: conv.repositoryNamespace, nsDir, entries },
+    { changes, notes, manifests },
+  );
   const config = configChange(scan.root, c, mover, kubernetesVersion, state.kubernetesVersion);
   if (config) changes.push(config);
   if (mover === "kopiur") {

@@ -1,28 +1,55 @@
 /**
- * Byte-preserving edits of a kustomize `kustomization.yaml` list (`resources`, `components`).
- * The file is parsed with the `yaml` CST only to find positions; the edit itself splices text, so
+ * Byte-preserving edits of a kustomize `kustomization.yaml` list (`resources`, `components`), and the
+ * text-splicing primitives every YAML edit of kopiashare uses (app.ts edits Flux Kustomizations with them).
+ * A file is parsed with the `yaml` CST only to find positions; the edit itself splices text, so
  * comments, blank lines, quoting and sequence indentation of every other line stay exactly as they were.
  */
-import { type Document, isMap, isScalar, isSeq, LineCounter, type Pair, parseAllDocuments, type YAMLSeq } from "yaml";
+import {
+  type Document,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Pair,
+  parseAllDocuments,
+  type YAMLMap,
+  type YAMLSeq,
+} from "yaml";
 import { usageError } from "../errors.ts";
 
-export type ListKey = "resources" | "components";
+// ---------------------------------------------------------------------------------------------------
+// Splicing primitives
+// ---------------------------------------------------------------------------------------------------
 
-/** "./a/", "a" and "./a" name the same entry. */
+type Range = [number, number, number];
+
+/** "./a/", "a" and "./a" name the same entry (of a kustomization list or of spec.components). */
 export function sameEntry(a: string, b: string): boolean {
   const norm = (s: string) => s.replace(/^\.\//, "").replace(/\/+$/, "");
   return norm(a) === norm(b);
 }
 
-interface Located {
-  doc: Document.Parsed;
-  pair: Pair | undefined;
-  lc: LineCounter;
+/** Offset of the first character of the line holding `pos`. */
+export function lineStart(text: string, pos: number): number {
+  return text.lastIndexOf("\n", pos - 1) + 1;
 }
 
-function locateList(text: string, file: string, key: ListKey): Located {
-  const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc });
+/** Offset just after the newline that ends the line holding `pos` (the text's end on the last line). */
+export function lineEnd(text: string, pos: number): number {
+  const i = text.indexOf("\n", pos);
+  return i === -1 ? text.length : i + 1;
+}
+
+/** The file's own block-sequence indentation relative to its key (2 for "  - ", 0 for "- "), from its first block sequence; default 2. */
+export function seqIndent(text: string): number {
+  const m = /^( *)[^\s#-][^\n]*:[ \t]*(#[^\n]*)?\n(?:[ \t]*(?:#[^\n]*)?\n)*( *)- /m.exec(text);
+  if (!m) return 2;
+  return Math.max(0, (m[3] as string).length - (m[1] as string).length);
+}
+
+/** Every document of `text`; the first parse error is a usage error with file:line:col (nothing is written). */
+export function parseDocs(text: string, file: string): Document.Parsed[] {
+  const docs = parseAllDocuments(text, { lineCounter: new LineCounter() });
   const list = Array.isArray(docs) ? docs : [];
   for (const d of list) {
     const err = d.errors[0];
@@ -34,13 +61,39 @@ function locateList(text: string, file: string, key: ListKey): Located {
       );
     }
   }
+  return list;
+}
+
+/** Appends `item` (raw text, e.g. "a" or "k: v") to a flow sequence `[…]` or flow mapping `{…}`. */
+export function appendToFlow(text: string, node: YAMLSeq | YAMLMap, item: string): string {
+  const close = text.lastIndexOf(isSeq(node) ? "]" : "}", (node.range as Range)[1]);
+  const last = node.items[node.items.length - 1] as unknown;
+  if (last === undefined) return `${text.slice(0, close)}${item}${text.slice(close)}`;
+  const lastNode = isSeq(node) ? last : ((last as Pair).value ?? (last as Pair).key);
+  const end = ((lastNode as { range: Range }).range as Range)[1];
+  return `${text.slice(0, end)}, ${item}${text.slice(end)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// kustomization.yaml lists
+// ---------------------------------------------------------------------------------------------------
+
+export type ListKey = "resources" | "components";
+
+interface Located {
+  doc: Document.Parsed;
+  pair: Pair | undefined;
+}
+
+function locateList(text: string, file: string, key: ListKey): Located {
+  const list = parseDocs(text, file);
   const doc = list.find((d) => isMap(d.contents) && (d.contents.get("kind") as unknown) === "Kustomization") ?? list[0];
-  if (!doc) return { doc: undefined as unknown as Document.Parsed, pair: undefined, lc };
+  if (!doc) return { doc: undefined as unknown as Document.Parsed, pair: undefined };
   if (doc.contents !== null && !isMap(doc.contents)) {
     throw usageError(`${file}: expected a mapping (a kustomization), found ${doc.contents.constructor.name}`);
   }
   const pair = isMap(doc.contents) ? doc.contents.items.find((p) => isScalar(p.key) && p.key.value === key) : undefined;
-  return { doc, pair, lc };
+  return { doc, pair };
 }
 
 /** Entries of `key` as written. */
@@ -48,22 +101,6 @@ export function listEntries(text: string, file: string, key: ListKey = "resource
   const { pair } = locateList(text, file, key);
   if (!pair || !isSeq(pair.value)) return [];
   return pair.value.items.map((i) => (isScalar(i) ? String(i.value) : "")).filter((s) => s !== "");
-}
-
-function lineStart(text: string, pos: number): number {
-  return text.lastIndexOf("\n", pos - 1) + 1;
-}
-
-function lineEnd(text: string, pos: number): number {
-  const i = text.indexOf("\n", pos);
-  return i === -1 ? text.length : i + 1;
-}
-
-/** The file's own sequence indentation ("  - " or "- "), from its first block sequence; default indented. */
-function seqIndent(text: string): number {
-  const m = /^( *)[^\s#-][^\n]*:[ \t]*(#[^\n]*)?\n(?:[ \t]*(?:#[^\n]*)?\n)*( *)- /m.exec(text);
-  if (!m) return 2;
-  return Math.max(0, (m[3] as string).length - (m[1] as string).length);
 }
 
 function quoteLike(sample: string | undefined, entry: string): string {
@@ -86,7 +123,7 @@ export function addEntry(text: string, file: string, entry: string, key: ListKey
     return text.slice(0, at) + prefix + body + text.slice(at);
   }
   const value = pair.value;
-  if (isSeq(value) && value.flow) return addToFlow(text, value, entry);
+  if (isSeq(value) && value.flow) return appendToFlow(text, value, entry);
   if (isSeq(value) && value.items.length > 0) {
     const last = value.items[value.items.length - 1] as { range: [number, number, number] };
     const first = value.items[0] as { range: [number, number, number] };
@@ -102,14 +139,6 @@ export function addEntry(text: string, file: string, entry: string, key: ListKey
   const at = lineEnd(text, keyNode.range[1]);
   const nl = at === text.length && !text.endsWith("\n") ? "\n" : "";
   return `${text.slice(0, at)}${nl}${" ".repeat(keyIndent + seqIndent(text))}- ${entry}\n${text.slice(at)}`;
-}
-
-function addToFlow(text: string, seq: YAMLSeq, entry: string): string {
-  const range = seq.range as [number, number, number];
-  const close = text.lastIndexOf("]", range[1]);
-  if (seq.items.length === 0) return `${text.slice(0, close)}${entry}${text.slice(close)}`;
-  const last = seq.items[seq.items.length - 1] as { range: [number, number, number] };
-  return `${text.slice(0, last.range[1])}, ${entry}${text.slice(last.range[1])}`;
 }
 
 /** Removes `entry` from the list; the key stays (as `[]` when it was the last entry). Unchanged if absent. */

@@ -5,16 +5,17 @@
  * KOPIA_REPOSITORY moved with the mount, Kopiur objects generated) and deletes the files the target does
  * not use. Snapshot identities stay: every generation names the source `${APP}` in the app's namespace,
  * restores find it by that name, and Kopiur's identity defaults reproduce <APP>@<namespace>.
- * Generated files that differ from what kopiashare wrote for the current generation are hand edits:
- * refused (with the diff) unless --force.
+ * Every file is expected as kopiashare renders it for the current generation (null: it writes no such
+ * file): runPlan refuses to overwrite or delete one that differs (a hand edit) unless --force.
  */
 import type { Conventions, Mover } from "../core/config.ts";
-import { allCentralPaths, type CentralSpec, renderCentral } from "../core/render/central.ts";
+import { allCentralPaths, type CentralSpec, kopiaPaths, renderCentral } from "../core/render/central.ts";
 import { usageError } from "../errors.ts";
 import { discoverSource } from "./discover.ts";
 import {
   checkKubernetesVersion,
   configChange,
+  currentAllowedNamespaces,
   detectState,
   enabledNamespaces,
   operatorKs,
@@ -35,10 +36,8 @@ export interface MigratePlan {
   to: Mover;
   manifests: Record<string, string>;
   notes: string[];
-  /** Steps outside the repository, in order. */
+  /** Printed after a successful write. */
   next: string[];
-  /** Generated files that differ from what kopiashare renders for `from` (generated -> current). */
-  handEdited: FileChange[];
 }
 
 const TRANSITION_NOTES: Record<string, string[]> = {
@@ -80,6 +79,9 @@ export function planMigrate(scan: RepoScan, c: Conventions, o: MigrateOptions): 
   };
   const fromSpec: CentralSpec = {
     ...base,
+    // Kopiur's allowedNamespaces as the file lists them: a list out of step is re-rendered, not a hand edit.
+    allowedNamespaces:
+      currentAllowedNamespaces(scan, kopiaPaths(state.nsDir).clusterRepository) ?? base.allowedNamespaces,
     conventions: { ...c, mover: from },
     mover: from,
     kubernetesVersion: from === "volsync-0.16" ? (state.kubernetesVersion ?? c.kubernetesVersion) : undefined,
@@ -97,12 +99,6 @@ export function planMigrate(scan: RepoScan, c: Conventions, o: MigrateOptions): 
   if (from === "volsync-0.16" && !fromSpec.kubernetesVersion) fromSpec.kubernetesVersion = "1.34";
   const expected = renderCentral(fromSpec);
   const target = renderCentral(toSpec);
-  // Hand edits: existing generated files that are not what the current generation renders.
-  const edited: FileChange[] = [];
-  for (const [path, content] of Object.entries(expected)) {
-    const now = readMaybe(scan.root, path);
-    if (now !== null && now !== content) edited.push({ path, before: content, after: now });
-  }
   const changes: FileChange[] = [];
   const manifests: Record<string, string> = {};
   if (from !== to) {
@@ -111,7 +107,7 @@ export function planMigrate(scan: RepoScan, c: Conventions, o: MigrateOptions): 
       const before = readMaybe(scan.root, path);
       const after = target[path] ?? null;
       if (before === null && after === null) continue;
-      changes.push({ path, before, after });
+      changes.push({ path, before, after, expected: expected[path] ?? null });
       if (after !== null) manifests[path] = after;
     }
     const config = configChange(scan.root, c, to, kubernetesVersion, undefined);
@@ -132,13 +128,7 @@ export function planMigrate(scan: RepoScan, c: Conventions, o: MigrateOptions): 
     to,
     manifests,
     notes,
-    handEdited: from === to ? [] : edited,
     next:
-      from === to
-        ? []
-        : [
-            `next: review with \`git diff\`, then run \`kopiashare lint\`; commit and push in one change`,
-            ...(TRANSITION_NOTES[`${from}>${to}`] ?? []).map((n) => `      ${n}`),
-          ],
+      from === to ? [] : ["next: review with `git diff`, then run `kopiashare lint`; commit and push in one change"],
   };
 }

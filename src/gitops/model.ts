@@ -70,6 +70,8 @@ const KUSTOMIZE_FILES = ["kustomization.yaml", "kustomization.yml"];
 const SUBSTITUTE_OFF = "kustomize.toolkit.fluxcd.io/substitute";
 /** Shared empty list for objects without variables (most of them): no allocation per object. */
 const NONE: VarOccurrence[] = [];
+const NO_NAMES: readonly string[] = [];
+const NO_OBJECTS: readonly K8sObject[] = [];
 
 interface Rendered {
   obj: K8sObject;
@@ -92,6 +94,8 @@ function isKustomizeConfig(o: { kind: string; apiVersion: string }): boolean {
 }
 
 function isRemote(entry: string): boolean {
+  // The usual "./x" and "../x" cannot match the first two patterns.
+  if (entry.charCodeAt(0) === 46 /* . */) return entry.includes("?ref=");
   return (
     /^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ||
     /^(github\.com|gitlab\.com|bitbucket\.org)\//.test(entry) ||
@@ -117,11 +121,15 @@ class Builder {
   readonly fileObjects = new Map<string, K8sObject[]>();
   readonly childFiles = new Map<string, string[]>();
   readonly childDirs = new Map<string, string[]>();
+  /** Folders that have a kustomization.yaml (or .yml) file. */
+  readonly kustomizationDirs = new Set<string>();
   readonly kdirs = new Map<string, KustomizeDir>();
   readonly skipped = new Set<string>();
   readonly hasVars = new Map<string, boolean>();
-  /** Documents whose file has a `${` (only those are substituted). */
-  readonly varDocs = new Set<DocRef>();
+  /** Documents whose file has a `${` (only those are substituted) -> substitution is switched off on the object. */
+  readonly varDocs = new Map<DocRef, boolean>();
+  /** The `${...}` of a document applied literally (no postBuild): the same for every copy. */
+  readonly literalVars = new Map<DocRef, VarOccurrence[]>();
   readonly renderCache = new Map<string, Rendered[]>();
   readonly componentCache = new Map<string, Rendered[]>();
   readonly rendering = new Set<string>();
@@ -146,6 +154,7 @@ class Builder {
         this.childFiles.set(dir, list);
       }
       list.push(file);
+      if (KUSTOMIZE_FILES.includes(file.slice(dir === "" ? 0 : dir.length + 1))) this.kustomizationDirs.add(dir);
     }
     for (const d of scan.dirs) {
       if (d === "") continue;
@@ -158,7 +167,13 @@ class Builder {
       list.push(d);
     }
     for (const i of scan.issues) if (i.kind !== "parse") this.skipped.add(i.file);
-    for (const o of scan.objects) if (this.fileHasVars(o.doc.file)) this.varDocs.add(o.doc);
+    for (const o of scan.objects) {
+      if (!this.fileHasVars(o.doc.file)) continue;
+      const off =
+        str(o.body, "metadata", "annotations", SUBSTITUTE_OFF) === "disabled" ||
+        str(o.body, "metadata", "labels", SUBSTITUTE_OFF) === "disabled";
+      this.varDocs.set(o.doc, off);
+    }
     // kustomize accepts a kustomization.yaml without apiVersion/kind: recognise it by its file name.
     for (const d of scan.docs) {
       const base = d.file.slice(d.file.lastIndexOf("/") + 1);
@@ -185,7 +200,15 @@ class Builder {
     return this.scan.dirs.has(target) || this.scan.texts.has(target) || this.skipped.has(target);
   }
 
-  pathRef(entry: string, base: string, doc: YamlDoc | DocRef, keys: (string | number)[], kind: "dir" | "any"): PathRef {
+  /** `here`: the document's own location, shared by the references that exist (read-only). */
+  pathRef(
+    entry: string,
+    base: string,
+    doc: YamlDoc | DocRef,
+    keys: (string | number)[],
+    kind: "dir" | "any",
+    here: Loc,
+  ): PathRef {
     const remote = isRemote(entry);
     const target = remote ? undefined : join(base, entry);
     let exists = remote || this.exists(target);
@@ -193,48 +216,41 @@ class Builder {
     if (!exists && !remote && target !== undefined && kind === "any" && /\.[A-Za-z0-9]+$/.test(target)) {
       exists = !/\.ya?ml$/.test(target);
     }
-    const ref: PathRef = {
-      entry,
-      target,
-      exists,
-      remote,
-      loc: { file: doc.file, line: doc.line },
-    };
-    if (!exists) ref.loc = this.at(doc, keys);
-    return ref;
+    return { entry, target, exists, remote, loc: exists ? here : this.at(doc, keys) };
   }
 
   kustomizeDir(body: Record<string, unknown>, doc: YamlDoc, dir: string): KustomizeDir {
-    const o = { body, doc };
+    const here: Loc = { file: doc.file, line: doc.line };
     const list = (key: "resources" | "components"): PathRef[] => {
-      const v = o.body[key];
+      const v = body[key];
       if (!Array.isArray(v)) return [];
       const out: PathRef[] = [];
-      v.forEach((e, i) => {
-        if (typeof e !== "string") return;
-        const ref = this.pathRef(e, dir, o.doc, [key, i], "any");
+      for (let i = 0; i < v.length; i++) {
+        const e = v[i];
+        if (typeof e !== "string") continue;
+        const ref = this.pathRef(e, dir, doc, [key, i], "any", here);
         if (ref.exists && ref.target !== undefined && this.scan.dirs.has(ref.target)) {
           if (!this.hasKustomization(ref.target)) {
             ref.noKustomization = true;
-            ref.loc = this.at(o.doc, [key, i]);
+            ref.loc = this.at(doc, [key, i]);
           }
         }
         out.push(ref);
-      });
+      }
       return out;
     };
     return {
       dir,
-      doc: refOf(o.doc),
+      doc: refOf(doc),
       kind: body.kind === "Component" ? "Component" : "Kustomization",
-      namespace: typeof o.body.namespace === "string" ? o.body.namespace : undefined,
+      namespace: typeof body.namespace === "string" ? body.namespace : undefined,
       resources: list("resources"),
       components: list("components"),
     };
   }
 
   hasKustomization(dir: string): boolean {
-    return KUSTOMIZE_FILES.some((f) => this.scan.texts.has(dir === "" ? f : `${dir}/${f}`));
+    return this.kustomizationDirs.has(dir);
   }
 
   /** What kustomize build (or Flux's generated kustomization) of `dir` yields, before namespaces and substitution. */
@@ -285,11 +301,11 @@ class Builder {
 
   /** Flux's generated kustomization: every YAML file below `dir`; folders with a kustomization are built. */
   walk(dir: string, out: Rendered[]): void {
-    for (const f of this.childFiles.get(dir) ?? []) {
-      for (const obj of this.fileObjects.get(f) ?? [])
+    for (const f of this.childFiles.get(dir) ?? NO_NAMES) {
+      for (const obj of this.fileObjects.get(f) ?? NO_OBJECTS)
         if (!isKustomizeConfig(obj)) out.push({ obj, ns: undefined, component: undefined });
     }
-    for (const sub of this.childDirs.get(dir) ?? []) {
+    for (const sub of this.childDirs.get(dir) ?? NO_NAMES) {
       if (this.hasKustomization(sub)) out.push(...this.render(sub));
       else this.walk(sub, out);
     }
@@ -309,7 +325,9 @@ class Builder {
     const name = str(body, "metadata", "name") ?? "";
     const spec = rec(body, "spec") ?? {};
     const rawPath = str(spec, "path");
-    const p = this.pathRef(rawPath ?? "./", "", doc, ["spec", "path"], "dir");
+    // One location object for every reference that points at the document itself (read-only).
+    const here: Loc = { file: doc.file, line: doc.line };
+    const p = this.pathRef(rawPath ?? "./", "", doc, ["spec", "path"], "dir", here);
     if (p.exists && p.target !== undefined && !this.scan.dirs.has(p.target)) {
       // a file, not a folder: Flux fails ("not a directory")
       p.exists = false;
@@ -317,9 +335,11 @@ class Builder {
     }
     const base = p.target ?? "";
     const components: PathRef[] = [];
-    (Array.isArray(spec.components) ? spec.components : []).forEach((e, i) => {
-      if (typeof e === "string") components.push(this.pathRef(e, base, doc, ["spec", "components", i], "dir"));
-    });
+    if (Array.isArray(spec.components)) {
+      spec.components.forEach((e, i) => {
+        if (typeof e === "string") components.push(this.pathRef(e, base, doc, ["spec", "components", i], "dir", here));
+      });
+    }
     const substitute: Record<string, string> = {};
     const sub = rec(spec, "postBuild", "substitute");
     if (sub) for (const [k, v] of Object.entries(sub)) if (v !== null && v !== undefined) substitute[k] = String(v);
@@ -335,7 +355,7 @@ class Builder {
           name: n,
           optional: get(f, "optional") === true,
           found,
-          loc: found ? { file: doc.file, line: doc.line } : this.at(doc, ["spec", "postBuild", "substituteFrom", i]),
+          loc: found ? here : this.at(doc, ["spec", "postBuild", "substituteFrom", i]),
         });
       });
     }
@@ -348,7 +368,7 @@ class Builder {
           dependsOn.push({
             name: dn,
             namespace: str(d, "namespace") ?? namespace,
-            loc: { file: doc.file, line: doc.line },
+            loc: here,
           });
       }
     }
@@ -371,7 +391,7 @@ class Builder {
             kind: str(sr, "kind") ?? "GitRepository",
             name: str(sr, "name") ?? "",
             namespace: str(sr, "namespace") ?? namespace,
-            loc: { file: doc.file, line: doc.line },
+            loc: here,
           }
         : undefined,
       reachable: false,
@@ -446,16 +466,19 @@ class Builder {
     let body = o.body;
     let occ: VarOccurrence[] = NONE;
     let literal: VarOccurrence[] = NONE;
-    if (this.varDocs.has(o.doc)) {
-      const off =
-        str(o.body, "metadata", "annotations", SUBSTITUTE_OFF) === "disabled" ||
-        str(o.body, "metadata", "labels", SUBSTITUTE_OFF) === "disabled";
+    const off = this.varDocs.get(o.doc);
+    if (off !== undefined) {
       if (vars && !off) {
         const t = substituteTree(o.body, vars, "notable");
         body = t.value as Record<string, unknown>;
         occ = t.occurrences;
       } else if (!vars) {
-        literal = substituteTree(o.body, new Map()).occurrences;
+        let lit = this.literalVars.get(o.doc);
+        if (!lit) {
+          lit = substituteTree(o.body, new Map()).occurrences;
+          this.literalVars.set(o.doc, lit);
+        }
+        literal = lit;
       }
     }
     let name = o.name;

@@ -25,6 +25,13 @@ export interface FileChange {
   before: string | null;
   /** Content after the change (null: delete the file). */
   after: string | null;
+  /**
+   * Only for files kopiashare generates: the content it expects to find, i.e. what it renders for the
+   * inputs the repository has now (null: it would generate no such file). A file that exists and is
+   * neither this nor `after` was edited by hand, and is not overwritten or deleted without --force.
+   * Undefined for files kopiashare edits in place (kustomization lists, an app's ks.yaml, kopiashare.yaml).
+   */
+  expected?: string | null;
 }
 
 export interface Plan {
@@ -131,14 +138,25 @@ export function applyPlan(plan: Plan, hook?: ApplyHook): void {
   }
 }
 
-/** A target that exists with other content is a hand edit: refuse unless forced, and show what differs. */
-export function refuseOverwrites(changes: FileChange[], force: boolean, renderDiff: (c: FileChange[]) => string): void {
-  if (force) return;
-  const clobbered = changes.filter((c) => c.before !== null && c.after !== null && c.before !== c.after);
-  if (clobbered.length === 0) return;
+/** The changes that would overwrite or delete a hand edit of a generated file. */
+export function handEdits(changes: FileChange[]): FileChange[] {
+  return changes.filter(
+    (c) => c.expected !== undefined && c.before !== null && c.before !== c.after && c.before !== c.expected,
+  );
+}
+
+/**
+ * Refuses (usage error, nothing written) a plan that would overwrite or delete a hand-edited generated
+ * file, showing for each what was edited: the current content against what kopiashare generates.
+ */
+export function refuseHandEdits(changes: FileChange[], renderDiff: (c: FileChange[]) => string): void {
+  const edited = handEdits(changes);
+  if (edited.length === 0) return;
+  const deletes = edited.some((c) => c.after === null);
   throw usageError(
-    `${clobbered.map((c) => c.path).join(", ")} ${clobbered.length === 1 ? "exists" : "exist"} with different content (edited by hand?); nothing was written`,
-    "review the diff below; pass --force to overwrite",
-    renderDiff(clobbered),
+    `${edited.map((c) => c.path).join(", ")} ${edited.length === 1 ? "exists" : "exist"} with different content than kopiashare generates (edited by hand?); nothing was written`,
+    `review the diff below (- the file now, + what kopiashare generates); pass --force to ${deletes ? "overwrite or delete" : "overwrite"} anyway (the edits are lost)`,
+    // a file kopiashare would not generate at all (expected null) is shown against what it would write there
+    renderDiff(edited.map((c) => ({ path: c.path, before: c.before, after: c.expected ?? c.after }))),
   );
 }

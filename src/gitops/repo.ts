@@ -53,11 +53,6 @@ export function resolveInside(root: string, rel: string): string {
   return real;
 }
 
-/** Repo-relative, '/'-separated. */
-export function relPath(root: string, abs: string): string {
-  return path.relative(root, abs).split(path.sep).join("/");
-}
-
 /** Reads kopiashare.yaml at the repo root when present; a broken file is a usage error naming the key. */
 export function loadConventions(root: string): Conventions {
   const file = path.join(root, CONFIG_FILE);

@@ -3,10 +3,12 @@
  * times faster than the `yaml` Document API); exact positions of nested fields are recovered lazily,
  * only for the few places a finding points at (see `locate`).
  */
-import { closeSync, type Dirent, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
+import { type Dirent, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
+import { isMainThread, type MessagePort, parentPort, Worker, workerData } from "node:worker_threads";
 import { load as loadYaml, YAMLException } from "js-yaml";
-import { isMap, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from "yaml";
+import type * as Yaml from "yaml";
 
 export const MAX_FILE_BYTES = 5 * 1024 * 1024;
 const SKIP_DIRS = new Set([".git", "node_modules", ".terraform", ".venv"]);
@@ -57,13 +59,141 @@ export function isYamlFile(name: string): boolean {
 }
 
 export function scanRepo(root: string): RepoScan {
-  const scan: RepoScan = { root, texts: new Map(), docs: [], objects: [], issues: [], dirs: new Set() };
+  const scan = emptyScan(root);
+  walkRepo(root, sinkInto(scan));
+  return scan;
+}
+
+/** workerData key of the worker that walks for scanRepoParallel (this module is its entry point). */
+const WALKER = "kopiashareScanRoot";
+/** Files per message from the walker; the first message is sent sooner, so that parsing starts early. */
+const BATCH = 64;
+const FIRST_BATCH = 4;
+
+/** What the walk found, as sent from the worker: a directory, a skipped entry, a file and its text. */
+type Found = ["dir", string] | ["issue", ScanIssue] | ["file", string, string];
+
+interface WalkerMessage {
+  found: Found[];
+  done?: boolean;
+  error?: {
+    name: string;
+    message: string;
+    stack?: string;
+    code?: unknown;
+    errno?: unknown;
+    syscall?: unknown;
+    path?: unknown;
+  };
+}
+
+/**
+ * scanRepo with the walk and the file reads in a worker thread: this thread parses each batch of files
+ * while the worker reads the next (on a multi-core machine the reads cost no time here). The same scan,
+ * built in the same order by the same code; an error in the walk is thrown here with its message and code.
+ * Run from TypeScript source (tsx), a worker cannot load this module, so the scan stays in this thread.
+ */
+export async function scanRepoParallel(root: string): Promise<RepoScan> {
+  if (import.meta.url.endsWith(".ts")) return scanRepo(root);
+  const scan = emptyScan(root);
+  const sink = sinkInto(scan);
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL(import.meta.url), { workerData: { [WALKER]: root } });
+    let settled = false;
+    const fail = (e: unknown) => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate();
+      reject(e);
+    };
+    worker.on("message", (m: WalkerMessage) => {
+      if (settled) return;
+      try {
+        for (const f of m.found) {
+          if (f[0] === "dir") sink.dir(f[1]);
+          else if (f[0] === "issue") sink.issue(f[1]);
+          else sink.file(f[1], f[2]);
+        }
+      } catch (e) {
+        fail(e);
+        return;
+      }
+      if (m.error) fail(Object.assign(new Error(m.error.message), m.error));
+      else if (m.done) {
+        settled = true;
+        resolve(scan);
+      }
+    });
+    worker.on("error", fail);
+    worker.on("exit", (code) => fail(new Error(`the repository scan stopped (worker exit code ${code})`)));
+  });
+}
+
+/** The walker's side of scanRepoParallel: walks and reads, and sends what it finds in batches. */
+function walkForParent(root: string, port: MessagePort): void {
+  let found: Found[] = [];
+  let files = 0;
+  const sink: Sink = {
+    dir: (rel) => found.push(["dir", rel]),
+    issue: (issue) => found.push(["issue", issue]),
+    file: (rel, text) => {
+      found.push(["file", rel, text]);
+      if (++files % BATCH === 0 || files === FIRST_BATCH) {
+        port.postMessage({ found } satisfies WalkerMessage);
+        found = [];
+      }
+    },
+  };
+  try {
+    walkRepo(root, sink);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const error = {
+      name: err.name,
+      message: err.message,
+      stack: err.stack,
+      code: err.code,
+      errno: err.errno,
+      syscall: err.syscall,
+      path: err.path,
+    };
+    port.postMessage({ found, error } satisfies WalkerMessage);
+    return;
+  }
+  port.postMessage({ found, done: true } satisfies WalkerMessage);
+}
+
+function emptyScan(root: string): RepoScan {
+  return { root, texts: new Map(), docs: [], objects: [], issues: [], dirs: new Set() };
+}
+
+/** Receives what the walk finds, in walk order. */
+interface Sink {
+  dir(rel: string): void;
+  issue(issue: ScanIssue): void;
+  file(rel: string, text: string): void;
+}
+
+/** A sink that builds the scan: every file's text is parsed as it arrives. */
+function sinkInto(scan: RepoScan): Sink {
+  return {
+    dir: (rel) => scan.dirs.add(rel),
+    issue: (issue) => scan.issues.push(issue),
+    file: (rel, text) => {
+      scan.texts.set(rel, text);
+      parseYamlText(scan, rel, text);
+    },
+  };
+}
+
+/** Walks the checkout in a stable order and reads every YAML file once; parses nothing. */
+function walkRepo(root: string, sink: Sink): void {
   const realRoot = realpathSync(root);
   const visited = new Set<string>();
   // `real` is the directory's real path: computed by joining for plain folders, resolved only through links.
   const walk = (absDir: string, rel: string, real: string) => {
     if (visited.has(real)) {
-      scan.issues.push({
+      sink.issue({
         file: rel,
         kind: "symlink-loop",
         message: `${rel}: directory link loops back to ${relOf(realRoot, real)}; skipped`,
@@ -71,18 +201,19 @@ export function scanRepo(root: string): RepoScan {
       return;
     }
     visited.add(real);
-    scan.dirs.add(rel);
+    sink.dir(rel);
     let entries: Dirent[];
     try {
       entries = readdirSync(absDir, { withFileTypes: true });
     } catch (e) {
-      scan.issues.push({ file: rel, kind: "unreadable", message: `${rel}: ${(e as Error).message}` });
+      sink.issue({ file: rel, kind: "unreadable", message: `${rel}: ${(e as Error).message}` });
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const childRel = rel === "" ? entry.name : `${rel}/${entry.name}`;
-      const childAbs = path.join(absDir, entry.name);
+      // Below the root, absDir is already normalised: joining is concatenation.
+      const childAbs = rel === "" ? path.join(absDir, entry.name) : absDir + path.sep + entry.name;
       let isDir = entry.isDirectory();
       let isFile = entry.isFile();
       let childReal = real + path.sep + entry.name;
@@ -92,7 +223,7 @@ export function scanRepo(root: string): RepoScan {
         try {
           target = realpathSync(childAbs);
         } catch {
-          scan.issues.push({
+          sink.issue({
             file: childRel,
             kind: "symlink-loop",
             message: `${childRel}: broken or looping symlink; skipped`,
@@ -100,7 +231,7 @@ export function scanRepo(root: string): RepoScan {
           continue;
         }
         if (target !== realRoot && !target.startsWith(realRoot + path.sep)) {
-          scan.issues.push({
+          sink.issue({
             file: childRel,
             kind: "outside-repo",
             message: `${childRel}: links outside the repository (${target}); skipped`,
@@ -116,54 +247,65 @@ export function scanRepo(root: string): RepoScan {
       if (isDir) {
         if (!SKIP_DIRS.has(entry.name)) walk(childAbs, childRel, childReal);
       } else if (isFile && isYamlFile(entry.name)) {
-        readYamlFile(scan, childAbs, childRel, size);
+        readYamlFile(sink, childAbs, childRel, size);
       }
     }
   };
   walk(root, "", realRoot);
-  return scan;
 }
 
 function relOf(root: string, abs: string): string {
   return path.relative(root, abs).split(path.sep).join("/") || ".";
 }
 
-function tooLarge(scan: RepoScan, rel: string, size: number): void {
-  scan.issues.push({ file: rel, kind: "too-large", message: `${rel}: ${size} bytes is over the 5 MiB limit; skipped` });
+function tooLarge(sink: Sink, rel: string, size: number): void {
+  sink.issue({ file: rel, kind: "too-large", message: `${rel}: ${size} bytes is over the 5 MiB limit; skipped` });
 }
 
-/** Reads one file with a single open: fstat for the size limit, then one read (no separate lstat/stat). */
-function readYamlFile(scan: RepoScan, abs: string, rel: string, knownSize?: number): void {
+/** Size in bytes, or -1 when the file cannot be stat'ed. */
+function sizeOf(abs: string): number {
+  try {
+    return statSync(abs).size;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Reads one file with one call (open, read and close all in native code, no separate stat). The size
+ * limit is checked on the text: UTF-8 takes at most three bytes per UTF-16 unit, so only a text longer
+ * than a third of the limit can come from a file over it, and only then is the file stat'ed.
+ */
+function readYamlFile(sink: Sink, abs: string, rel: string, knownSize?: number): void {
   if (knownSize !== undefined && knownSize > MAX_FILE_BYTES) {
-    tooLarge(scan, rel, knownSize);
+    tooLarge(sink, rel, knownSize);
     return;
   }
-  let buf: Buffer;
-  const fd = openSync(abs, "r");
+  let text: string;
   try {
-    const size = fstatSync(fd).size;
+    text = readFileSync(abs, "utf8");
+  } catch (e) {
+    // Too large for one string or one read: skipped like any file over the limit.
+    const size = sizeOf(abs);
     if (size > MAX_FILE_BYTES) {
-      tooLarge(scan, rel, size);
+      tooLarge(sink, rel, size);
       return;
     }
-    buf = Buffer.allocUnsafe(size);
-    let off = 0;
-    while (off < size) {
-      const n = readSync(fd, buf, off, size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    if (off < size) buf = buf.subarray(0, off);
-  } finally {
-    closeSync(fd);
+    throw e;
   }
-  if (buf.includes(0)) {
-    scan.issues.push({ file: rel, kind: "binary", message: `${rel}: binary content (NUL bytes); skipped` });
+  if (text.length > MAX_FILE_BYTES / 3) {
+    const size = sizeOf(abs);
+    if (size > MAX_FILE_BYTES) {
+      tooLarge(sink, rel, size);
+      return;
+    }
+  }
+  // A NUL byte decodes to U+0000 (never part of a multi-byte sequence or a replacement).
+  if (text.includes("\0")) {
+    sink.issue({ file: rel, kind: "binary", message: `${rel}: binary content (NUL bytes); skipped` });
     return;
   }
-  const text = buf.toString("utf8");
-  scan.texts.set(rel, text);
-  parseYamlText(scan, rel, text);
+  sink.file(rel, text);
 }
 
 const CONTENT_LINE = /^[ \t]*[^\s#]/m;
@@ -270,8 +412,13 @@ export function str(value: unknown, ...keys: (string | number)[]): string | unde
   return typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : undefined;
 }
 
+/** The `yaml` package (CommonJS) is needed only to locate findings: loaded on first use, not at start-up. */
+let yamlLib: typeof Yaml | undefined;
+const yaml = (): typeof Yaml => (yamlLib ??= createRequire(import.meta.url)("yaml") as typeof Yaml);
+
+type Located = { docs: ReturnType<typeof Yaml.parseAllDocuments>; lc: Yaml.LineCounter };
 /** Per scan (files may change between scans in one process), per file: the CST parse used by `locate`. */
-const located = new WeakMap<RepoScan, Map<string, { docs: ReturnType<typeof parseAllDocuments>; lc: LineCounter }>>();
+const located = new WeakMap<RepoScan, Map<string, Located>>();
 
 /**
  * 1-based line of the node at `keys` inside a document, parsed again with the `yaml` CST on demand.
@@ -285,10 +432,11 @@ export function locate(scan: RepoScan, doc: YamlDoc, keys: (string | number)[]):
     perScan = new Map();
     located.set(scan, perScan);
   }
+  const { isMap, isSeq, LineCounter, parseAllDocuments } = yaml();
   let entry = perScan.get(doc.file);
   if (!entry) {
     const lc = new LineCounter();
-    entry = { docs: parseAllDocuments(text, { lineCounter: lc }) as ReturnType<typeof parseAllDocuments>, lc };
+    entry = { docs: parseAllDocuments(text, { lineCounter: lc }), lc };
     perScan.set(doc.file, entry);
   }
   const docs = Array.isArray(entry.docs) ? entry.docs : [];
@@ -297,19 +445,24 @@ export function locate(scan: RepoScan, doc: YamlDoc, keys: (string | number)[]):
   const target =
     docs.find((d) => d.contents?.range && lc.linePos(d.contents.range[0]).line === doc.line) ?? docs[doc.index];
   if (!target?.contents) return doc.line;
-  let node: YamlNode | null | undefined = target.contents as YamlNode;
+  let node: Yaml.Node | null | undefined = target.contents as Yaml.Node;
   let best = doc.line;
   for (const k of keys) {
     if (isMap(node)) {
       const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === k);
       if (!pair) break;
-      const keyNode = pair.key as YamlNode;
+      const keyNode = pair.key as Yaml.Node;
       if (keyNode?.range) best = entry.lc.linePos(keyNode.range[0]).line;
-      node = pair.value as YamlNode;
+      node = pair.value as Yaml.Node;
     } else if (isSeq(node) && typeof k === "number") {
-      node = node.items[k] as YamlNode;
+      node = node.items[k] as Yaml.Node;
       if (node?.range) best = entry.lc.linePos(node.range[0]).line;
     } else break;
   }
   return best;
+}
+
+// Entry point of the walker thread (see scanRepoParallel): last, once everything above is defined.
+if (!isMainThread && parentPort && typeof (workerData as Record<string, unknown> | null)?.[WALKER] === "string") {
+  walkForParent((workerData as Record<string, string>)[WALKER] as string, parentPort);
 }

@@ -24,6 +24,7 @@ import {
   VersionApi,
   wrapHttpLibrary,
 } from "@kubernetes/client-node";
+import { parseDuration } from "./duration.ts";
 import { KubeError, kubeErrorOf, type Perm } from "./errors.ts";
 
 export interface RetryPolicy {
@@ -95,22 +96,9 @@ const NOT_PROCESSED = new Set([429, 503]);
 const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 const IDEMPOTENT = new Set(["GET", "HEAD", "DELETE", "PUT", "OPTIONS"]);
 
-/** "30s", "1m", "1h", "500ms", "0", "10" (seconds). Throws on anything else. */
+/** --request-timeout: "30s", "1m", "1h", "500ms", "0", "10" (seconds). Throws on anything else. */
 export function parseTimeout(text: string): number {
-  const t = text.trim();
-  if (/^[0-9]+$/.test(t)) return Number(t) * 1000;
-  const re = /([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(t); m; m = re.exec(t)) {
-    const n = Number(m[1]);
-    total += m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : m[2] === "m" ? n * 60_000 : n * 3_600_000;
-    matched = re.lastIndex;
-  }
-  if (matched !== t.length || t.length === 0) {
-    throw new KubeError("usage", `--request-timeout ${text}: expected a duration such as 30s, 1m or 0 (no timeout)`);
-  }
-  return Math.round(total);
+  return parseDuration(text, "--request-timeout");
 }
 
 /** Seconds or an HTTP date; undefined when absent or unreadable. */

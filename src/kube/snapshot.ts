@@ -23,6 +23,7 @@ import {
   type LiveEvent,
   type LiveKustomization,
   type LiveNamespace,
+  type LivePolicy,
   type LivePv,
   type LivePvc,
   type LiveStorageClass,
@@ -156,6 +157,19 @@ export function mapConsumer(raw: unknown, kind: ConsumerKind, c: Conventions): L
     lastSyncTime: s(status.lastSyncTime),
     created: s(meta.creationTimestamp),
   };
+}
+
+/** Every string under a value, depth first (the CEL expressions of a policy's mutations). */
+function strings(v: unknown, out: string[] = []): string[] {
+  if (typeof v === "string") out.push(v);
+  else if (Array.isArray(v)) for (const x of v) strings(x, out);
+  else if (v && typeof v === "object") for (const x of Object.values(v)) strings(x, out);
+  return out;
+}
+
+export function mapPolicy(raw: unknown): LivePolicy {
+  const o = obj(raw);
+  return { name: s(obj(o.metadata).name) ?? "", mutations: strings(obj(o.spec).mutations).join("\n") };
 }
 
 function mapKustomization(raw: unknown): LiveKustomization {
@@ -302,7 +316,7 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
       ),
     );
     if (policies !== undefined) {
-      o.admission.policies = itemsOf(policies).map((p) => s(obj(obj(p).metadata).name) ?? "");
+      o.admission.policies = itemsOf(policies).map(mapPolicy);
     }
     if (bindings !== undefined) {
       o.admission.bindings = itemsOf(bindings).map((b) => s(obj(obj(b).spec).policyName) ?? "");

@@ -6,11 +6,10 @@
  * - sarif: SARIF 2.1.0 with every rule (help text, docs link) and results with locations.
  */
 import { RULE_META, RULES, ruleAnchor, type Summary, summarize } from "../core/rules/index.ts";
-import type { Finding, Severity } from "../core/rules/types.ts";
+import type { Finding, FindingsFormat, Severity } from "../core/rules/types.ts";
 import type { Colors } from "./colors.ts";
 
-export type FindingsFormat = "text" | "json" | "github" | "sarif";
-export const FINDINGS_FORMATS: readonly FindingsFormat[] = ["text", "json", "github", "sarif"];
+export { FINDINGS_FORMATS, type FindingsFormat } from "../core/rules/types.ts";
 
 /** Where each rule is documented, relative to the kopiashare source tree (the project has no published URL yet). */
 export const DOCS = "docs/rules.md";

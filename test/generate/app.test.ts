@@ -195,3 +195,61 @@ describe("app: bad input exits 2 and writes nothing", () => {
     assert.deepEqual(treeOf(dir), before);
   });
 });
+
+describe("app under Kopiur: regenerating clusterrepository.yaml is no hand edit", () => {
+  const CR = "kubernetes/apps/system/volsync-system/kopia/app/clusterrepository.yaml";
+  function kopiurWithJellyfin(): Promise<string> {
+    const dir = tempRepo(EXAMPLE);
+    writeFiles(dir, {
+      "kubernetes/apps/home/media/kustomization.yaml": "resources:\n  - ./jellyfin/ks.yaml\n",
+      "kubernetes/apps/home/media/jellyfin/ks.yaml": WIKI.replaceAll("wiki", "jellyfin")
+        .replace("targetNamespace: default", "targetNamespace: media")
+        .replace("home/default", "home/media"),
+    });
+    return run(["migrate", "--to", "kopiur", "--repo", dir], { cwd: dir }).then((m) => {
+      assert.equal(m.code, 0, m.err);
+      return dir;
+    });
+  }
+
+  it("an allowedNamespaces list out of step is re-rendered without --force (app, init)", async () => {
+    const dir = await kopiurWithJellyfin();
+    const e = await run(["enable", "media", "--repo", dir], { cwd: dir });
+    assert.equal(e.code, 0, e.err);
+    // as an older kopiashare (or a hand-run disable) would have left it: media enabled, not allowed
+    const stale = read(dir, CR).replace("      - media\n", "");
+    writeFiles(dir, { [CR]: stale });
+    const r = await run(["app", "media", "jellyfin", "--repo", dir], { cwd: dir });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`updated ${CR}`));
+    assert.match(read(dir, CR), /list:\n {6}- default\n {6}- media\n {6}- observability\n {6}- volsync-system\n/);
+    writeFiles(dir, { [CR]: stale });
+    const i = await run(["init", "--repo", dir], { cwd: dir });
+    assert.equal(i.code, 0, i.err);
+    assert.match(read(dir, CR), /- media\n/);
+  });
+
+  it("app --enable adds the namespace to allowedNamespaces without --force", async () => {
+    const dir = await kopiurWithJellyfin();
+    const r = await run(["app", "media", "jellyfin", "--enable", "--repo", dir], { cwd: dir });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`updated ${CR}`));
+    assert.match(read(dir, CR), /list:\n {6}- default\n {6}- media\n {6}- observability\n {6}- volsync-system\n/);
+  });
+
+  it("a hand edit of clusterrepository.yaml is still refused, with the edit as the diff; --force overwrites", async () => {
+    const dir = await kopiurWithJellyfin();
+    writeFiles(dir, { [CR]: `${read(dir, CR)}# edited by hand\n` });
+    const before = treeOf(dir);
+    const r = await run(["app", "media", "jellyfin", "--enable", "--repo", dir], { cwd: dir });
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /clusterrepository\.yaml exists with different content than kopiashare generates/);
+    assert.match(r.err, /^-# edited by hand$/m);
+    assert.doesNotMatch(r.err, /^\+ +- media$/m, "the diff is the hand edit, not the new namespace");
+    assert.deepEqual(treeOf(dir), before);
+    const forced = await run(["app", "media", "jellyfin", "--enable", "--repo", dir, "--force"], { cwd: dir });
+    assert.equal(forced.code, 0, forced.err);
+    assert.doesNotMatch(read(dir, CR), /edited by hand/);
+    assert.match(read(dir, CR), /- media\n/);
+  });
+});

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { removeEntry } from "../../src/gitops/kustomize-edit.ts";
-import { EXAMPLE, read, run, tempRepo, treeOf } from "../helpers.ts";
+import { EXAMPLE, read, run, tempRepo, treeOf, writeFiles } from "../helpers.ts";
 import { FRESH_FLAGS, freshRepo, golden, init } from "./util.ts";
 
 const NS_DIR = "kubernetes/apps/system/volsync-system";
@@ -158,7 +158,16 @@ describe("init: bad input exits 2 and writes nothing", () => {
       ["--mover", "volsync-0.16", "--kubernetes-version", "1.31"],
       /Kubernetes 1\.31 serves no MutatingAdmissionPolicy API[\s\S]*Kubernetes 1\.32 or later/,
     ],
-    ["a malformed version", ["--mover", "volsync-0.17", "--kubernetes-version", "v1.34.2"], /expected a minor version/],
+    [
+      "a malformed version",
+      ["--mover", "volsync-0.17", "--kubernetes-version", "1.34.x"],
+      /expected a Kubernetes version such as 1\.34 \(1\.34, v1\.34, 1\.34\.2 or v1\.34\.2\)/,
+    ],
+    [
+      "a version of another major",
+      ["--mover", "volsync-0.17", "--kubernetes-version", "2.0"],
+      /expected a Kubernetes version/,
+    ],
     ["volsync-0.16 without any version", ["--mover", "volsync-0.16"], /pass --kubernetes-version/],
     ["unknown style", ["--mover", "volsync-0.17", "--style", "nfs"], /--style nfs: unknown volume style/],
     [
@@ -211,5 +220,100 @@ describe("init: bad input exits 2 and writes nothing", () => {
     assert.equal(r.code, 2);
     assert.match(r.err, /must not mix the two styles/);
     assert.deepEqual(treeOf(dir), before);
+  });
+});
+
+describe("init: registration, adopted volumes and Kubernetes versions", () => {
+  const MAP = `${NS_DIR}/kopia/app/mutatingadmissionpolicy.yaml`;
+  const REPOSITORY_PV = `${NS_DIR}/volsync-repository-pvc/app/pvc.yaml`;
+
+  it("never creates a kustomization.yaml over a namespace folder Flux already builds from its files", async () => {
+    const dir = freshRepo();
+    writeFiles(dir, {
+      [`${NS_DIR}/helmrelease.yaml`]:
+        "---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: volsync\n  namespace: volsync-system\nspec:\n  interval: 30m\n",
+    });
+    const before = treeOf(dir);
+    const r = await run(["init", "--repo", dir, "--mover", "volsync-0.17", ...FRESH_FLAGS], { cwd: dir });
+    assert.equal(r.code, 0, r.err);
+    assert.equal(existsSync(path.join(dir, `${NS_DIR}/kustomization.yaml`)), false, "would hide helmrelease.yaml");
+    assert.match(
+      r.err,
+      /kubernetes\/apps\/system\/volsync-system\/ has manifests but no kustomization\.yaml: make sure whatever applies it includes \.\/volsync-repository-pvc\/ks\.yaml, \.\/kopia\/ks\.yaml/,
+    );
+    assert.equal(
+      read(dir, "kubernetes/apps/system/kustomization.yaml"),
+      before.get("kubernetes/apps/system/kustomization.yaml"),
+    );
+    assert.equal(existsSync(path.join(dir, `${NS_DIR}/namespace.yaml`)), false);
+    assert.ok(existsSync(path.join(dir, `${NS_DIR}/kopia/ks.yaml`)));
+  });
+
+  for (const [flag, value] of [
+    ["--style", "shared-handle"],
+    ["--volume-handle", "0001-0024-x"],
+    ["--cluster-id", "c"],
+    ["--fs-name", "other"],
+    ["--driver", "other.csi.ceph.com"],
+    ["--storage-class", "other"],
+    ["--capacity", "10Gi"],
+    ["--node-stage-secret", "ns/name"],
+  ] as const) {
+    it(`refuses ${flag} when it adopts the repository PV the repo has (it would have no effect)`, async () => {
+      const dir = tempRepo(EXAMPLE);
+      const before = treeOf(dir);
+      const r = await run(["init", "--repo", dir, flag, value], { cwd: dir });
+      assert.equal(r.code, 2, r.err);
+      assert.match(
+        r.err,
+        new RegExp(
+          `${flag} would have no effect: the repository PV kopia-repository-pv-volsync-system is already declared in ${REPOSITORY_PV.replaceAll("/", "\\/").replaceAll(".", "\\.")}:\\d+`,
+        ),
+      );
+      assert.deepEqual(treeOf(dir), before);
+    });
+  }
+
+  it("names every volume flag given", async () => {
+    const dir = tempRepo(EXAMPLE);
+    const r = await run(["init", "--repo", dir, "--fs-name", "x", "--capacity", "1Gi"], { cwd: dir });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--fs-name, --capacity would have no effect/);
+  });
+
+  it("accepts v1.NN, 1.NN.P and v1.NN.P and records 1.NN", async () => {
+    for (const [v, api, minor] of <[string, string, string][]>[
+      ["v1.36.1", "v1", "1.36"],
+      ["1.34.2", "v1beta1", "1.34"],
+      ["v1.33", "v1alpha1", "1.33"],
+    ]) {
+      const wrote = await init(freshRepo(), ["--mover", "volsync-0.16", "--kubernetes-version", v, ...FRESH_FLAGS]);
+      assert.match(wrote.get(MAP) ?? "", new RegExp(`^apiVersion: admissionregistration\\.k8s\\.io/${api}$`, "m"), v);
+      assert.match(wrote.get("kopiashare.yaml") ?? "", new RegExp(`kubernetesVersion: "${minor.replace(".", "\\.")}"`));
+    }
+  });
+
+  it("kubernetesVersion in kopiashare.yaml may be written v1.NN.P too, for init and lint alike", async () => {
+    const dir = freshRepo();
+    writeFiles(dir, { "kopiashare.yaml": 'kubernetesVersion: "v1.34.2"\n' });
+    const wrote = await init(dir, ["--mover", "volsync-0.16", ...FRESH_FLAGS]);
+    assert.match(wrote.get(MAP) ?? "", /^apiVersion: admissionregistration\.k8s\.io\/v1beta1$/m);
+    const lint = await run(["lint", "--repo", dir, "-o", "json"], { cwd: dir });
+    assert.notEqual(lint.code, 2, lint.err);
+    assert.equal((JSON.parse(lint.out) as { kubernetesVersion: string }).kubernetesVersion, "1.34");
+  });
+
+  it("a new Kubernetes version re-renders the policy without --force (no hand edit)", async () => {
+    const dir = tempRepo(EXAMPLE);
+    const r = await run(["init", "--repo", dir, "--kubernetes-version", "1.36"], { cwd: dir });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`updated ${MAP}`));
+    assert.match(read(dir, MAP), /^apiVersion: admissionregistration\.k8s\.io\/v1$/m);
+    assert.match(read(dir, "kopiashare.yaml"), /^kubernetesVersion: "1\.36"$/m);
+    // a hand edit of that policy is still refused
+    writeFileSync(path.join(dir, MAP), `${read(dir, MAP)}# mine\n`);
+    const again = await run(["init", "--repo", dir, "--kubernetes-version", "1.34"], { cwd: dir });
+    assert.equal(again.code, 2, again.err);
+    assert.match(again.err, /mutatingadmissionpolicy\.yaml exists with different content/);
   });
 });

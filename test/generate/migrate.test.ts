@@ -162,11 +162,50 @@ describe("migrate: bad input exits 2 and writes nothing", () => {
     const before = treeOf(dir);
     const r = await run(["migrate", "--repo", dir, "--to", "volsync-0.17"], { cwd: dir });
     assert.equal(r.code, 2);
-    assert.match(r.err, /replicationsource\.yaml differs from what kopiashare generates for volsync-0\.16/);
-    assert.match(r.err, /\+ {6}daily: 14/);
+    assert.match(r.err, /replicationsource\.yaml exists with different content than kopiashare generates/);
+    // the diff shows the hand edit: the file now (-) against what kopiashare generates (+)
+    assert.match(r.err, /^- {6}daily: 14$/m);
+    assert.match(r.err, /^\+ {6}daily: 7$/m);
     assert.deepEqual(treeOf(dir), before);
     const forced = await run(["migrate", "--repo", dir, "--to", "volsync-0.17", "--force"], { cwd: dir });
     assert.equal(forced.code, 0, forced.err);
+  });
+
+  it("--dry-run and -o yaml still preview a migration over a hand edit (only the write is refused)", async () => {
+    const dir = tempRepo(EXAMPLE);
+    const f = `${COMPONENT}/replicationsource.yaml`;
+    writeFileSync(path.join(dir, f), read(dir, f).replace("daily: 7", "daily: 14"));
+    const before = treeOf(dir);
+    const dry = await run(["migrate", "--repo", dir, "--to", "volsync-0.17", "--dry-run"], { cwd: dir });
+    assert.equal(dry.code, 0, dry.err);
+    assert.match(dry.out, /\+ {4}moverVolumes:/);
+    assert.match(dry.err, /warning: kubernetes\/components\/volsync\/replicationsource\.yaml was edited by hand/);
+    const yaml = await run(["migrate", "--repo", dir, "--to", "volsync-0.17", "-o", "yaml"], { cwd: dir });
+    assert.equal(yaml.code, 0, yaml.err);
+    assert.match(yaml.out, /kind: ReplicationSource/);
+    const json = await run(["migrate", "--repo", dir, "--to", "volsync-0.17", "--dry-run", "-o", "json"], { cwd: dir });
+    assert.equal(json.code, 0, json.err);
+    assert.equal((JSON.parse(json.out) as { warnings: string[] }).warnings.length, 1);
+    assert.deepEqual(treeOf(dir), before);
+  });
+
+  it("a file of the user's where the target generation writes one is a hand edit too", async () => {
+    const dir = tempRepo(EXAMPLE);
+    const own = `${KOPIA}/maintenance.yaml`;
+    writeFiles(dir, { [own]: "# my own maintenance notes\n" });
+    const before = treeOf(dir);
+    const r = await run(["migrate", "--repo", dir, "--to", "kopiur"], { cwd: dir });
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /kopia\/app\/maintenance\.yaml exists with different content/);
+    assert.match(r.err, /^-# my own maintenance notes$/m);
+    assert.deepEqual(treeOf(dir), before);
+  });
+
+  it("prints each transition note once", async () => {
+    const dir = tempRepo(EXAMPLE);
+    const r = await run(["migrate", "--repo", dir, "--to", "volsync-0.17"], { cwd: dir });
+    assert.equal(r.code, 0, r.err);
+    assert.equal(`${r.out}${r.err}`.split("upgrade the Volsync HelmRelease").length - 1, 1, `${r.out}${r.err}`);
   });
 
   const cases: [string, string[], RegExp][] = [

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { CHECK_IDS } from "../../src/core/doctor.ts";
+import { CHECK_IDS, CHECKS } from "../../src/core/doctor.ts";
 import { ROOT } from "../helpers.ts";
 import type { SimOptions } from "../kube-sim/index.ts";
 import {
@@ -41,29 +41,62 @@ const base: Scenario = { options: { crds: ["volsync"] }, seed: healthy };
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 const HOUR = 3_600_000;
 
-function admissionPolicy(sim: Sim, version: string, bind: boolean): void {
+function admissionPolicy(
+  sim: Sim,
+  version: string,
+  bind: boolean,
+  name = "volsync-mover-repository",
+  expression = "[]",
+): void {
   const apiVersion = `admissionregistration.k8s.io/${version}`;
   sim.store.create({
     apiVersion,
     kind: "MutatingAdmissionPolicy",
-    metadata: { name: "volsync-mover-repository" },
-    spec: { matchConstraints: { resourceRules: [] }, mutations: [] },
+    metadata: { name },
+    spec: {
+      matchConstraints: { resourceRules: [] },
+      mutations: [{ patchType: "JSONPatch", jsonPatch: { expression } }],
+    },
   });
   if (bind) {
     sim.store.create({
       apiVersion,
       kind: "MutatingAdmissionPolicyBinding",
-      metadata: { name: "volsync-mover-repository" },
-      spec: { policyName: "volsync-mover-repository" },
+      metadata: { name },
+      spec: { policyName: name },
     });
   }
 }
+
+/** A bound policy of someone else: it adds a label, not the repository. */
+const unrelatedPolicy = (sim: Sim, version: string) =>
+  admissionPolicy(
+    sim,
+    version,
+    true,
+    "add-team-label",
+    "[JSONPatch{op: 'add', path: '/metadata/labels/team', value: 'media'}]",
+  );
+
+/** The repository's volume, as a policy under another name writes it. */
+const MOUNTS_KOPIA = `[JSONPatch{op: 'add', path: '/spec/template/spec/volumes/-', value: Object.spec.template.spec.volumes{
+  name: 'repo', persistentVolumeClaim: Object.spec.template.spec.volumes.persistentVolumeClaim{claimName: 'kopia'}}}]`;
+
+const setReclaim = (sim: Sim, pv: string, policy: "Delete" | "Recycle" | "Retain") =>
+  sim.store.patch("persistentvolumes", pv, undefined, "application/merge-patch+json", {
+    spec: { persistentVolumeReclaimPolicy: policy },
+  });
+
+/** The patch every delete fix must start with when the PV is not Retain. */
+const RETAIN_FIRST = (pv: string) =>
+  `kubectl patch pv ${pv} -p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}' && `;
+const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 interface Case {
   /** Scenarios in which the check passes (the healthy baseline is always one). */
   pass: Scenario[];
   /** Scenarios in which it fails (or warns), with the expected status and a pattern on `what`. */
-  bad: (Scenario & { status: "fail" | "warn"; what: RegExp; fix?: RegExp | string })[];
+  bad: (Scenario & { status: "fail" | "warn"; what: RegExp; fix?: RegExp | string; notFix?: RegExp })[];
 }
 
 const CASES: Record<string, Case> = {
@@ -96,6 +129,16 @@ const CASES: Record<string, Case> = {
         what: /reclaim policy Delete/,
         fix: /^kubectl patch pv kopia-repository-pv-volsync-system -p '\{"spec":\{"persistentVolumeReclaimPolicy":"Retain"\}\}'/,
       },
+      {
+        ...base,
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "static" });
+          setReclaim(sim, "kopia-repository-pv-volsync-system", "Delete");
+        },
+        status: "warn",
+        what: /repository PV kopia-repository-pv-volsync-system \(static\) has reclaim policy Delete/,
+        fix: /^kubectl patch pv kopia-repository-pv-volsync-system /,
+      },
     ],
   },
   "reclaim-retain": {
@@ -110,7 +153,18 @@ const CASES: Record<string, Case> = {
           });
         },
         status: "fail",
-        what: /kopia-repository-pv-media has reclaim policy Delete/,
+        what: /kopia-repository-pv-media \(shared-handle\) has reclaim policy Delete/,
+      },
+      {
+        // lint says the same (volume/reclaim-policy): a static volume with Delete is a warning, not an error.
+        ...base,
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media", "home"], style: "static" });
+          setReclaim(sim, "kopia-repository-pv-home", "Delete");
+        },
+        status: "warn",
+        what: /kopia-repository-pv-home \(static\) has reclaim policy Delete/,
+        fix: /^kubectl patch pv kopia-repository-pv-home /,
       },
     ],
   },
@@ -127,6 +181,23 @@ const CASES: Record<string, Case> = {
         },
         status: "fail",
         what: /mix both styles.*static: kopia-repository-pv-games/,
+        fix: /kubectl delete pvc -n games kopia && kubectl delete pv kopia-repository-pv-games/,
+        notFix: /kubectl patch pv/,
+      },
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          ensureNamespace(sim, "games");
+          sim.store.create(pvObject("games", { style: "static", reclaimPolicy: "Delete" }));
+          sim.store.create(pvcObject("games"));
+        },
+        status: "fail",
+        what: /mix both styles.*static: kopia-repository-pv-games/,
+        fix: new RegExp(
+          `^${reEscape(RETAIN_FIRST("kopia-repository-pv-games"))}kopiashare enable games --force && .* && kubectl delete pvc -n games kopia && kubectl delete pv kopia-repository-pv-games`,
+        ),
+        notFix: /the data stays/,
       },
     ],
   },
@@ -141,7 +212,21 @@ const CASES: Record<string, Case> = {
         },
         status: "fail",
         what: /kopia-repository-pv-media points at handle .* not the repository's handle/,
-        fix: /kubectl delete pv kopia-repository-pv-media/,
+        fix: /\nkubectl delete pvc -n media kopia && kubectl delete pv kopia-repository-pv-media .*# Retain: the data stays$/,
+      },
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          mismatchedHandle(sim, "media");
+          setReclaim(sim, "kopia-repository-pv-media", "Delete");
+        },
+        status: "fail",
+        what: /kopia-repository-pv-media points at handle .* not the repository's handle/,
+        fix: new RegExp(
+          `\\n${reEscape(RETAIN_FIRST("kopia-repository-pv-media"))}kubectl delete pvc -n media kopia && kubectl delete pv kopia-repository-pv-media`,
+        ),
+        notFix: /the data stays|Retain keeps/,
       },
       {
         ...base,
@@ -194,6 +279,30 @@ const CASES: Record<string, Case> = {
           admissionPolicy(sim, "v1beta1", true);
         },
       },
+      {
+        // Another name, but its mutations mount claim kopia: it is the repository's policy.
+        options: { crds: ["volsync", "mutatingadmissionpolicy-v1"] },
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "media", "app", { lastSyncTime: ago(60_000) });
+          admissionPolicy(sim, "v1", true, "mount-backups", MOUNTS_KOPIA);
+        },
+      },
+      {
+        // An unrelated policy does not make movers rely on admission: every source uses moverVolumes.
+        options: { crds: ["volsync", "mutatingadmissionpolicy-v1"] },
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "media", "app", { lastSyncTime: ago(60_000), kopia: MOVER_VOLUMES });
+          admissionPolicy(
+            sim,
+            "v1",
+            false,
+            "add-team-label",
+            "[JSONPatch{op: 'add', path: '/metadata/labels/team', value: 'x'}]",
+          );
+        },
+      },
     ],
     bad: [
       {
@@ -215,6 +324,30 @@ const CASES: Record<string, Case> = {
         },
         status: "fail",
         what: /has no MutatingAdmissionPolicyBinding/,
+      },
+      {
+        // Someone else's bound policy does not mount the repository.
+        options: { crds: ["volsync", "mutatingadmissionpolicy-v1"] },
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "media", "app", { lastSyncTime: ago(60_000) });
+          unrelatedPolicy(sim, "v1");
+        },
+        status: "fail",
+        what: /but none mounts the repository: no volsync-mover-repository, and add-team-label add\(s\) no volume "repository"/,
+      },
+      {
+        // The repository's policy is unbound; another policy's binding does not count.
+        options: { crds: ["volsync", "mutatingadmissionpolicy-v1"] },
+        seed: (sim) => {
+          healthy(sim);
+          replicationSource(sim, "media", "app", { lastSyncTime: ago(60_000) });
+          unrelatedPolicy(sim, "v1");
+          admissionPolicy(sim, "v1", false);
+        },
+        status: "fail",
+        what: /^MutatingAdmissionPolicy volsync-mover-repository has no MutatingAdmissionPolicyBinding$/,
+        fix: /spec\.policyName: volsync-mover-repository/,
       },
     ],
   },
@@ -266,7 +399,19 @@ const CASES: Record<string, Case> = {
         },
         status: "fail",
         what: /PVC media\/kopia is Pending: PV kopia-repository-pv-media is bound to thief\/grab/,
-        fix: /kubectl delete pvc -n thief grab/,
+        fix: /^kubectl delete pvc -n thief grab/,
+      },
+      {
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          stolenPv(sim, "media", { namespace: "thief", name: "grab" });
+          setReclaim(sim, "kopia-repository-pv-media", "Delete");
+        },
+        status: "fail",
+        what: /PVC media\/kopia is Pending: PV kopia-repository-pv-media is bound to thief\/grab/,
+        fix: new RegExp(`^${reEscape(RETAIN_FIRST("kopia-repository-pv-media"))}kubectl delete pvc -n thief grab`),
+        notFix: /Retain keeps the data/,
       },
     ],
   },
@@ -411,6 +556,15 @@ describe("doctor checks", () => {
     for (const id of [...CHECK_IDS, "permission-probe"]) assert.match(section, new RegExp(`\\| \`${id}\` \\|`), id);
   });
 
+  it("each check's row in docs/commands.md says what the check's doc says", () => {
+    const docs = readFileSync(path.join(ROOT, "docs", "commands.md"), "utf8");
+    const cell = (t: string) => t.replace(/\|/g, "\\|");
+    for (const c of CHECKS) {
+      const row = `| \`${c.id}\` | ${[c.doc.checks, c.doc.warn, c.doc.fail, c.doc.fix].map(cell).join(" | ")} |`;
+      assert.ok(docs.includes(`\n${row}\n`), `docs/commands.md lacks the row\n${row}`);
+    }
+  });
+
   it("a healthy cluster passes every check (exit 0)", async () => {
     await withSim(base.options ?? {}, base.seed, async (sim) => {
       const { r, json } = await doctorJson(sim);
@@ -447,6 +601,7 @@ describe("doctor checks", () => {
             if (s.status === "fail") assert.ok(hit.why && hit.why.length > 0, "a why");
             if (typeof s.fix === "string") assert.equal(hit.fix, s.fix);
             else if (s.fix) assert.match(hit.fix, s.fix);
+            if (s.notFix) assert.doesNotMatch(hit.fix, s.notFix);
             if (s.status === "fail") assert.equal(r.code, 1);
           });
         });

@@ -60,7 +60,7 @@ describe("drift", () => {
         );
         assert.match(
           handle?.fix ?? "",
-          /spec\.csi is immutable: kubectl delete pvc -n default kopia && kubectl delete pv kopia-repository-pv-default/,
+          /^kubectl delete pvc -n default kopia && kubectl delete pv kopia-repository-pv-default && flux reconcile kustomization \S+ --with-source {2}# spec\.csi is immutable; Retain: the data stays$/,
         );
         assert.match(
           json.items[3]?.fix ?? "",
@@ -100,6 +100,65 @@ describe("drift", () => {
         assert.ok(json.items.every((i) => i.namespace === "observability"));
       },
     );
+  });
+
+  it("a PV that is not Retain: every delete fix makes it Retain first and never promises the data stays", async () => {
+    const repo = tempRepo(EXAMPLE);
+    const retain = (pv: string) =>
+      `kubectl patch pv ${pv} -p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}' && `;
+    await withSim(
+      {},
+      (sim) => {
+        sharedRepository(sim, { namespaces: ["default", "media", "games"], style: "shared-handle" });
+        mismatchedHandle(sim, "default");
+        for (const ns of ["default", "media"]) {
+          sim.store.patch("persistentvolumes", `kopia-repository-pv-${ns}`, undefined, "application/merge-patch+json", {
+            spec: { persistentVolumeReclaimPolicy: "Delete" },
+          });
+        }
+      },
+      async (sim) => {
+        const { r, json } = await drift(sim, repo);
+        assert.equal(r.code, 1);
+        const item = (change: string, name: string, field?: string) => {
+          const i = json.items.find((x) => x.change === change && x.name === name && x.field === field);
+          assert.ok(i, `no ${change} ${name} ${field ?? ""}: ${JSON.stringify(json.items, null, 2)}`);
+          return i;
+        };
+        const handle = item("differs", "kopia-repository-pv-default", "spec.csi.volumeHandle");
+        assert.ok(
+          handle.fix.startsWith(
+            `${retain("kopia-repository-pv-default")}kubectl delete pvc -n default kopia && kubectl delete pv kopia-repository-pv-default && `,
+          ),
+          handle.fix,
+        );
+        assert.match(handle.fix, /kopia-repository-pv-default is Delete: made Retain first/);
+        const pv = item("not-in-repo", "kopia-repository-pv-media");
+        assert.ok(
+          pv.fix.includes(`${retain("kopia-repository-pv-media")}kubectl delete pv kopia-repository-pv-media`),
+          pv.fix,
+        );
+        const pvc = item("not-in-repo", "media/kopia");
+        assert.ok(pvc.fix.includes(`${retain("kopia-repository-pv-media")}kubectl delete pvc -n media kopia`), pvc.fix);
+        for (const i of [handle, pv, pvc]) assert.doesNotMatch(i.fix, /Retain keeps the data|the data stays/, i.fix);
+        // A Retain PV is deleted without the patch, and the fix may say the data stays.
+        const kept = item("not-in-repo", "kopia-repository-pv-games");
+        assert.doesNotMatch(kept.fix, /kubectl patch pv/);
+        assert.match(kept.fix, /kubectl delete pv kopia-repository-pv-games \(Retain: the data stays\)/);
+      },
+    );
+  });
+
+  it("-A is the default scope; -n and -A together are a usage error (exit 2)", async () => {
+    const repo = tempRepo(EXAMPLE);
+    await withSim({}, asDeclared, async (sim) => {
+      const all = await drift(sim, repo, ["-A"]);
+      assert.equal(all.r.code, 0, all.r.err);
+      assert.deepEqual(all.json.repoNamespaces, ["default", "observability", "volsync-system"]);
+      const both = await kube(sim, ["drift", "--repo", repo, "-n", "default", "-A"]);
+      assert.equal(both.code, 2);
+      assert.match(both.err, /-n\/--namespace and -A\/--all-namespaces cannot be used together/);
+    });
   });
 
   it("--repo is required to exist", async () => {

@@ -8,6 +8,7 @@ import { type Conventions, ksName, type Mover, moverMountPath, moverRepositoryPa
 import type { SourceRef } from "../topology.ts";
 import { SCHEMA, scalar, schemaLine } from "../yaml-text.ts";
 import { componentFiles, renderComponent, renderExternalSecret } from "./component.ts";
+import { renderFluxKs } from "./instance.ts";
 import { maintenanceFile, renderMaintenance } from "./maintenance.ts";
 import { CENTRAL_SECRET, renderClusterRepository, renderMutatingAdmissionPolicy } from "./wiring.ts";
 
@@ -152,58 +153,12 @@ export function renderInitJob(c: Conventions, mover: Mover): string {
   ].join("\n");
 }
 
-function fluxKs(
-  c: Conventions,
-  source: SourceRef,
-  o: {
-    name: string;
-    path: string;
-    dependsOn: string[];
-    wait: boolean;
-    healthChecks?: string[];
-  },
-): string {
-  const lines = [
-    "---",
-    schemaLine(SCHEMA.fluxKustomization),
-    "apiVersion: kustomize.toolkit.fluxcd.io/v1",
-    "kind: Kustomization",
-    "metadata:",
-    `  name: &app ${scalar(o.name)}`,
-    `  namespace: ${scalar(c.fluxNamespace)}`,
-    "spec:",
-    `  targetNamespace: ${scalar(c.repositoryNamespace)}`,
-    "  commonMetadata:",
-    "    labels:",
-    "      app.kubernetes.io/name: *app",
-  ];
-  if (o.dependsOn.length > 0) {
-    lines.push("  dependsOn:", ...o.dependsOn.map((d) => `    - name: ${scalar(d)}`));
-  }
-  lines.push(
-    `  path: ${scalar(`./${o.path}`)}`,
-    "  prune: true",
-    "  sourceRef:",
-    `    kind: ${source.kind}`,
-    `    name: ${scalar(source.name)}`,
-  );
-  if (source.namespace !== c.fluxNamespace) lines.push(`    namespace: ${scalar(source.namespace)}`);
-  lines.push(`  wait: ${o.wait}`);
-  if (o.healthChecks && o.healthChecks.length > 0) lines.push("  healthChecks:", ...o.healthChecks);
-  lines.push(
-    `  interval: ${scalar(c.interval)}`,
-    `  retryInterval: ${scalar(c.retryInterval)}`,
-    `  timeout: ${scalar(c.timeout)}`,
-    "",
-  );
-  return lines.join("\n");
-}
-
 /** The kopia folder's Flux Kustomization: after the operator and the repository's own PVC. */
 export function renderKopiaKs(spec: CentralSpec): string {
   const c = spec.conventions;
-  return fluxKs(c, spec.source, {
+  return renderFluxKs(c, spec.source, {
     name: KOPIA_KS,
+    targetNamespace: c.repositoryNamespace,
     path: `${kopiaPaths(spec.nsDir).dir}/app`,
     dependsOn: [...spec.operatorKs, ksName(c, c.repositoryNamespace)],
     wait: false,
@@ -215,8 +170,9 @@ export function renderKopiaKs(spec: CentralSpec): string {
  * operator, and healthy only once the PVC is Bound (wait + a healthCheck on the claim).
  */
 export function renderRepositoryKs(c: Conventions, source: SourceRef, dir: string, dependsOn: string[]): string {
-  return fluxKs(c, source, {
+  return renderFluxKs(c, source, {
     name: ksName(c, c.repositoryNamespace),
+    targetNamespace: c.repositoryNamespace,
     path: `${dir}/app`,
     dependsOn,
     wait: true,

@@ -103,36 +103,63 @@ export function renderAppKustomization(spec: InstanceSpec): string {
   return renderKustomization(["./pvc.yaml"], spec.namespace);
 }
 
-export function renderKs(spec: InstanceSpec): string {
-  const { namespace: ns, conventions: c, source } = spec;
+/** A Flux Kustomization as kopiashare writes every one of them (per-namespace instances and the central ones). */
+export interface FluxKsSpec {
+  name: string;
+  targetNamespace: string;
+  /** Repo-relative folder Flux builds, without the leading "./". */
+  path: string;
+  dependsOn?: string[];
+  wait: boolean;
+  /** Lines of the healthChecks list, already indented. */
+  healthChecks?: string[];
+}
+
+export function renderFluxKs(c: Conventions, source: SourceRef, o: FluxKsSpec): string {
   const lines = [
     "---",
     schemaLine(SCHEMA.fluxKustomization),
     "apiVersion: kustomize.toolkit.fluxcd.io/v1",
     "kind: Kustomization",
     "metadata:",
-    `  name: &app ${scalar(ksName(c, ns))}`,
+    `  name: &app ${scalar(o.name)}`,
     `  namespace: ${scalar(c.fluxNamespace)}`,
     "spec:",
-    `  targetNamespace: ${scalar(ns)}`,
+    `  targetNamespace: ${scalar(o.targetNamespace)}`,
     "  commonMetadata:",
     "    labels:",
     "      app.kubernetes.io/name: *app",
-    `  path: ${scalar(`./${spec.dir}/app`)}`,
+  ];
+  const dependsOn = o.dependsOn ?? [];
+  if (dependsOn.length > 0) lines.push("  dependsOn:", ...dependsOn.map((d) => `    - name: ${scalar(d)}`));
+  lines.push(
+    `  path: ${scalar(`./${o.path}`)}`,
     "  prune: true",
     "  sourceRef:",
     `    kind: ${source.kind}`,
     `    name: ${scalar(source.name)}`,
-  ];
+  );
   if (source.namespace !== c.fluxNamespace) lines.push(`    namespace: ${scalar(source.namespace)}`);
+  lines.push(`  wait: ${o.wait}`);
+  if (o.healthChecks && o.healthChecks.length > 0) lines.push("  healthChecks:", ...o.healthChecks);
   lines.push(
-    "  wait: false",
     `  interval: ${scalar(c.interval)}`,
     `  retryInterval: ${scalar(c.retryInterval)}`,
     `  timeout: ${scalar(c.timeout)}`,
     "",
   );
   return lines.join("\n");
+}
+
+/** The instance's Flux Kustomization: delivers app/ into the namespace. */
+export function renderKs(spec: InstanceSpec): string {
+  const { namespace: ns, conventions: c } = spec;
+  return renderFluxKs(c, spec.source, {
+    name: ksName(c, ns),
+    targetNamespace: ns,
+    path: `${spec.dir}/app`,
+    wait: false,
+  });
 }
 
 export function renderNamespace(ns: string): string {

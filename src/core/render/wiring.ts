@@ -4,6 +4,7 @@
  * volsync-0.17: `moverVolumes` lines; kopiur: a ClusterRepository on the PVC.
  */
 import { type Conventions, moverMountPath, moverRepositoryPath, moverVolumeName } from "../config.ts";
+import { parseKubeVersion } from "../names.ts";
 import { scalar, schemaLine } from "../yaml-text.ts";
 
 export type MapApiVersion = "v1alpha1" | "v1beta1" | "v1";
@@ -27,15 +28,9 @@ export const MAP_BANDS: readonly { from: number; to: number | undefined; api: Ma
 
 export const MAP_SUPPORTED = "Kubernetes 1.32 or later (v1alpha1 on 1.32-1.33, v1beta1 on 1.34-1.35, v1 from 1.36)";
 
-/** "1.34" -> 34; undefined when not a "1.NN" version. */
-export function kubeMinor(version: string): number | undefined {
-  const m = /^1\.([0-9]{1,3})$/.exec(version.trim());
-  return m ? Number(m[1]) : undefined;
-}
-
-/** The MutatingAdmissionPolicy API a Kubernetes minor version serves, or undefined (before 1.32). */
+/** The MutatingAdmissionPolicy API a Kubernetes version serves, or undefined (before 1.32, or not a version). */
 export function mapBand(version: string): (typeof MAP_BANDS)[number] | undefined {
-  const minor = kubeMinor(version);
+  const minor = parseKubeVersion(version)?.minor;
   if (minor === undefined) return undefined;
   return MAP_BANDS.find((b) => minor >= b.from && (b.to === undefined || minor <= b.to));
 }

@@ -1,27 +1,32 @@
 /** binding/*: each namespace's PVC `kopia` binds its own reserved PV, and only that one. */
-import { arr, isSharedPv, type ModelObject, objectsOf, repositoryClaims, sharedPvs, str } from "../model.ts";
+import { arr, isSharedPv, type ModelObject, objectsOf, perModel, repositoryClaims, sharedPvs, str } from "../model.ts";
 import { type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
 
 const DYNAMIC_PV = /^pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The first delivered copy of each claim (one per namespace and document). */
-function claims(ctx: RuleContext): ModelObject[] {
+/** The first delivered copy of each claim (one per namespace and document); shared by the rules, do not mutate. */
+const claimList = perModel((model): ModelObject[] => {
   const seen = new Set<string>();
   const out: ModelObject[] = [];
-  for (const p of repositoryClaims(ctx.model)) {
+  for (const p of repositoryClaims(model)) {
     const key = `${p.namespace ?? ""}\0${p.doc.file}\0${p.doc.index}`;
     if (seen.has(key)) continue;
     seen.add(key);
     out.push(p);
   }
   return out;
-}
+});
 
-function pvIndex(ctx: RuleContext): Map<string, ModelObject> {
+const claims = (ctx: RuleContext) => claimList(ctx.model);
+
+/** PVs by name (the first delivered one of each name); shared by the rules, do not mutate. */
+const pvsByName = perModel((model) => {
   const m = new Map<string, ModelObject>();
-  for (const pv of objectsOf(ctx.model, "PersistentVolume")) if (!m.has(pv.name)) m.set(pv.name, pv);
+  for (const pv of objectsOf(model, "PersistentVolume")) if (!m.has(pv.name)) m.set(pv.name, pv);
   return m;
-}
+});
+
+const pvIndex = (ctx: RuleContext) => pvsByName(ctx.model);
 
 const subjectPvc = (p: ModelObject) => `PersistentVolumeClaim ${p.namespace ?? "?"}/${p.name}`;
 

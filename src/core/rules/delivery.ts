@@ -273,7 +273,20 @@ export const missingDependsOn: Rule = {
   },
 };
 
+/** `${d.namespace}/${d.name}` === id, without building the string. */
+function isDep(d: FluxKs["dependsOn"][number], id: string): boolean {
+  const n = d.namespace.length;
+  return (
+    id.length === n + 1 + d.name.length &&
+    id.charCodeAt(n) === 47 /* / */ &&
+    id.startsWith(d.namespace) &&
+    id.endsWith(d.name)
+  );
+}
+
 function dependsOn(model: Parameters<typeof kustomizationById>[0], ks: FluxKs, target: string): boolean {
+  // Usually a direct dependency: no walk.
+  for (const d of ks.dependsOn) if (isDep(d, target)) return true;
   const seen = new Set<string>();
   const stack = [ks];
   while (stack.length > 0) {

@@ -1,8 +1,13 @@
 /** Findings and rules: pure functions over the model, each finding with file:line, what, why and fix. */
 import type { Conventions } from "../config.ts";
 import type { DocRef, Loc, ModelObject, RepoModel } from "../model.ts";
+import type { KubeVersion } from "../names.ts";
 
 export type Severity = "error" | "warning" | "info";
+
+/** How findings can be printed (output/findings.ts); here so that the CLI can offer them without loading the rules. */
+export type FindingsFormat = "text" | "json" | "github" | "sarif";
+export const FINDINGS_FORMATS: readonly FindingsFormat[] = ["text", "json", "github", "sarif"];
 
 export const SEVERITIES: readonly Severity[] = ["error", "warning", "info"];
 
@@ -33,10 +38,8 @@ export interface RuleMeta {
   why: string;
 }
 
-export interface KubeVersion {
-  major: number;
-  minor: number;
-}
+export { formatKubeVersion, parseKubeVersion } from "../names.ts";
+export type { KubeVersion };
 
 export interface RuleContext {
   model: RepoModel;
@@ -79,16 +82,6 @@ export function reporter(meta: RuleMeta) {
 /** The location of a key path inside an object's document. */
 export function where(ctx: RuleContext, o: ModelObject | { doc: DocRef }, keys: (string | number)[] = []): Loc {
   return { file: o.doc.file, line: keys.length === 0 ? o.doc.line : ctx.at(o.doc, keys) };
-}
-
-export function parseKubeVersion(v: string): KubeVersion | undefined {
-  const m = /^v?(\d+)\.(\d+)(\.\d+)?$/.exec(v.trim());
-  if (!m) return undefined;
-  return { major: Number(m[1]), minor: Number(m[2]) };
-}
-
-export function formatKubeVersion(v: KubeVersion): string {
-  return `${v.major}.${v.minor}`;
 }
 
 /** -1, 0, 1 comparing v with major.minor. */

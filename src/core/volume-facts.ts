@@ -1,0 +1,373 @@
+/**
+ * Facts about the shared repository's PVs and PVCs that hold alike in a GitOps checkout (`lint`) and
+ * on a live cluster (`verify`, `doctor`, `drift`): the style of a PV, what its reclaim policy risks,
+ * which PV is the repository PV, whether a PV reaches the repository's subvolume, and why a PVC and
+ * its PV do not bind. One definition each, so files and cluster get the same verdict.
+ *
+ * Pure. Callers pass plain data: a `LivePv`/`LivePvc` as it is, a manifest through `pvFactsOf` /
+ * `pvcFactsOf` (anything with `name` and the object `body`: a model object or a scanned document).
+ */
+import { type Conventions, pvName } from "./config.ts";
+import { styleOf, type VolumeStyle } from "./topology.ts";
+
+export interface PvFacts {
+  name: string;
+  driver?: string | undefined;
+  volumeHandle?: string | undefined;
+  volumeAttributes?: Readonly<Record<string, string>> | undefined;
+  /** Undefined (a manifest that does not say) or "" (the server did not say): not judged. */
+  reclaimPolicy?: string | undefined;
+  claimRef?: { namespace?: string | undefined; name?: string | undefined } | undefined;
+  storageClassName?: string | undefined;
+  /** spec.capacity.storage as written, e.g. "200Gi". */
+  capacity?: string | undefined;
+  accessModes?: readonly string[] | undefined;
+  volumeMode?: string | undefined;
+}
+
+export interface PvcFacts {
+  namespace?: string | undefined;
+  name: string;
+  volumeName?: string | undefined;
+  /** Undefined: the claim sets none (admission fills in the default class, if there is one). */
+  storageClassName?: string | undefined;
+  /** spec.resources.requests.storage. */
+  request?: string | undefined;
+  accessModes?: readonly string[] | undefined;
+  volumeMode?: string | undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading manifests
+
+const at = (v: unknown, ...keys: string[]): unknown => {
+  let cur = v;
+  for (const k of keys) {
+    if (!cur || typeof cur !== "object" || Array.isArray(cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+};
+
+/** A scalar as text (YAML may give `staticVolume: true` a boolean); undefined for anything else. */
+const text = (v: unknown): string | undefined =>
+  typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : undefined;
+
+function textMap(v: unknown): Record<string, string> | undefined {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const s = text(x);
+    if (s !== undefined) out[k] = s;
+  }
+  return out;
+}
+
+const texts = (v: unknown): string[] | undefined =>
+  Array.isArray(v) ? v.map(text).filter((x): x is string => x !== undefined) : undefined;
+
+/** The facts of a PersistentVolume manifest (`body` is the whole object: apiVersion, metadata, spec). */
+export function pvFactsOf(o: { name: string; body: unknown }): PvFacts {
+  const spec = at(o.body, "spec");
+  const ref = at(spec, "claimRef");
+  return {
+    name: o.name,
+    driver: text(at(spec, "csi", "driver")),
+    volumeHandle: text(at(spec, "csi", "volumeHandle")),
+    volumeAttributes: textMap(at(spec, "csi", "volumeAttributes")),
+    reclaimPolicy: text(at(spec, "persistentVolumeReclaimPolicy")),
+    claimRef:
+      ref && typeof ref === "object"
+        ? { namespace: text(at(ref, "namespace")), name: text(at(ref, "name")) }
+        : undefined,
+    storageClassName: text(at(spec, "storageClassName")),
+    capacity: text(at(spec, "capacity", "storage")),
+    accessModes: texts(at(spec, "accessModes")),
+    volumeMode: text(at(spec, "volumeMode")),
+  };
+}
+
+/** The facts of a PersistentVolumeClaim manifest; `namespace` is the effective one when the caller knows it. */
+export function pvcFactsOf(o: { name: string; namespace?: string | undefined; body: unknown }): PvcFacts {
+  const spec = at(o.body, "spec");
+  return {
+    namespace: o.namespace ?? text(at(o.body, "metadata", "namespace")),
+    name: o.name,
+    volumeName: text(at(spec, "volumeName")),
+    storageClassName: text(at(spec, "storageClassName")),
+    request: text(at(spec, "resources", "requests", "storage")),
+    accessModes: texts(at(spec, "accessModes")),
+    volumeMode: text(at(spec, "volumeMode")),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Style and reclaim policy
+
+/** shared-handle (copies the original volume's handle) or static (ceph-csi `staticVolume: "true"`). */
+export function styleOfPv(pv: PvFacts): VolumeStyle {
+  return styleOf(pv.volumeAttributes);
+}
+
+export interface ReclaimVerdict {
+  /** error (doctor: Fail) for a shared handle, warning (doctor: Warn) for a static volume. */
+  severity: "error" | "warning";
+  style: VolumeStyle;
+  policy: string;
+  why: string;
+}
+
+/**
+ * What a reclaim policy other than Retain risks (DOMAIN.md: both styles must be Retain). A PV that
+ * copies the shared handle is resolved by ceph-csi as the original dynamic volume: with Delete,
+ * deleting it or its claim can make the provisioner delete the whole shared subvolume. A static
+ * volume is never handed to the driver for deletion, but the PV turns Failed instead of Released.
+ * Undefined when the policy is Retain or not known.
+ */
+export function reclaimVerdict(pv: PvFacts): ReclaimVerdict | undefined {
+  const policy = pv.reclaimPolicy;
+  if (policy === undefined || policy === "" || policy === "Retain") return undefined;
+  const style = styleOfPv(pv);
+  return style === "shared-handle"
+    ? {
+        severity: "error",
+        style,
+        policy,
+        why: `it carries the shared volume's handle, which ceph-csi resolves as the original dynamic volume: with reclaim policy ${policy}, deleting the PV or its claim can make the provisioner delete the whole shared subvolume, every namespace's backups (rook/rook#15008)`,
+      }
+    : {
+        severity: "warning",
+        style,
+        policy,
+        why: `it is a ceph-csi static volume, so the CSI driver is not asked to delete the data; but with reclaim policy ${policy} the PV turns Failed instead of Released when its claim is deleted, and every PV of the shared repository must be Retain`,
+      };
+}
+
+/** The command that makes a live PV Retain. */
+export function retainPatch(pv: string): string {
+  return `kubectl patch pv ${pv} -p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'`;
+}
+
+/**
+ * What must come before any command that deletes a PV or its claim: nothing when the PV is known to be
+ * Retain, else `kubectl patch pv <pv> … Retain &&` (with Delete, deleting a shared-handle PV or its claim
+ * can delete the whole shared subvolume).
+ */
+export function retainFirst(pv: PvFacts | undefined): string {
+  return pv && pv.reclaimPolicy !== "Retain" ? `${retainPatch(pv.name)} && ` : "";
+}
+
+/** Whether a delete fix may promise that the data stays: only when the PV is Retain. */
+export function keepsData(pv: PvFacts | undefined): boolean {
+  return pv?.reclaimPolicy === "Retain";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Volume identity: which subvolume a PV reaches
+
+export interface VolumeIdentity {
+  style: VolumeStyle;
+  driver: string;
+  /** shared-handle: the handle all PVs copy. static: undefined (each PV has its own handle). */
+  handle: string | undefined;
+  /** static: volumeAttributes.rootPath (the subvolume path). */
+  rootPath: string | undefined;
+  clusterID: string | undefined;
+  fsName: string | undefined;
+}
+
+export function identityOf(pv: PvFacts): VolumeIdentity {
+  const style = styleOfPv(pv);
+  const attrs = pv.volumeAttributes ?? {};
+  return {
+    style,
+    driver: pv.driver ?? "",
+    handle: style === "shared-handle" ? pv.volumeHandle : undefined,
+    rootPath: attrs.rootPath,
+    clusterID: attrs.clusterID,
+    fsName: attrs.fsName,
+  };
+}
+
+/** One string per underlying subvolume: equal keys point at the same data. */
+export function identityKey(id: VolumeIdentity): string {
+  return id.style === "static"
+    ? `static:${id.clusterID ?? ""}/${id.fsName ?? ""}:${id.rootPath ?? ""}`
+    : `handle:${id.handle ?? ""}`;
+}
+
+/** What a user recognises: the handle, or the rootPath of a static PV. */
+export function identityText(id: VolumeIdentity): string {
+  return id.style === "static" ? `rootPath ${id.rootPath ?? "(none)"}` : `handle ${id.handle ?? "(none)"}`;
+}
+
+/** Whether `pv` reaches the repository's subvolume. Mixed styles never match. */
+export function sameVolume(pv: PvFacts, repo: VolumeIdentity): boolean {
+  const id = identityOf(pv);
+  if (id.style !== repo.style) return false;
+  if (id.style === "static") {
+    return (
+      id.rootPath === repo.rootPath &&
+      (repo.clusterID === undefined || id.clusterID === repo.clusterID) &&
+      (repo.fsName === undefined || id.fsName === repo.fsName)
+    );
+  }
+  return id.handle === repo.handle;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The repository PV
+
+export interface RepositoryPick<T> {
+  pv: T;
+  /**
+   * name: it is `<pvPrefix><repositoryNamespace>`. claim: its claimRef names `<repositoryNamespace>/<claimName>`.
+   * majority: neither exists; it is the first candidate of the volume most candidates reach.
+   */
+  by: "name" | "claim" | "majority";
+  /** Candidates that reach the same volume (with it). */
+  votes: number;
+}
+
+/**
+ * Which of `candidates` (the shared repository's PVs, in file or list order) is the repository PV every
+ * other PV is compared with: the one named `<pvPrefix><repositoryNamespace>`, else the one whose
+ * claimRef is `<repositoryNamespace>/<claimName>`, else the first PV of the volume most candidates
+ * reach (ties: the earlier one). `by` says which; a caller that must not guess ignores "majority".
+ */
+export function pickRepositoryPv<T extends PvFacts>(
+  candidates: readonly T[],
+  c: Conventions,
+): RepositoryPick<T> | undefined;
+export function pickRepositoryPv<T>(
+  candidates: readonly T[],
+  c: Conventions,
+  facts: (x: T) => PvFacts,
+): RepositoryPick<T> | undefined;
+export function pickRepositoryPv<T>(
+  candidates: readonly T[],
+  c: Conventions,
+  facts: (x: T) => PvFacts = (x) => x as unknown as PvFacts,
+): RepositoryPick<T> | undefined {
+  const all = candidates.map((pv) => ({ pv, f: facts(pv) }));
+  const votesFor = (f: PvFacts) => {
+    const key = identityKey(identityOf(f));
+    return all.filter((x) => identityKey(identityOf(x.f)) === key).length;
+  };
+  const want = pvName(c, c.repositoryNamespace);
+  const byName = all.find((x) => x.f.name === want);
+  if (byName) return { pv: byName.pv, by: "name", votes: votesFor(byName.f) };
+  const byClaim = all.find(
+    (x) => x.f.claimRef?.namespace === c.repositoryNamespace && x.f.claimRef.name === c.claimName,
+  );
+  if (byClaim) return { pv: byClaim.pv, by: "claim", votes: votesFor(byClaim.f) };
+  const groups = new Map<string, { first: T; n: number }>();
+  for (const x of all) {
+    const key = identityKey(identityOf(x.f));
+    const g = groups.get(key) ?? { first: x.pv, n: 0 };
+    g.n++;
+    groups.set(key, g);
+  }
+  let best: { first: T; n: number } | undefined;
+  for (const g of groups.values()) if (!best || g.n > best.n) best = g;
+  return best ? { pv: best.first, by: "majority", votes: best.n } : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PVC <-> PV: what the binder compares
+
+const UNITS: Record<string, number> = {
+  "": 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/** Bytes of a Kubernetes quantity ("200Gi", "1.5G", "500M"); undefined when absent or not parseable. */
+export function quantityBytes(q: string | undefined): number | undefined {
+  if (q === undefined) return undefined;
+  const m = /^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$/.exec(q.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  if (m[2] === "m") return n / 1000;
+  return n * (UNITS[m[2] ?? ""] ?? 1);
+}
+
+export interface ClaimMismatch {
+  /** In the order the PV binder checks them. */
+  field: "size" | "storageClassName" | "volumeMode" | "accessModes";
+  /** What the claim asks for ("" / [] when it says nothing). */
+  pvc: string;
+  /** What the PV has. */
+  pv: string;
+  /** storageClassName: the claim sets no class (admission fills in the default class, if any). */
+  unset?: boolean;
+  /** accessModes: the modes the claim asks for that the PV does not offer. */
+  missing?: string[];
+  /** One line for messages, e.g. `size: the PVC requests 300Gi, the PV has 200Gi`. */
+  text: string;
+}
+
+/**
+ * Why the PV binder refuses to bind `pvc` to `pv`: the PV is smaller than the request, the classes differ
+ * (a claim without a class only matches a PV without one), the volume modes differ, or the PV lacks a
+ * requested access mode. Empty when they match. Unparseable sizes are not compared.
+ */
+export function claimMismatches(pvc: PvcFacts, pv: PvFacts): ClaimMismatch[] {
+  const out: ClaimMismatch[] = [];
+  const want = quantityBytes(pvc.request);
+  const have = quantityBytes(pv.capacity);
+  if (want !== undefined && have !== undefined && have < want) {
+    out.push({
+      field: "size",
+      pvc: pvc.request ?? "",
+      pv: pv.capacity ?? "",
+      text: `size: the PVC requests ${pvc.request}, the PV has ${pv.capacity}`,
+    });
+  }
+  const pvClass = pv.storageClassName ?? "";
+  if ((pvc.storageClassName ?? "") !== pvClass) {
+    const unset = pvc.storageClassName === undefined;
+    out.push({
+      field: "storageClassName",
+      pvc: pvc.storageClassName ?? "",
+      pv: pvClass,
+      ...(unset ? { unset } : {}),
+      text: unset
+        ? `storage class: the PVC sets none, the PV has "${pvClass}"`
+        : `storage class: the PVC asks for "${pvc.storageClassName}", the PV has "${pvClass}"`,
+    });
+  }
+  const pvcMode = pvc.volumeMode ?? "Filesystem";
+  const pvMode = pv.volumeMode ?? "Filesystem";
+  if (pvcMode !== pvMode) {
+    out.push({
+      field: "volumeMode",
+      pvc: pvcMode,
+      pv: pvMode,
+      text: `volume mode: the PVC asks for ${pvcMode}, the PV has ${pvMode}`,
+    });
+  }
+  const pvcModes = pvc.accessModes ?? [];
+  const pvModes = pv.accessModes ?? [];
+  const missing = pvcModes.filter((m) => !pvModes.includes(m));
+  if (missing.length > 0) {
+    out.push({
+      field: "accessModes",
+      pvc: pvcModes.join(","),
+      pv: pvModes.join(","),
+      missing,
+      text: `access modes: the PVC asks for ${pvcModes.join(",")}, the PV offers ${pvModes.join(",") || "none"}`,
+    });
+  }
+  return out;
+}
