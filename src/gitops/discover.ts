@@ -2,8 +2,9 @@
  * Repository discovery: the GitRepository Flux syncs from, the repository PV and its volume, and the
  * layout and tier of existing per-namespace instances. Flags override everything found here.
  */
-import { type Conventions, type Layout, pvName } from "../core/config.ts";
+import type { Conventions, Layout } from "../core/config.ts";
 import { clusterIdFromHandle, type RepositoryVolume, type SourceRef, styleOf } from "../core/topology.ts";
+import { pickRepositoryPv, pvFactsOf } from "../core/volume-facts.ts";
 import { usageError } from "../errors.ts";
 import { get, type K8sObject, type RepoScan, str } from "./scan.ts";
 
@@ -45,12 +46,11 @@ export function isSharedPv(o: K8sObject, c: Conventions): boolean {
 
 /** The repository PV: the one for the repository namespace, else any existing kopia-repository-pv-*. */
 export function findRepositoryPv(scan: RepoScan, c: Conventions): K8sObject | undefined {
-  const pvs = scan.objects.filter((o) => isSharedPv(o, c));
-  return (
-    pvs.find((o) => o.name === pvName(c, c.repositoryNamespace)) ??
-    pvs.find((o) => str(o.body, "spec", "claimRef", "namespace") === c.repositoryNamespace) ??
-    pvs[0]
-  );
+  return pickRepositoryPv(
+    scan.objects.filter((o) => isSharedPv(o, c)),
+    c,
+    pvFactsOf,
+  )?.pv;
 }
 
 export function volumeOf(pv: K8sObject): RepositoryVolume {

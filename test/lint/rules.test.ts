@@ -87,6 +87,16 @@ describe("lint rules", () => {
     it("fails: a shared-handle PV with another handle", async () => {
       const { dir, r } = await broken([[PV_MEDIA, "84e672d78c4e", "000000000000"]]);
       assert.deepEqual(where(r, "volume/handle-mismatch"), [`${PV_MEDIA}:${lineOf(dir, PV_MEDIA, "volumeHandle")}`]);
+      assert.match(ofRule(r, "volume/handle-mismatch")[0]?.fix ?? "", /the data stays \(Retain\)/);
+    });
+    it("fails: the fix for a PV that is not Retain makes it Retain before it is recreated", async () => {
+      const { r } = await broken([
+        [PV_MEDIA, "84e672d78c4e", "000000000000"],
+        [PV_MEDIA, "persistentVolumeReclaimPolicy: Retain", "persistentVolumeReclaimPolicy: Delete"],
+      ]);
+      const fix = ofRule(r, "volume/handle-mismatch")[0]?.fix ?? "";
+      assert.match(fix, /first make it Retain \(kubectl patch pv kopia-repository-pv-media -p/);
+      assert.doesNotMatch(fix, /the data stays/);
     });
     it("passes: one handle", () => assert.deepEqual(ofRule(base, "volume/handle-mismatch"), []));
   });

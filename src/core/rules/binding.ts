@@ -1,5 +1,6 @@
 /** binding/*: each namespace's PVC `kopia` binds its own reserved PV, and only that one. */
 import { arr, isSharedPv, type ModelObject, objectsOf, perModel, repositoryClaims, sharedPvs, str } from "../model.ts";
+import { quantityBytes } from "../volume-facts.ts";
 import { type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
 
 const DYNAMIC_PV = /^pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -144,19 +145,6 @@ export const noVolumeName: Rule = {
       );
   },
 };
-
-/** Kubernetes quantity in bytes (binary and decimal suffixes); undefined when unparsable. */
-export function quantityBytes(q: string): number | undefined {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.exec(q.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const unit = m[2] ?? "";
-  const bin: Record<string, number> = { Ki: 1, Mi: 2, Gi: 3, Ti: 4, Pi: 5, Ei: 6 };
-  const dec: Record<string, number> = { k: 1, M: 2, G: 3, T: 4, P: 5, E: 6 };
-  if (unit in bin) return n * 1024 ** (bin[unit] as number);
-  if (unit in dec) return n * 1000 ** (dec[unit] as number);
-  return n;
-}
 
 const modes = (o: ModelObject) => arr(o.body, "spec", "accessModes").map(String);
 

@@ -1,27 +1,28 @@
 /** volume/*: every PV of the shared repository points at the same CephFS subvolume, safely. */
-import { pvName } from "../config.ts";
-import { type ModelObject, rec, sharedPvs, str } from "../model.ts";
+import { get, type ModelObject, rec, sharedPvs, str } from "../model.ts";
+import { styleOf } from "../topology.ts";
+import { keepsData, pickRepositoryPv, pvFactsOf, reclaimVerdict, retainPatch } from "../volume-facts.ts";
 import { compareKube, type Finding, formatKubeVersion, type Rule, type RuleContext, reporter, where } from "./types.ts";
 
-type Style = "shared-handle" | "static";
-
-function styleOfPv(pv: ModelObject): Style {
-  const v = str(pv.body, "spec", "csi", "volumeAttributes", "staticVolume");
-  return v === "true" ? "static" : "shared-handle";
-}
+/** The style of a PV as written (the one definition in core/topology.ts). */
+const styleOfPv = (pv: ModelObject) =>
+  styleOf(get(pv.body, "spec", "csi", "volumeAttributes") as Record<string, unknown>);
 
 function attr(pv: ModelObject, key: string): string | undefined {
   return str(pv.body, "spec", "csi", "volumeAttributes", key);
 }
 
-/** The repository PV every other PV is compared with: the repository namespace's, else the first. */
+/** The repository PV every other PV is compared with: the same pick doctor makes on a live cluster. */
 export function referencePv(ctx: RuleContext, pvs: ModelObject[]): ModelObject | undefined {
-  const c = ctx.conventions;
-  return (
-    pvs.find((p) => p.name === pvName(c, c.repositoryNamespace)) ??
-    pvs.find((p) => str(p.body, "spec", "claimRef", "namespace") === c.repositoryNamespace) ??
-    pvs[0]
-  );
+  return pickRepositoryPv(pvs, ctx.conventions, pvFactsOf)?.pv;
+}
+
+/** How a fix that recreates a PV object must begin, and whether it may promise the data stays. */
+function recreate(pv: ModelObject, how: string): string {
+  const facts = pvFactsOf(pv);
+  return keepsData(facts)
+    ? `${how}; the data stays (Retain)`
+    : `${how}; first make it Retain (${retainPatch(pv.name)}), or deleting it can delete the data`;
 }
 
 const ref = (pv: ModelObject) => `${pv.name} (${pv.doc.file}:${pv.doc.line})`;
@@ -47,8 +48,14 @@ export const mixedStyle: Rule = {
           `PersistentVolume ${pv.name}`,
           `uses the ${styleOfPv(pv)} style, but the repository PV ${ref(reference)} uses the ${want} style`,
           want === "static"
-            ? `make it a static volume like ${reference.name}: volumeAttributes.staticVolume: "true", the same rootPath, and volumeHandle: ${pv.name} (delete and recreate the PV object; spec.csi is immutable, the data stays)`
-            : `copy csi.volumeHandle and volumeAttributes from ${reference.name} and drop staticVolume/rootPath (delete and recreate the PV object; the data stays)`,
+            ? recreate(
+                pv,
+                `make it a static volume like ${reference.name}: volumeAttributes.staticVolume: "true", the same rootPath, and volumeHandle: ${pv.name} (delete and recreate the PV object: spec.csi is immutable)`,
+              )
+            : recreate(
+                pv,
+                `copy csi.volumeHandle and volumeAttributes from ${reference.name} and drop staticVolume/rootPath (delete and recreate the PV object)`,
+              ),
         ),
       );
   },
@@ -130,7 +137,10 @@ export const handleMismatch: Rule = {
           where(ctx, pv, ["spec", "csi", "volumeHandle"]),
           `PersistentVolume ${pv.name}`,
           `volumeHandle "${str(pv.body, "spec", "csi", "volumeHandle") ?? ""}" differs from the repository PV ${ref(reference)}`,
-          `use volumeHandle: ${want ?? "<the original handle>"} (kubectl get pv ${reference.name} -o jsonpath='{.spec.csi.volumeHandle}'); delete and recreate the PV object, the data stays`,
+          recreate(
+            pv,
+            `use volumeHandle: ${want ?? "<the original handle>"} (kubectl get pv ${reference.name} -o jsonpath='{.spec.csi.volumeHandle}'); delete and recreate the PV object`,
+          ),
         ),
       );
   },
@@ -168,7 +178,7 @@ export const staticLayout: Rule = {
             where(ctx, pv, ["spec", "csi", "volumeAttributes", "rootPath"]),
             `PersistentVolume ${pv.name}`,
             `rootPath "${root}" differs from "${wantRoot}" in the repository PV ${ref(reference)}: this namespace mounts another directory, a separate repository`,
-            `set rootPath: ${wantRoot}; delete and recreate the PV object (spec.csi is immutable), the data stays`,
+            recreate(pv, `set rootPath: ${wantRoot}; delete and recreate the PV object (spec.csi is immutable)`),
           ),
         );
       }
@@ -200,21 +210,15 @@ export const reclaimPolicy: Rule = {
     const report = reporter(this.meta);
     const out: Finding[] = [];
     for (const pv of sharedPvs(ctx.model)) {
-      const policy = str(pv.body, "spec", "persistentVolumeReclaimPolicy");
-      if (policy === undefined || policy === "Retain") continue;
-      const style = styleOfPv(pv);
+      const verdict = reclaimVerdict(pvFactsOf(pv));
+      if (!verdict) continue;
       out.push(
         report(
           where(ctx, pv, ["spec", "persistentVolumeReclaimPolicy"]),
           `PersistentVolume ${pv.name}`,
-          `persistentVolumeReclaimPolicy is ${policy}${style === "shared-handle" ? " on a PV with the shared volume handle: deleting its claim can delete the subvolume" : ""}`,
-          'set persistentVolumeReclaimPolicy: Retain (kubectl patch pv <name> -p \'{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}\' for the live object)',
-          style === "static"
-            ? {
-                severity: "warning",
-                why: "static volumes are not deleted by the provisioner, but a Delete policy puts the PV in Failed state when its claim goes away; every PV of the shared repository should be Retain",
-              }
-            : {},
+          `persistentVolumeReclaimPolicy is ${verdict.policy}${verdict.style === "shared-handle" ? " on a PV with the shared volume handle: deleting its claim can delete the subvolume" : ""}`,
+          `set persistentVolumeReclaimPolicy: Retain (${retainPatch(pv.name)} for the live object)`,
+          { severity: verdict.severity, why: verdict.why },
         ),
       );
     }
