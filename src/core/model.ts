@@ -334,52 +334,34 @@ export interface RepositoryRef {
   url: string;
   /** The object that holds it and the key path of the value. */
   holder: ModelObject;
+  /** Shared between refs: do not mutate. */
   path: (string | number)[];
 }
 
-/**
- * Secrets by "namespace/name". Looked up by namespace, then name (no key string built per lookup); a
- * namespace or name with a "/" (invalid, but the key would be ambiguous) switches to the joined key.
- */
-interface SecretIndex {
-  byNs: Map<string, Map<string, RepositoryRef[]>>;
-  byKey: Map<string, RepositoryRef[]> | undefined;
-}
+// Key paths shared by every RepositoryRef (read-only).
+const ES_REPOSITORY = ["spec", "target", "template", "data", "KOPIA_REPOSITORY"];
+const STRINGDATA_REPOSITORY = ["stringData", "KOPIA_REPOSITORY"];
+const DATA_REPOSITORY = ["data", "KOPIA_REPOSITORY"];
 
-const secretIndex = perModel((model): SecretIndex => {
-  const entries: [string, string, RepositoryRef][] = [];
+const secretIndex = perModel((model) => {
+  const ix = new Map<string, RepositoryRef[]>();
   const add = (ns: string | undefined, name: string, ref: RepositoryRef) => {
-    if (ns !== undefined) entries.push([ns, name, ref]);
+    if (ns !== undefined) push(ix, `${ns}/${name}`, ref);
   };
   for (const es of objectsOf(model, "ExternalSecret")) {
     const url = str(es.body, "spec", "target", "template", "data", "KOPIA_REPOSITORY");
     if (url === undefined) continue;
     const target = str(es.body, "spec", "target", "name") ?? es.name;
-    add(es.namespace, target, { url, holder: es, path: ["spec", "target", "template", "data", "KOPIA_REPOSITORY"] });
+    add(es.namespace, target, { url, holder: es, path: ES_REPOSITORY });
   }
   for (const s of objectsOf(model, "Secret")) {
     const plain = str(s.body, "stringData", "KOPIA_REPOSITORY");
-    if (plain !== undefined)
-      add(s.namespace, s.name, { url: plain, holder: s, path: ["stringData", "KOPIA_REPOSITORY"] });
+    if (plain !== undefined) add(s.namespace, s.name, { url: plain, holder: s, path: STRINGDATA_REPOSITORY });
     const b64 = str(s.body, "data", "KOPIA_REPOSITORY");
     if (b64 !== undefined && /^[A-Za-z0-9+/=\s]+$/.test(b64)) {
       const url = Buffer.from(b64, "base64").toString("utf8");
-      add(s.namespace, s.name, { url, holder: s, path: ["data", "KOPIA_REPOSITORY"] });
+      add(s.namespace, s.name, { url, holder: s, path: DATA_REPOSITORY });
     }
-  }
-  const ix: SecretIndex = { byNs: new Map(), byKey: undefined };
-  if (entries.some(([ns, name]) => ns.includes("/") || name.includes("/"))) {
-    ix.byKey = new Map();
-    for (const [ns, name, ref] of entries) push(ix.byKey, `${ns}/${name}`, ref);
-    return ix;
-  }
-  for (const [ns, name, ref] of entries) {
-    let names = ix.byNs.get(ns);
-    if (!names) {
-      names = new Map();
-      ix.byNs.set(ns, names);
-    }
-    push(names, name, ref);
   }
   return ix;
 });
@@ -387,9 +369,7 @@ const secretIndex = perModel((model): SecretIndex => {
 /** KOPIA_REPOSITORY values that a Secret named `name` in `namespace` will hold (ExternalSecret templates and Secrets). */
 export function repositoryOfSecret(model: RepoModel, namespace: string | undefined, name: string): RepositoryRef[] {
   if (namespace === undefined) return [];
-  const ix = secretIndex(model);
-  if (ix.byKey) return ix.byKey.get(`${namespace}/${name}`) ?? [];
-  return ix.byNs.get(namespace)?.get(name) ?? [];
+  return secretIndex(model).get(`${namespace}/${name}`) ?? [];
 }
 
 /** "filesystem:///a/b" -> "/a/b"; undefined for other backends. */
@@ -423,7 +403,15 @@ export function moverSecretName(o: ModelObject): { name: string; path: (string |
 
 /** The kopia section of a Volsync mover object (spec.kopia for sources/destinations, spec for maintenance). */
 export function moverSpec(o: ModelObject): Record<string, unknown> | undefined {
-  return o.kind === "KopiaMaintenance" ? rec(o.body, "spec") : rec(o.body, "spec", "kopia");
+  // rec(o.body, "spec", "kopia"), or rec(o.body, "spec") for maintenance, read directly: rules ask it for every mover.
+  const spec = o.body.spec;
+  const v =
+    o.kind === "KopiaMaintenance"
+      ? spec
+      : spec !== null && typeof spec === "object"
+        ? (spec as Record<string, unknown>).kopia
+        : undefined;
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
 const SPEC: readonly string[] = ["spec"];
@@ -448,7 +436,7 @@ function consumerOf(model: RepoModel, o: ModelObject): boolean {
   if (isKopiur(o)) return !isClusterScoped(o.kind) && o.namespace !== undefined;
   if (!isVolsync(o)) return false;
   if (o.kind === "ReplicationSource" || o.kind === "ReplicationDestination") {
-    if (rec(o.body, "spec", "kopia") === undefined) return false;
+    if (moverSpec(o) === undefined) return false;
   } else if (o.kind !== "KopiaMaintenance") return false;
   const secret = moverSecretName(o);
   if (!secret) return true;

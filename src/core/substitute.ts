@@ -264,6 +264,8 @@ interface Branch {
   keys: (string | number)[];
   /** Per key: the hole there, or the branch below it. */
   next: (Hole | Branch)[];
+  /** The keys of the (always the same) object this branch copies, listed on its first copy. */
+  own: string[] | undefined;
 }
 
 interface Holes {
@@ -317,7 +319,7 @@ function holesOf(value: object): Holes | null {
   walk(value);
   let out: Holes | null = null;
   if (!keyed) {
-    const root: Branch = { keys: [], next: [] };
+    const root: Branch = { keys: [], next: [], own: undefined };
     for (const h of holes) {
       let b = root;
       for (let i = 0; i < h.path.length - 1; i++) {
@@ -327,7 +329,7 @@ function holesOf(value: object): Holes | null {
         const below = b.next[last];
         if (last >= 0 && b.keys[last] === key && below && !("tpl" in below)) b = below;
         else {
-          const child: Branch = { keys: [], next: [] };
+          const child: Branch = { keys: [], next: [], own: undefined };
           b.keys.push(key);
           b.next.push(child);
           b = child;
@@ -351,12 +353,13 @@ function holesOf(value: object): Holes | null {
 const PlainObject = function PlainObject() {} as unknown as new () => Record<string, unknown>;
 PlainObject.prototype = Object.prototype;
 
-/** A shallow copy (see PlainObject); keys in the same order. */
-function clone(v: unknown): Record<string | number, unknown> {
+/** A shallow copy (see PlainObject) of the object a branch copies; keys in the same order. */
+function clone(v: unknown, b: Branch): Record<string | number, unknown> {
   if (Array.isArray(v)) return v.slice() as unknown as Record<number, unknown>;
   const src = v as Record<string, unknown>;
   const out = new PlainObject();
-  for (const k of Object.keys(src)) {
+  b.own ??= Object.keys(src);
+  for (const k of b.own) {
     // js-yaml keeps a `__proto__` key as an own property: so must the copy (an assignment would set the prototype).
     if (k === "__proto__")
       Object.defineProperty(out, k, { value: src[k], enumerable: true, writable: true, configurable: true });
@@ -451,7 +454,7 @@ function applyBranch(src: unknown, b: Branch, st: FillState): unknown {
     if (!copy) {
       copy = st.copies?.get(src);
       if (!copy) {
-        copy = clone(src);
+        copy = clone(src, b);
         st.copies?.set(src, copy);
       }
     }

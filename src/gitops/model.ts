@@ -33,7 +33,6 @@
  * Each document is parsed once (by scan.ts); renderings of a folder are cached; only documents whose file
  * contains `${` are copied for substitution.
  */
-import path from "node:path/posix";
 import type { Conventions } from "../core/config.ts";
 import {
   type DocRef,
@@ -72,6 +71,21 @@ const SUBSTITUTE_OFF = "kustomize.toolkit.fluxcd.io/substitute";
 const NONE: VarOccurrence[] = [];
 const NO_NAMES: readonly string[] = [];
 const NO_OBJECTS: readonly K8sObject[] = [];
+
+/**
+ * The list itself, or an exact-size copy of a short one: an array that grew from [] keeps room for 16
+ * elements, and the model keeps thousands of lists of one to five.
+ */
+function compact<T>(list: T[]): T[] {
+  return list.length < 16 ? list.slice() : list;
+}
+
+/** Adds to the list of `key`, created with its first element (exactly sized). */
+function addTo<K, V>(m: Map<K, V[]>, key: K, value: V): void {
+  const list = m.get(key);
+  if (list) list.push(value);
+  else m.set(key, [value]);
+}
 
 interface Rendered {
   obj: K8sObject;
@@ -112,9 +126,16 @@ function join(base: string, rel: string): string | undefined {
     if (r === ".") r = "";
     return base === "" ? r : r === "" ? base : `${base}/${r}`;
   }
-  const joined = path.normalize(path.join("/", base, rel));
-  if (joined.startsWith("/..")) return undefined;
-  return joined === "/" ? "" : joined.slice(1).replace(/\/$/, "");
+  // What path.posix.normalize("/" + base + "/" + rel) gives, without the path module (it is slow here):
+  // ".." above the root stays at the root, and a first segment starting with ".." counts as leaving.
+  const out: string[] = [];
+  for (const seg of `${base}/${rel}`.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") out.pop();
+    else out.push(seg);
+  }
+  if (out[0]?.startsWith("..")) return undefined;
+  return out.join("/");
 }
 
 class Builder {
@@ -138,33 +159,15 @@ class Builder {
     readonly scan: RepoScan,
     readonly c: Conventions,
   ) {
-    for (const o of scan.objects) {
-      let list = this.fileObjects.get(o.doc.file);
-      if (!list) {
-        list = [];
-        this.fileObjects.set(o.doc.file, list);
-      }
-      list.push(o);
-    }
+    for (const o of scan.objects) addTo(this.fileObjects, o.doc.file, o);
     for (const file of scan.texts.keys()) {
       const dir = parentOf(file);
-      let list = this.childFiles.get(dir);
-      if (!list) {
-        list = [];
-        this.childFiles.set(dir, list);
-      }
-      list.push(file);
-      if (KUSTOMIZE_FILES.includes(file.slice(dir === "" ? 0 : dir.length + 1))) this.kustomizationDirs.add(dir);
+      addTo(this.childFiles, dir, file);
+      if (isKustomizationFile(file)) this.kustomizationDirs.add(dir);
     }
     for (const d of scan.dirs) {
       if (d === "") continue;
-      const parent = parentOf(d);
-      let list = this.childDirs.get(parent);
-      if (!list) {
-        list = [];
-        this.childDirs.set(parent, list);
-      }
-      list.push(d);
+      addTo(this.childDirs, parentOf(d), d);
     }
     for (const i of scan.issues) if (i.kind !== "parse") this.skipped.add(i.file);
     for (const o of scan.objects) {
@@ -176,8 +179,7 @@ class Builder {
     }
     // kustomize accepts a kustomization.yaml without apiVersion/kind: recognise it by its file name.
     for (const d of scan.docs) {
-      const base = d.file.slice(d.file.lastIndexOf("/") + 1);
-      if (!KUSTOMIZE_FILES.includes(base)) continue;
+      if (!isKustomizationFile(d.file)) continue;
       const v = d.value;
       if (v === null || typeof v !== "object" || Array.isArray(v)) continue;
       const body = v as Record<string, unknown>;
@@ -237,7 +239,7 @@ class Builder {
         }
         out.push(ref);
       }
-      return out;
+      return compact(out);
     };
     return {
       dir,
@@ -273,6 +275,7 @@ class Builder {
       this.walk(dir, out);
     }
     this.rendering.delete(dir);
+    out = compact(out);
     this.renderCache.set(dir, out);
     return out;
   }
@@ -380,12 +383,12 @@ class Builder {
       doc,
       body,
       path: p,
-      components,
+      components: compact(components),
       targetNamespace: str(spec, "targetNamespace"),
       postBuild: spec.postBuild !== undefined && spec.postBuild !== null,
       substitute,
-      substituteFrom,
-      dependsOn,
+      substituteFrom: compact(substituteFrom),
+      dependsOn: compact(dependsOn),
       sourceRef: sr
         ? {
             kind: str(sr, "kind") ?? "GitRepository",
@@ -458,7 +461,7 @@ class Builder {
       if (!comp.exists || comp.target === undefined) continue;
       for (const r of this.renderComponent(comp.target)) out.push(this.objectOf(r, ks, vars));
     }
-    return out;
+    return compact(out);
   }
 
   objectOf(r: Rendered, ks: FluxKs | undefined, vars: Vars | undefined): ModelObject {
@@ -505,6 +508,15 @@ class Builder {
       literal,
     };
   }
+}
+
+/** The file is a kustomization.yaml (or .yml). */
+function isKustomizationFile(file: string): boolean {
+  for (const name of KUSTOMIZE_FILES) {
+    if (file.endsWith(name) && (file.length === name.length || file.charCodeAt(file.length - name.length - 1) === 47))
+      return true;
+  }
+  return false;
 }
 
 function parentOf(p: string): string {

@@ -1,17 +1,15 @@
 /**
- * Reads every YAML document of a checkout once. The read-only path parses with js-yaml (about ten
- * times faster than the `yaml` Document API); exact positions of nested fields are recovered lazily,
- * only for the few places a finding points at (see `locate`).
+ * Reads every YAML document of a checkout once (walk.ts walks and reads). The read-only path parses
+ * with js-yaml (about ten times faster than the `yaml` Document API); exact positions of nested fields
+ * are recovered lazily, only for the few places a finding points at (see `locate`).
  */
-import { type Dirent, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import path from "node:path";
-import { isMainThread, type MessagePort, parentPort, Worker, workerData } from "node:worker_threads";
+import { Worker } from "node:worker_threads";
 import { load as loadYaml, YAMLException } from "js-yaml";
 import type * as Yaml from "yaml";
+import { type ScanIssue, type Sink, WALKER, type WalkerMessage, walkRepo } from "./walk.ts";
 
-export const MAX_FILE_BYTES = 5 * 1024 * 1024;
-const SKIP_DIRS = new Set([".git", "node_modules", ".terraform", ".venv"]);
+export { isYamlFile, MAX_FILE_BYTES, type ScanIssue, type SkipReason } from "./walk.ts";
 
 export interface YamlDoc {
   /** Repo-relative path with '/' separators. */
@@ -33,16 +31,6 @@ export interface K8sObject {
   doc: YamlDoc;
 }
 
-export type SkipReason = "too-large" | "binary" | "symlink-loop" | "outside-repo" | "unreadable";
-
-export interface ScanIssue {
-  file: string;
-  kind: "parse" | SkipReason;
-  message: string;
-  line?: number;
-  col?: number;
-}
-
 export interface RepoScan {
   root: string;
   /** Every YAML file read, repo-relative, with its text. */
@@ -54,57 +42,47 @@ export interface RepoScan {
   dirs: Set<string>;
 }
 
-export function isYamlFile(name: string): boolean {
-  return name.endsWith(".yaml") || name.endsWith(".yml");
-}
-
 export function scanRepo(root: string): RepoScan {
   const scan = emptyScan(root);
   walkRepo(root, sinkInto(scan));
   return scan;
 }
 
-/** workerData key of the worker that walks for scanRepoParallel (this module is its entry point). */
-const WALKER = "kopiashareScanRoot";
-/** Files per message from the walker; the first message is sent sooner, so that parsing starts early. */
-const BATCH = 64;
-const FIRST_BATCH = 4;
-
-/** What the walk found, as sent from the worker: a directory, a skipped entry, a file and its text. */
-type Found = ["dir", string] | ["issue", ScanIssue] | ["file", string, string];
-
-interface WalkerMessage {
-  found: Found[];
-  done?: boolean;
-  error?: {
-    name: string;
-    message: string;
-    stack?: string;
-    code?: unknown;
-    errno?: unknown;
-    syscall?: unknown;
-    path?: unknown;
-  };
-}
-
 /**
- * scanRepo with the walk and the file reads in a worker thread: this thread parses each batch of files
- * while the worker reads the next (on a multi-core machine the reads cost no time here). The same scan,
- * built in the same order by the same code; an error in the walk is thrown here with its message and code.
- * Run from TypeScript source (tsx), a worker cannot load this module, so the scan stays in this thread.
+ * scanRepo with the walk and the file reads in a worker thread (walk.ts): this thread parses each batch
+ * of files while the worker reads the next, so on a multi-core machine the reads cost no time here. The
+ * same scan, built in the same order by the same code; an error in the walk is thrown here with its
+ * message and code. Run from TypeScript source (tsx), a worker thread cannot load walk.ts (tsx does not
+ * hook workers on Node 20), so the scan stays in this thread.
  */
 export async function scanRepoParallel(root: string): Promise<RepoScan> {
   if (import.meta.url.endsWith(".ts")) return scanRepo(root);
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL("./walk.js", import.meta.url), { workerData: { [WALKER]: root } });
+  } catch {
+    return scanRepo(root);
+  }
   const scan = emptyScan(root);
   const sink = sinkInto(scan);
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: { [WALKER]: root } });
     let settled = false;
     const fail = (e: unknown) => {
       if (settled) return;
       settled = true;
       void worker.terminate();
       reject(e);
+    };
+    // The worker itself failed (not the walk, whose errors it sends): scan in this thread instead.
+    const fallBack = () => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate();
+      try {
+        resolve(scanRepo(root));
+      } catch (e) {
+        reject(e);
+      }
     };
     worker.on("message", (m: WalkerMessage) => {
       if (settled) return;
@@ -124,54 +102,13 @@ export async function scanRepoParallel(root: string): Promise<RepoScan> {
         resolve(scan);
       }
     });
-    worker.on("error", fail);
-    worker.on("exit", (code) => fail(new Error(`the repository scan stopped (worker exit code ${code})`)));
+    worker.on("error", fallBack);
+    worker.on("exit", fallBack);
   });
-}
-
-/** The walker's side of scanRepoParallel: walks and reads, and sends what it finds in batches. */
-function walkForParent(root: string, port: MessagePort): void {
-  let found: Found[] = [];
-  let files = 0;
-  const sink: Sink = {
-    dir: (rel) => found.push(["dir", rel]),
-    issue: (issue) => found.push(["issue", issue]),
-    file: (rel, text) => {
-      found.push(["file", rel, text]);
-      if (++files % BATCH === 0 || files === FIRST_BATCH) {
-        port.postMessage({ found } satisfies WalkerMessage);
-        found = [];
-      }
-    },
-  };
-  try {
-    walkRepo(root, sink);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const error = {
-      name: err.name,
-      message: err.message,
-      stack: err.stack,
-      code: err.code,
-      errno: err.errno,
-      syscall: err.syscall,
-      path: err.path,
-    };
-    port.postMessage({ found, error } satisfies WalkerMessage);
-    return;
-  }
-  port.postMessage({ found, done: true } satisfies WalkerMessage);
 }
 
 function emptyScan(root: string): RepoScan {
   return { root, texts: new Map(), docs: [], objects: [], issues: [], dirs: new Set() };
-}
-
-/** Receives what the walk finds, in walk order. */
-interface Sink {
-  dir(rel: string): void;
-  issue(issue: ScanIssue): void;
-  file(rel: string, text: string): void;
 }
 
 /** A sink that builds the scan: every file's text is parsed as it arrives. */
@@ -184,128 +121,6 @@ function sinkInto(scan: RepoScan): Sink {
       parseYamlText(scan, rel, text);
     },
   };
-}
-
-/** Walks the checkout in a stable order and reads every YAML file once; parses nothing. */
-function walkRepo(root: string, sink: Sink): void {
-  const realRoot = realpathSync(root);
-  const visited = new Set<string>();
-  // `real` is the directory's real path: computed by joining for plain folders, resolved only through links.
-  const walk = (absDir: string, rel: string, real: string) => {
-    if (visited.has(real)) {
-      sink.issue({
-        file: rel,
-        kind: "symlink-loop",
-        message: `${rel}: directory link loops back to ${relOf(realRoot, real)}; skipped`,
-      });
-      return;
-    }
-    visited.add(real);
-    sink.dir(rel);
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(absDir, { withFileTypes: true });
-    } catch (e) {
-      sink.issue({ file: rel, kind: "unreadable", message: `${rel}: ${(e as Error).message}` });
-      return;
-    }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) {
-      const childRel = rel === "" ? entry.name : `${rel}/${entry.name}`;
-      // Below the root, absDir is already normalised: joining is concatenation.
-      const childAbs = rel === "" ? path.join(absDir, entry.name) : absDir + path.sep + entry.name;
-      let isDir = entry.isDirectory();
-      let isFile = entry.isFile();
-      let childReal = real + path.sep + entry.name;
-      let size: number | undefined;
-      if (entry.isSymbolicLink()) {
-        let target: string;
-        try {
-          target = realpathSync(childAbs);
-        } catch {
-          sink.issue({
-            file: childRel,
-            kind: "symlink-loop",
-            message: `${childRel}: broken or looping symlink; skipped`,
-          });
-          continue;
-        }
-        if (target !== realRoot && !target.startsWith(realRoot + path.sep)) {
-          sink.issue({
-            file: childRel,
-            kind: "outside-repo",
-            message: `${childRel}: links outside the repository (${target}); skipped`,
-          });
-          continue;
-        }
-        const st = statSync(target);
-        isDir = st.isDirectory();
-        isFile = st.isFile();
-        size = st.size;
-        childReal = target;
-      }
-      if (isDir) {
-        if (!SKIP_DIRS.has(entry.name)) walk(childAbs, childRel, childReal);
-      } else if (isFile && isYamlFile(entry.name)) {
-        readYamlFile(sink, childAbs, childRel, size);
-      }
-    }
-  };
-  walk(root, "", realRoot);
-}
-
-function relOf(root: string, abs: string): string {
-  return path.relative(root, abs).split(path.sep).join("/") || ".";
-}
-
-function tooLarge(sink: Sink, rel: string, size: number): void {
-  sink.issue({ file: rel, kind: "too-large", message: `${rel}: ${size} bytes is over the 5 MiB limit; skipped` });
-}
-
-/** Size in bytes, or -1 when the file cannot be stat'ed. */
-function sizeOf(abs: string): number {
-  try {
-    return statSync(abs).size;
-  } catch {
-    return -1;
-  }
-}
-
-/**
- * Reads one file with one call (open, read and close all in native code, no separate stat). The size
- * limit is checked on the text: UTF-8 takes at most three bytes per UTF-16 unit, so only a text longer
- * than a third of the limit can come from a file over it, and only then is the file stat'ed.
- */
-function readYamlFile(sink: Sink, abs: string, rel: string, knownSize?: number): void {
-  if (knownSize !== undefined && knownSize > MAX_FILE_BYTES) {
-    tooLarge(sink, rel, knownSize);
-    return;
-  }
-  let text: string;
-  try {
-    text = readFileSync(abs, "utf8");
-  } catch (e) {
-    // Too large for one string or one read: skipped like any file over the limit.
-    const size = sizeOf(abs);
-    if (size > MAX_FILE_BYTES) {
-      tooLarge(sink, rel, size);
-      return;
-    }
-    throw e;
-  }
-  if (text.length > MAX_FILE_BYTES / 3) {
-    const size = sizeOf(abs);
-    if (size > MAX_FILE_BYTES) {
-      tooLarge(sink, rel, size);
-      return;
-    }
-  }
-  // A NUL byte decodes to U+0000 (never part of a multi-byte sequence or a replacement).
-  if (text.includes("\0")) {
-    sink.issue({ file: rel, kind: "binary", message: `${rel}: binary content (NUL bytes); skipped` });
-    return;
-  }
-  sink.file(rel, text);
 }
 
 const CONTENT_LINE = /^[ \t]*[^\s#]/m;
@@ -350,6 +165,7 @@ export function splitDocuments(text: string): { start: number; body: string }[] 
 
 export function parseYamlText(scan: RepoScan, file: string, text: string): void {
   let index = 0;
+  const options = { filename: file };
   for (const chunk of splitDocuments(text)) {
     const m = CONTENT_LINE.exec(chunk.body);
     let firstContent = 0;
@@ -359,7 +175,7 @@ export function parseYamlText(scan: RepoScan, file: string, text: string): void 
     const line = chunk.start + firstContent + 1;
     let value: unknown;
     try {
-      value = loadYaml(chunk.body, { filename: file });
+      value = loadYaml(chunk.body, options);
     } catch (e) {
       if (e instanceof YAMLException) {
         const mark = (e as YAMLException & { mark?: { line: number; column: number } }).mark;
@@ -460,9 +276,4 @@ export function locate(scan: RepoScan, doc: YamlDoc, keys: (string | number)[]):
     } else break;
   }
   return best;
-}
-
-// Entry point of the walker thread (see scanRepoParallel): last, once everything above is defined.
-if (!isMainThread && parentPort && typeof (workerData as Record<string, unknown> | null)?.[WALKER] === "string") {
-  walkForParent((workerData as Record<string, string>)[WALKER] as string, parentPort);
 }

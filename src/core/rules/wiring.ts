@@ -95,12 +95,14 @@ export interface MoverMount {
   at: { object: ModelObject; keys: (string | number)[] };
 }
 
+const NONE: readonly unknown[] = [];
+
 /** How the repository volume is mounted into the mover Job of a Volsync object; undefined: it is not. */
 export function moverMount(model: RepoModel, o: ModelObject, wirings: AdmissionWiring[]): MoverMount | undefined {
   const claim = model.conventions.claimName;
   const spec = moverSpec(o) ?? {};
   const base = moverSpecPath(o);
-  const mv = arr(spec, "moverVolumes");
+  const mv: readonly unknown[] = Array.isArray(spec.moverVolumes) ? spec.moverVolumes : NONE;
   for (let i = 0; i < mv.length; i++) {
     const v = mv[i];
     if (str(v, "volumeSource", "persistentVolumeClaim", "claimName") !== claim) continue;
@@ -199,7 +201,8 @@ function helmWriters(model: RepoModel): Writer[] {
     if (!values || !persistence) continue;
     const mounts: { mountPath: string; subPath: string }[] = [];
     let mountKeys: (string | number)[] | undefined;
-    for (const [key, p] of Object.entries(persistence)) {
+    for (const key of Object.keys(persistence)) {
+      const p = persistence[key];
       if (str(p, "existingClaim") !== claim) continue;
       const gm = arr(p, "globalMounts");
       if (gm.length === 0) {
