@@ -1,6 +1,6 @@
 /** binding/*: each namespace's PVC `kopia` binds its own reserved PV, and only that one. */
 import { arr, isSharedPv, type ModelObject, objectsOf, perModel, repositoryClaims, sharedPvs, str } from "../model.ts";
-import { quantityBytes } from "../volume-facts.ts";
+import { claimMismatches, pvcFactsOf, pvFactsOf } from "../volume-facts.ts";
 import { type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
 
 const DYNAMIC_PV = /^pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -164,51 +164,46 @@ export const mismatch: Rule = {
       const pv = vn !== undefined ? pvs.get(vn) : undefined;
       if (!pv) continue;
       const subject = subjectPvc(p);
-      const pvClass = str(pv.body, "spec", "storageClassName") ?? "";
-      const pvcClass = str(p.body, "spec", "storageClassName");
-      if (pvcClass === undefined && pvClass !== "") {
-        out.push(
-          report(
-            where(ctx, p, ["spec"]),
-            subject,
-            `has no storageClassName, so the default class is filled in; its PV ${pv.name} has "${pvClass}"`,
-            `set spec.storageClassName: ${pvClass}`,
-          ),
-        );
-      } else if (pvcClass !== undefined && pvcClass !== pvClass) {
-        out.push(
-          report(
-            where(ctx, p, ["spec", "storageClassName"]),
-            subject,
-            `storageClassName "${pvcClass}" differs from "${pvClass}" of its PV ${pv.name}`,
-            `use the same class on both: storageClassName: ${pvClass || '""'}`,
-          ),
-        );
-      }
-      const req = str(p.body, "spec", "resources", "requests", "storage");
-      const cap = str(pv.body, "spec", "capacity", "storage");
-      const reqB = req !== undefined ? quantityBytes(req) : undefined;
-      const capB = cap !== undefined ? quantityBytes(cap) : undefined;
-      if (reqB !== undefined && capB !== undefined && reqB > capB) {
-        out.push(
-          report(
-            where(ctx, p, ["spec", "resources", "requests", "storage"]),
-            subject,
-            `requests ${req} but its PV ${pv.name} offers ${cap}`,
-            `request at most ${cap} (the same value on PV and PVC is the convention)`,
-          ),
-        );
-      }
-      const missing = modes(p).filter((m) => !modes(pv).includes(m));
-      if (missing.length > 0) {
-        out.push(
-          report(
-            where(ctx, p, ["spec", "accessModes"]),
-            subject,
-            `requests access mode ${missing.join(", ")} that its PV ${pv.name} does not offer`,
-            "use accessModes: [ReadWriteMany] on both",
-          ),
-        );
+      // The binder's comparison is shared with doctor (core/volume-facts.ts); reported class, size, modes.
+      const found = claimMismatches(pvcFactsOf(p), pvFactsOf(pv));
+      for (const field of ["storageClassName", "size", "accessModes"] as const) {
+        const m = found.find((x) => x.field === field);
+        if (!m) continue;
+        if (field === "storageClassName") {
+          out.push(
+            m.unset
+              ? report(
+                  where(ctx, p, ["spec"]),
+                  subject,
+                  `has no storageClassName, so the default class is filled in; its PV ${pv.name} has "${m.pv}"`,
+                  `set spec.storageClassName: ${m.pv}`,
+                )
+              : report(
+                  where(ctx, p, ["spec", "storageClassName"]),
+                  subject,
+                  `storageClassName "${m.pvc}" differs from "${m.pv}" of its PV ${pv.name}`,
+                  `use the same class on both: storageClassName: ${m.pv || '""'}`,
+                ),
+          );
+        } else if (field === "size") {
+          out.push(
+            report(
+              where(ctx, p, ["spec", "resources", "requests", "storage"]),
+              subject,
+              `requests ${m.pvc} but its PV ${pv.name} offers ${m.pv}`,
+              `request at most ${m.pv} (the same value on PV and PVC is the convention)`,
+            ),
+          );
+        } else {
+          out.push(
+            report(
+              where(ctx, p, ["spec", "accessModes"]),
+              subject,
+              `requests access mode ${(m.missing ?? []).join(", ")} that its PV ${pv.name} does not offer`,
+              "use accessModes: [ReadWriteMany] on both",
+            ),
+          );
+        }
       }
     }
     return out;
