@@ -3,7 +3,7 @@ import type { Conventions } from "../core/config.ts";
 import type { DocRef, RepoModel } from "../core/model.ts";
 import { type Finding, type KubeVersion, runRules } from "../core/rules/index.ts";
 import { buildModel } from "./model.ts";
-import { locate, type RepoScan, scanRepo } from "./scan.ts";
+import { locate, type RepoScan } from "./scan.ts";
 
 export interface LintResult {
   root: string;
@@ -19,8 +19,4 @@ export function lintScan(scan: RepoScan, c: Conventions, kubernetesVersion: Kube
     locate(scan, { file: doc.file, index: doc.index, line: doc.line, value: undefined }, keys);
   const findings = runRules(model, c, { kubernetesVersion, at });
   return { root: scan.root, model, findings, files: scan.texts.size };
-}
-
-export function lintRepo(root: string, c: Conventions, kubernetesVersion: KubeVersion | undefined): LintResult {
-  return lintScan(scanRepo(root), c, kubernetesVersion);
 }
