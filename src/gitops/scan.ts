@@ -5,7 +5,7 @@
  */
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import { load as loadYaml, YAMLException } from "js-yaml";
+import { DEFAULT_SCHEMA, type LoadOptions, load as loadYaml, Type, YAMLException } from "js-yaml";
 import type * as Yaml from "yaml";
 import { type ScanIssue, type Sink, WALKER, type WalkerMessage, walkRepo } from "./walk.ts";
 
@@ -165,7 +165,7 @@ export function splitDocuments(text: string): { start: number; body: string }[] 
 
 export function parseYamlText(scan: RepoScan, file: string, text: string): void {
   let index = 0;
-  const options = { filename: file };
+  const options: LoadOptions = { filename: file, schema: SCHEMA };
   for (const chunk of splitDocuments(text)) {
     const m = CONTENT_LINE.exec(chunk.body);
     let firstContent = 0;
@@ -177,21 +177,22 @@ export function parseYamlText(scan: RepoScan, file: string, text: string): void 
     try {
       value = loadYaml(chunk.body, options);
     } catch (e) {
-      if (e instanceof YAMLException) {
-        const mark = (e as YAMLException & { mark?: { line: number; column: number } }).mark;
-        const errLine = chunk.start + (mark?.line ?? 0) + 1;
-        const col = (mark?.column ?? 0) + 1;
+      if (!(e instanceof YAMLException)) throw e;
+      const retried = reloadGluedAliases(chunk.body, options, e);
+      if ("error" in retried) {
+        const errLine = chunk.start + retried.line + 1;
+        const col = retried.column + 1;
         scan.issues.push({
           file,
           kind: "parse",
           line: errLine,
           col,
-          message: `${file}:${errLine}:${col}: ${e.reason}`,
+          message: `${file}:${errLine}:${col}: ${retried.error.reason}`,
         });
         index++;
         continue;
       }
-      throw e;
+      value = retried.value;
     }
     const doc: YamlDoc = { file, index, line, value };
     index++;
@@ -200,6 +201,90 @@ export function parseYamlText(scan: RepoScan, file: string, text: string): void 
     const obj = asObject(doc);
     if (obj) scan.objects.push(obj);
   }
+}
+
+/** The YAML 1.1 and 1.2 tags js-yaml's default schema knows; they keep their meaning (and their errors). */
+const STANDARD_TAGS = new Set(
+  "str seq map null bool int float timestamp merge binary omap pairs set"
+    .split(" ")
+    .map((t) => `tag:yaml.org,2002:${t}`),
+);
+
+/**
+ * Any other tag (`!env_var`, `!Find`, `!secret`, `!!python/name:x`, `!<tag:x>`), as Flux's go-yaml
+ * reads it: the node keeps its untagged value (a tagged scalar its string, `""` when empty; a
+ * sequence its array; a mapping its object). A `multi` type with the empty prefix matches every tag,
+ * but js-yaml looks at it only after the exact lookup of a tag has failed, so untagged and
+ * standard-tagged nodes are read exactly as with the default schema, at the same cost.
+ */
+const anyTag = (kind: "scalar" | "sequence" | "mapping") =>
+  new Type("", {
+    kind,
+    multi: true,
+    resolve: (_data: unknown, tag?: string) => !STANDARD_TAGS.has(tag ?? ""),
+    construct: kind === "scalar" ? (data: unknown) => data ?? "" : (data: unknown) => data,
+  });
+// The scalar type first: an empty tagged node (no kind) takes the first multi type of its kind list.
+const SCHEMA = DEFAULT_SCHEMA.extend([anyTag("scalar"), anyTag("sequence"), anyTag("mapping")]);
+
+/** go-yaml's anchor and alias names: ASCII letters, digits, '_' and '-'; any other character ends the name. */
+const GO_NAME = /^[A-Za-z0-9_-]+/;
+const GO_NAME_CHAR = /^[A-Za-z0-9_-]$/;
+const UNIDENTIFIED_ALIAS = /^unidentified alias "(.*)"$/s;
+/** Glued aliases fixed per document at most (each fix is one more parse of the document). */
+const MAX_ALIAS_FIXES = 100;
+
+type Reloaded = { value: unknown } | { error: YAMLException; line: number; column: number };
+
+/**
+ * Called only when js-yaml has failed on a document. go-yaml (Flux) reads `*app:` as the alias `app`
+ * then `:` (`*app:` used as a mapping key), where js-yaml (like YAML 1.2) reads the alias `app:` and
+ * fails with "unidentified alias". For each such failure where `&app` is defined before it, a space
+ * goes between the alias and the colon and the document is parsed again: lines do not move, and the
+ * column of an error found later is given back in the original text. Otherwise the error is the
+ * first one, with its position as js-yaml gave it.
+ */
+function reloadGluedAliases(body: string, options: LoadOptions, first: YAMLException): Reloaded {
+  // Offsets as js-yaml counts them (it drops a leading BOM).
+  let src = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
+  let spaces: number[] = [];
+  let error = first;
+  for (let n = 0; n < MAX_ALIAS_FIXES; n++) {
+    const at = gluedAlias(src, error);
+    if (at === -1) break;
+    src = `${src.slice(0, at)} ${src.slice(at)}`;
+    spaces = spaces.map((s) => (s >= at ? s + 1 : s));
+    spaces.push(at);
+    try {
+      return { value: loadYaml(src, options) };
+    } catch (e) {
+      if (!(e instanceof YAMLException)) throw e;
+      error = e;
+    }
+  }
+  const mark = error.mark as YAMLException["mark"] | undefined;
+  const line = mark?.line ?? 0;
+  let column = mark?.column ?? 0;
+  if (mark && spaces.length > 0) {
+    const lineStart = mark.position - mark.column;
+    for (const s of spaces) if (s >= lineStart && s < mark.position) column--;
+  }
+  return { error, line, column };
+}
+
+/** Where a space makes go-yaml's reading of the alias that `error` rejects, or -1. */
+function gluedAlias(src: string, error: YAMLException): number {
+  const m = UNIDENTIFIED_ALIAS.exec(error.reason);
+  const mark = error.mark as YAMLException["mark"] | undefined;
+  if (!m || !mark) return -1;
+  const name = m[1] as string;
+  const goName = GO_NAME.exec(name)?.[0];
+  if (!goName || name.charCodeAt(goName.length) !== 58 /* : */) return -1;
+  // js-yaml stops right after the alias it could not resolve.
+  const star = mark.position - name.length - 1;
+  if (star < 0 || src.charCodeAt(star) !== 42 /* * */ || !src.startsWith(name, star + 1)) return -1;
+  const anchor = new RegExp(`(?:^|[\\s\\[{,])&${goName}(?=[\\s,\\[\\]{}]|$)`);
+  return anchor.test(src.slice(0, star)) ? star + 1 + goName.length : -1;
 }
 
 function asObject(doc: YamlDoc): K8sObject | undefined {
@@ -237,6 +322,38 @@ type Located = { docs: ReturnType<typeof Yaml.parseAllDocuments>; lc: Yaml.LineC
 const located = new WeakMap<RepoScan, Map<string, Located>>();
 
 /**
+ * The `yaml` package reads unknown tags with a warning, but `*app:` as the alias `app:` (with a
+ * BAD_ALIAS warning) and then a broken mapping: as in parseYamlText, a space between go-yaml's alias
+ * name and the colon, and one more parse (lines do not move). Never throws: no documents at worst.
+ */
+function parseToLocate(text: string): Located {
+  const { LineCounter, parseAllDocuments } = yaml();
+  let lc = new LineCounter();
+  try {
+    let docs = parseAllDocuments(text, { lineCounter: lc });
+    const at: number[] = [];
+    for (const d of Array.isArray(docs) ? docs : [])
+      for (const w of d.warnings) {
+        // The warning points at the colon; go-yaml's name must reach back to the '*'.
+        const colon = w.pos[0];
+        if (w.code !== "BAD_ALIAS" || text.charCodeAt(colon) !== 58) continue;
+        let i = colon;
+        while (i > 0 && GO_NAME_CHAR.test(text.charAt(i - 1))) i--;
+        if (i < colon && i > 0 && text.charCodeAt(i - 1) === 42) at.push(colon);
+      }
+    if (at.length > 0) {
+      let fixed = text;
+      for (const colon of at.sort((a, b) => b - a)) fixed = `${fixed.slice(0, colon)} ${fixed.slice(colon)}`;
+      lc = new LineCounter();
+      docs = parseAllDocuments(fixed, { lineCounter: lc });
+    }
+    return { docs, lc };
+  } catch {
+    return { docs: [], lc };
+  }
+}
+
+/**
  * 1-based line of the node at `keys` inside a document, parsed again with the `yaml` CST on demand.
  * Falls back to the document's line when the path does not exist.
  */
@@ -248,11 +365,10 @@ export function locate(scan: RepoScan, doc: YamlDoc, keys: (string | number)[]):
     perScan = new Map();
     located.set(scan, perScan);
   }
-  const { isMap, isSeq, LineCounter, parseAllDocuments } = yaml();
+  const { isAlias, isMap, isSeq } = yaml();
   let entry = perScan.get(doc.file);
   if (!entry) {
-    const lc = new LineCounter();
-    entry = { docs: parseAllDocuments(text, { lineCounter: lc }), lc };
+    entry = parseToLocate(text);
     perScan.set(doc.file, entry);
   }
   const docs = Array.isArray(entry.docs) ? entry.docs : [];
@@ -265,7 +381,8 @@ export function locate(scan: RepoScan, doc: YamlDoc, keys: (string | number)[]):
   let best = doc.line;
   for (const k of keys) {
     if (isMap(node)) {
-      const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === k);
+      const keyOf = (key: unknown) => (isAlias(key) ? key.resolve(target) : key) as { value?: unknown } | null;
+      const pair = node.items.find((p) => keyOf(p.key)?.value === k);
       if (!pair) break;
       const keyNode = pair.key as Yaml.Node;
       if (keyNode?.range) best = entry.lc.linePos(keyNode.range[0]).line;
