@@ -47,6 +47,12 @@ export interface Conventions {
   secretStore: string;
   /** Kubernetes minor version of the cluster, "1.NN" (picks the MutatingAdmissionPolicy API). Undefined: detect. */
   kubernetesVersion: string | undefined;
+  /**
+   * Where the root of a pushed OCI artifact (or Bucket) is in this checkout, per source: keys
+   * "OCIRepository/<name>" (or "<kind>/<namespace>/<name>"), values repo-relative folders. Lint follows a
+   * root that syncs from such a source only when it knows this.
+   */
+  artifactRoots?: Record<string, string>;
   /** Flux Kustomization timings. */
   interval: string;
   retryInterval: string;
@@ -132,7 +138,8 @@ type Kind =
   | "layout"
   | "mover"
   | "abspath"
-  | "k8sversion";
+  | "k8sversion"
+  | "pathmap";
 
 const KEYS: Record<keyof Conventions, Kind> = {
   appsDir: "path",
@@ -156,6 +163,7 @@ const KEYS: Record<keyof Conventions, Kind> = {
   gid: "id",
   secretStore: "name",
   kubernetesVersion: "k8sversion",
+  artifactRoots: "pathmap",
   interval: "duration",
   retryInterval: "duration",
   timeout: "duration",
@@ -174,6 +182,19 @@ function checkValue(key: string, kind: Kind, v: unknown): string | undefined {
         : `${where} must be a non-negative integer (a UID or GID)`;
     default:
       break;
+  }
+  if (kind === "pathmap") {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) {
+      return `${where} must be a mapping such as {OCIRepository/flux-system: kubernetes}`;
+    }
+    for (const [k, p] of Object.entries(v as Record<string, unknown>)) {
+      if (!/^[A-Za-z]+\/[a-z0-9.-]+(\/[a-z0-9.-]+)?$/.test(k)) {
+        return `${where}: "${k}" must be <kind>/<name> or <kind>/<namespace>/<name>, e.g. OCIRepository/flux-system`;
+      }
+      const problem = checkValue(`${key}.${k}`, "path", p === "." || p === "" ? "./" : p);
+      if (problem) return problem;
+    }
+    return undefined;
   }
   if (kind === "k8sversion" && typeof v === "number") {
     return `${where} must be a quoted string such as "1.34" (unquoted, 1.30 reads as the number 1.3)`;

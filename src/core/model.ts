@@ -78,8 +78,10 @@ export interface SubstituteFrom {
   kind: string;
   name: string;
   optional: boolean;
-  /** The ConfigMap/Secret was found in the repository. */
+  /** The ConfigMap/Secret was found in the repository (declared, generated, or made by an ExternalSecret). */
   found: boolean;
+  /** Its keys are known offline (false for an ExternalSecret that extracts whole remote secrets). */
+  keysKnown: boolean;
   loc: Loc;
 }
 
@@ -107,12 +109,19 @@ export interface FluxKs {
    * OCIRepository, a Bucket): its path is not in this checkout, so it is neither rendered nor checked.
    */
   external: boolean;
+  /**
+   * Not applied on purpose: in a dot-folder (`.archive/`), or its entry is commented out in the
+   * kustomization.yaml that would list it. Only meaningful when not reachable.
+   */
+  excluded: boolean;
   /** A root: applied by bootstrap (self-delivering, a FluxInstance's sync path, or guessed). */
   root: boolean;
   /** Id of the Kustomization that delivers this one. */
   parent: string | undefined;
   /** What it applies (empty when not reachable: it is not applied). */
   objects: ModelObject[];
+  /** When not reachable: what it would apply if it were (to judge what its absence costs). */
+  wouldApply: ModelObject[];
 }
 
 /** A kustomize kustomization.yaml (or Component). */
@@ -123,6 +132,8 @@ export interface KustomizeDir {
   namespace: string | undefined;
   resources: PathRef[];
   components: PathRef[];
+  /** Ids of the reachable Flux Kustomizations that build this folder (directly or through others). */
+  deliveredBy: string[];
 }
 
 export interface InputIssue {
@@ -131,6 +142,8 @@ export interface InputIssue {
   message: string;
   line?: number;
   col?: number;
+  /** Parse errors: ids of the reachable Flux Kustomizations that apply the file (absent: none known). */
+  deliveredBy?: string[];
 }
 
 export interface RepoModel {
@@ -151,8 +164,20 @@ export interface RepoModel {
   sources: { kind: string; name: string; namespace: string | undefined; doc: DocRef }[];
   /** Flux Operator FluxInstance declared: it creates the `flux-system` source itself. */
   fluxInstance: boolean;
-  /** Parse errors and skipped files. */
+  /** Parse errors in files Flux applies, and skipped files. */
   issues: InputIssue[];
+  /**
+   * Patches kustomize fails on (a JSON 6902 op on a path that does not exist, a type clash), with the
+   * reachable Kustomizations whose build fails because of them.
+   */
+  buildErrors: { loc: Loc; message: string; kustomizations: string[] }[];
+  /**
+   * PVCs declared in a folder a reachable Kustomization builds, in a file its kustomization.yaml does not
+   * list (left out on purpose, typically made by hand), with the namespace they would have had.
+   */
+  excludedClaims: { namespace: string; name: string; file: string }[];
+  /** Roots whose source is not this checkout as it stands (an OCI artifact whose root folder is unknown). */
+  unfollowed: { source: string; path: string; loc: Loc }[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -325,6 +350,15 @@ export function objectsOf(model: RepoModel, kind: string, namespace?: string): M
 export function kustomizationById(model: RepoModel, id: string): FluxKs | undefined {
   return indexOf(model).ks.get(id);
 }
+
+/** The Kustomization that delivers this copy (ids can repeat across the clusters of one repository). */
+export const kustomizationOf = (model: RepoModel, o: ModelObject): FluxKs | undefined => deliveredBy(model).get(o);
+
+const deliveredBy = perModel((model: RepoModel) => {
+  const m = new Map<ModelObject, FluxKs>();
+  for (const ks of model.kustomizations) for (const o of ks.objects) m.set(o, ks);
+  return m;
+});
 
 // ---------------------------------------------------------------------------------------------
 // The Kopia repository as secrets and movers name it
@@ -693,4 +727,58 @@ function onVolumeOf(abs: string, mounts: { mountPath: string; subPath: string }[
   const mp = normalizeAbs(best.mountPath);
   const rest = p.slice(mp === "/" ? 1 : mp.length + 1);
   return normalizeAbs(`${best.subPath}/${rest}`).slice(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What backups need: the severity of a delivery problem depends on it
+
+/**
+ * Is this object part of the backup system? Volsync and Kopiur objects, the per-namespace PVC and the
+ * shared PVs, a Secret or ExternalSecret that holds a Kopia repository or password, a
+ * MutatingAdmissionPolicy (or binding) that wires movers, and workloads that mount the repository PVC.
+ */
+export function concernsBackups(model: RepoModel, o: ModelObject): boolean {
+  if (isVolsync(o) || isKopiur(o)) return true;
+  const c = model.conventions;
+  switch (o.kind) {
+    case "PersistentVolumeClaim":
+      return o.name === c.claimName;
+    case "PersistentVolume":
+      return isSharedPv(model, o);
+    case "ExternalSecret":
+      return rec(o.body, "spec", "target", "template", "data")?.KOPIA_REPOSITORY !== undefined;
+    case "Secret":
+      return (
+        rec(o.body, "stringData")?.KOPIA_REPOSITORY !== undefined || rec(o.body, "data")?.KOPIA_REPOSITORY !== undefined
+      );
+    case "MutatingAdmissionPolicy":
+    case "MutatingAdmissionPolicyBinding":
+      return /volsync|kopia/i.test(o.name) || JSON.stringify(o.body).includes(`"${c.claimName}"`);
+    default: {
+      const p = podOf(o);
+      return p !== undefined && claimVolumes(p, c.claimName).length > 0;
+    }
+  }
+}
+
+/**
+ * Ids of the Flux Kustomizations whose failure stops something backups need: those that deliver an
+ * object of the backup system, and every Kustomization that delivers one of those (a failing parent
+ * stops its children's updates).
+ */
+export const backupKustomizations = perModel((model: RepoModel): Set<string> => {
+  const out = new Set<string>();
+  const parentOf = new Map<string, string | undefined>();
+  for (const ks of model.kustomizations) parentOf.set(ks.id, ks.parent);
+  const mark = (id: string | undefined) => {
+    for (let cur = id; cur !== undefined && !out.has(cur); cur = parentOf.get(cur)) out.add(cur);
+  };
+  for (const o of model.objects) if (o.via !== undefined && !out.has(o.via) && concernsBackups(model, o)) mark(o.via);
+  return out;
+});
+
+/** Does a problem in these Kustomizations (any of them) stop something backups need? */
+export function stopsBackups(model: RepoModel, ids: readonly (string | undefined)[]): boolean {
+  const set = backupKustomizations(model);
+  return ids.some((id) => id !== undefined && set.has(id));
 }

@@ -7,18 +7,23 @@ import { describe, it } from "node:test";
 import { lint, ofRule, PV_MEDIA, repoWith } from "./helpers.ts";
 
 describe("lint bad input", () => {
-  it("invalid YAML is an error with file:line:col, and the rest is still checked", async () => {
+  it("invalid YAML in a file Flux applies for backups is an error with file:line:col, and the rest is still checked", async () => {
+    const broken = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: [1, 2\n  b: 3\n";
     const dir = repoWith([
+      ["kubernetes/apps/media/volsync-repository-pvc/app/broken.yaml", broken],
       [
-        "kubernetes/apps/media/broken.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: [1, 2\n  b: 3\n",
+        "kubernetes/apps/media/volsync-repository-pvc/app/kustomization.yaml",
+        "- ./pvc.yaml",
+        "- ./pvc.yaml\n  - ./broken.yaml",
       ],
+      // The same text where nothing applies it (a scratch file): not a manifest of the cluster.
+      ["kubernetes/apps/media/scratch/notes.yaml", broken],
       [PV_MEDIA, "ReclaimPolicy: Retain", "ReclaimPolicy: Delete"],
     ]);
     const r = await lint(dir);
     const parse = ofRule(r, "input/invalid-yaml");
     assert.equal(parse.length, 1);
-    assert.equal(parse[0]?.file, "kubernetes/apps/media/broken.yaml");
+    assert.equal(parse[0]?.file, "kubernetes/apps/media/volsync-repository-pvc/app/broken.yaml");
     assert.equal(parse[0]?.severity, "error");
     assert.ok((parse[0]?.line ?? 0) >= 6, `line ${parse[0]?.line}`);
     assert.ok((parse[0]?.col ?? 0) >= 1, "has a column");

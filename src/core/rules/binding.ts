@@ -87,6 +87,7 @@ export const unknownVolume: Rule = {
     id: "binding/unknown-volume",
     severity: "error",
     title: "PVC names a PV that the repository does not declare",
+    severityNote: "info for a dynamic `pvc-<uid>` volume",
     why: "a PVC whose volumeName names a PV that does not exist stays Pending, and the movers of that namespace never start",
   },
   check(ctx) {
@@ -120,6 +121,7 @@ export const noVolumeName: Rule = {
     id: "binding/no-volume-name",
     severity: "error",
     title: "PVC of the shared volume without volumeName",
+    severityNote: "info in the repository namespace",
     why: "a PVC `kopia` without spec.volumeName is provisioned dynamically: the namespace gets a new, empty volume and its movers create a second repository there",
   },
   check(ctx) {

@@ -1,6 +1,7 @@
 /** delivery/*: Flux actually applies the PV, the PVC and every consumer, in an order that works. */
 import {
   claimWorkloads,
+  concernsBackups,
   consumersByNamespace,
   type FluxKs,
   isConsumer,
@@ -9,7 +10,9 @@ import {
   objectsOf,
   type PathRef,
   repositoryPairs,
+  stopsBackups,
 } from "../model.ts";
+import { claimNeeded } from "../transport.ts";
 import { type Finding, type Rule, reporter, where } from "./types.ts";
 
 const BUILTIN = new Set(["default", "kube-system", "kube-public", "kube-node-lease"]);
@@ -20,6 +23,8 @@ export const notApplied: Rule = {
     severity: "warning",
     title: "Flux Kustomization that nothing applies",
     why: "a ks.yaml only takes effect when a kustomization.yaml that Flux applies lists it; otherwise its PV, PVC or app never reach the cluster",
+    severityNote:
+      "info when it would deliver nothing of the backup system; silent in dot-folders and when its entry is commented out",
   },
   check(ctx) {
     const m = ctx.model;
@@ -27,11 +32,12 @@ export const notApplied: Rule = {
     const report = reporter(this.meta);
     const out: Finding[] = [];
     for (const ks of m.kustomizations) {
-      if (ks.reachable) continue;
+      if (ks.reachable || ks.excluded || ks.external) continue;
       const file = ks.doc.file;
       const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : "";
       const up = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : "";
       const entry = `./${file.slice(up === "" ? 0 : up.length + 1)}`;
+      const backups = ks.wouldApply.some((o) => concernsBackups(m, o));
       out.push(
         report(
           where(ctx, ks),
@@ -41,7 +47,13 @@ export const notApplied: Rule = {
             : `${file} is not listed by any kustomization.yaml that Flux applies`,
           ks.parent
             ? `make ${ks.parent} reachable from the cluster's root Kustomization`
-            : `add "${entry}" to the resources of ${up === "" ? "" : `${up}/`}kustomization.yaml`,
+            : `add "${entry}" to the resources of ${up === "" ? "" : `${up}/`}kustomization.yaml (or comment it out there to say it is off on purpose)`,
+          backups
+            ? {}
+            : {
+                severity: "info",
+                why: "a ks.yaml only takes effect when a kustomization.yaml that Flux applies lists it; this one delivers nothing of the backup system",
+              },
         ),
       );
     }
@@ -55,8 +67,11 @@ export const missingPath: Rule = {
     severity: "error",
     title: "path, component or resource that does not exist",
     why: "Flux fails the whole Kustomization when its path, a component or a kustomize resource is missing (or a listed folder has no kustomization.yaml): nothing in it is applied, including later fixes",
+    severityNote:
+      "warning when the failing Kustomization delivers nothing of the backup system; only kustomization.yaml files a reachable Kustomization builds",
   },
   check(ctx) {
+    const m = ctx.model;
     const report = reporter(this.meta);
     const out: Finding[] = [];
     const bad = (r: PathRef) => !r.remote && (!r.exists || r.noKustomization === true);
@@ -66,9 +81,17 @@ export const missingPath: Rule = {
         : r.noKustomization
           ? `"${r.entry}" is a folder without kustomization.yaml (kustomize cannot build it)`
           : `"${r.entry}" (${r.target || "."}) does not exist`;
-    for (const ks of ctx.model.kustomizations) {
-      if (!ks.reachable && ctx.model.roots !== "none") continue;
+    const unrelated = { severity: "warning" as const, why: UNRELATED_WHY };
+    for (const ks of m.kustomizations) {
+      if (!ks.reachable && m.roots !== "none") continue;
       if (ks.external) continue;
+      // A Kustomization with a missing path delivers nothing: judge it by its name, its components and its role.
+      const backups =
+        ks.root ||
+        ks.name.startsWith(ctx.conventions.ksPrefix) ||
+        stopsBackups(m, [ks.id]) ||
+        ks.components.some((c) => c.target === ctx.conventions.componentDir || /volsync|kopia|kopiur/i.test(c.entry)) ||
+        ks.wouldApply.some((o) => concernsBackups(m, o));
       if (ks.path && bad(ks.path)) {
         out.push(
           report(
@@ -76,6 +99,7 @@ export const missingPath: Rule = {
             `Kustomization ${ks.id}`,
             `spec.path ${describe(ks.path)}`,
             "fix spec.path: it is relative to the repository root, e.g. ./kubernetes/apps/<tier>/<namespace>/<app>/app",
+            backups ? {} : unrelated,
           ),
         );
       }
@@ -87,11 +111,14 @@ export const missingPath: Rule = {
             `Kustomization ${ks.id}`,
             `spec.components entry ${describe(c)}`,
             `components are relative to spec.path (${ks.path?.target ?? "?"}); e.g. ../../../../components/volsync`,
+            backups ? {} : unrelated,
           ),
         );
       }
     }
-    for (const kd of ctx.model.kustomizeDirs) {
+    for (const kd of m.kustomizeDirs) {
+      if (m.mode === "flux" && kd.deliveredBy.length === 0) continue; // nothing builds it
+      const backups = m.mode === "files" || stopsBackups(m, kd.deliveredBy);
       for (const [key, list] of [
         ["resources", kd.resources],
         ["components", kd.components],
@@ -102,10 +129,11 @@ export const missingPath: Rule = {
             report(
               r.loc,
               `${kd.dir || "."}/kustomization.yaml`,
-              `${key} entry ${describe(r)}`,
+              `${key} entry ${describe(r)}${m.mode === "flux" ? ` (built by ${kd.deliveredBy.slice(0, 3).join(", ")}${kd.deliveredBy.length > 3 ? ", ..." : ""})` : ""}`,
               r.noKustomization
                 ? `list the files inside it, or add a kustomization.yaml to ${r.target}`
                 : `fix the entry (relative to ${kd.dir || "."}) or remove it`,
+              backups ? {} : unrelated,
             ),
           );
         }
@@ -115,22 +143,45 @@ export const missingPath: Rule = {
   },
 };
 
+/** The why of a delivery failure that does not touch the backup system: real, but not ours to fail CI on. */
+const UNRELATED_WHY =
+  "Flux fails this Kustomization, so nothing in it is applied; it delivers nothing of the backup system, so this is a warning, not an error";
+
+export const buildFails: Rule = {
+  meta: {
+    id: "delivery/build-fails",
+    severity: "error",
+    severityNote: "warning when the failing Kustomization delivers nothing of the backup system",
+    title: "a patch that kustomize cannot apply",
+    why: "kustomize fails the whole build when a patch does not apply (a JSON 6902 op on a path that does not exist, a strategic merge of a map into a list): Flux applies nothing of that Kustomization, nor of the Kustomizations it delivers",
+  },
+  check(ctx) {
+    const report = reporter(this.meta);
+    return ctx.model.buildErrors.map((e) =>
+      report(
+        e.loc,
+        `Kustomization ${e.kustomizations.slice(0, 3).join(", ")}${e.kustomizations.length > 3 ? ", ..." : ""}`,
+        `kustomize cannot apply a patch: ${e.message}`,
+        "fix the patch or its target (a JSON 6902 `add` needs the parent path to exist; target only the objects that have it), and check with `kubectl kustomize` or `flux build kustomization`",
+        stopsBackups(ctx.model, e.kustomizations) ? {} : { severity: "warning", why: UNRELATED_WHY },
+      ),
+    );
+  },
+};
+
 export const unknownSource: Rule = {
   meta: {
     id: "delivery/unknown-source",
     severity: "error",
     title: "sourceRef names a source the repository does not declare",
     why: "a Flux Kustomization whose sourceRef names a GitRepository that does not exist never reconciles; the seed's `home-kubernetes` is one user's name, Flux's default is `flux-system`",
+    severityNote: "warning when the Kustomization delivers nothing of the backup system",
   },
   check(ctx) {
     const m = ctx.model;
     if (m.mode !== "flux" || (m.sources.length === 0 && !m.fluxInstance)) return [];
     const report = reporter(this.meta);
     const known = new Set(m.sources.map((s) => `${s.kind}/${s.name}`));
-    if (m.fluxInstance) {
-      known.add("GitRepository/flux-system");
-      known.add("OCIRepository/flux-system");
-    }
     const out: Finding[] = [];
     for (const ks of m.kustomizations) {
       if (!ks.reachable || !ks.sourceRef) continue;
@@ -145,6 +196,9 @@ export const unknownSource: Rule = {
           names.length > 0
             ? `use one of: ${names.join(", ")}`
             : `declare ${s.kind} ${s.name}, or name the source Flux was bootstrapped with`,
+          stopsBackups(m, [ks.id]) || ks.wouldApply.some((o) => concernsBackups(m, o))
+            ? {}
+            : { severity: "warning", why: UNRELATED_WHY },
         ),
       );
     }
@@ -156,36 +210,62 @@ export const noClaim: Rule = {
   meta: {
     id: "delivery/no-claim",
     severity: "error",
+    severityNote: "warning when the claim is declared in a file its kustomization.yaml leaves out (made by hand)",
     title: "namespace with consumers but no PVC `kopia`",
-    why: "PVCs are namespaced: movers, maintenance and jobs in a namespace can only mount the shared repository through a PVC `kopia` delivered into that same namespace; without it the mover Jobs stay Pending and no backup is taken",
+    why: "PVCs are namespaced: movers, maintenance and jobs in a namespace can only mount the shared repository through a PVC `kopia` delivered into that same namespace; without it the mover Jobs stay Pending and no backup is taken. Only consumers that reach the repository through a PVC count (not an inline NFS volume or an object store)",
   },
   check(ctx) {
     const report = reporter(this.meta);
     const c = ctx.conventions;
-    const users = consumersByNamespace(ctx.model);
-    for (const p of claimWorkloads(ctx.model)) {
-      const ns = p.owner.namespace;
-      if (ns === undefined) continue;
-      let list = users.get(ns);
-      if (!list) {
-        list = [];
-        users.set(ns, list);
+    const m = ctx.model;
+    // namespace -> claim -> the objects that need it
+    const users = new Map<string, Map<string, ModelObject[]>>();
+    const add = (ns: string, claim: string, o: ModelObject) => {
+      let byClaim = users.get(ns);
+      if (!byClaim) {
+        byClaim = new Map();
+        users.set(ns, byClaim);
       }
-      list.push(p.owner);
+      const list = byClaim.get(claim);
+      if (list) list.push(o);
+      else byClaim.set(claim, [o]);
+    };
+    for (const [ns, list] of consumersByNamespace(m)) {
+      for (const o of list) {
+        const claim = claimNeeded(m, o);
+        if (claim !== undefined) add(ns, claim, o);
+      }
+    }
+    for (const p of claimWorkloads(m)) {
+      const ns = p.owner.namespace;
+      if (ns !== undefined) add(ns, c.claimName, p.owner);
     }
     const out: Finding[] = [];
-    for (const [ns, list] of [...users.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      if (objectsOf(ctx.model, "PersistentVolumeClaim", ns).some((p) => p.name === c.claimName)) continue;
-      const first = list[0] as ModelObject;
-      const kinds = [...new Set(list.map((o) => `${o.kind} ${o.name}`))];
-      out.push(
-        report(
-          where(ctx, first),
-          `namespace ${ns}`,
-          `${kinds.length} object${kinds.length === 1 ? "" : "s"} use the shared repository in ${ns} (${kinds.slice(0, 3).join(", ")}${kinds.length > 3 ? ", ..." : ""}) but no PVC ${c.claimName} is delivered into it`,
-          `kopiashare enable ${ns}`,
-        ),
-      );
+    for (const [ns, byClaim] of [...users.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      for (const [claim, list] of byClaim) {
+        if (objectsOf(m, "PersistentVolumeClaim", ns).some((p) => p.name === claim)) continue;
+        const first = list[0] as ModelObject;
+        const kinds = [...new Set(list.map((o) => `${o.kind} ${o.name}`))];
+        const held = m.excludedClaims.find((x) => x.namespace === ns && x.name === claim);
+        out.push(
+          report(
+            where(ctx, first),
+            `namespace ${ns}`,
+            `${kinds.length} object${kinds.length === 1 ? "" : "s"} use the shared repository in ${ns} (${kinds.slice(0, 3).join(", ")}${kinds.length > 3 ? ", ..." : ""}) but no PVC ${claim} is delivered into it${held ? ` (${held.file} declares it, but its kustomization.yaml leaves it out: made by hand?)` : ""}`,
+            held
+              ? `if the PVC is made by hand, keep it so; to let Flux recreate it, list ${held.file.slice(held.file.lastIndexOf("/") + 1)} in its kustomization.yaml`
+              : claim === c.claimName
+                ? `kopiashare enable ${ns}`
+                : `deliver a PVC ${claim} into ${ns}, bound to the volume that holds the repository`,
+            held
+              ? {
+                  severity: "warning",
+                  why: "the claim is declared beside what Flux applies but left out on purpose, so it is probably made by hand: backups work while it exists, and nothing recreates it if it is deleted",
+                }
+              : {},
+          ),
+        );
+      }
     }
     return out;
   },
@@ -196,28 +276,32 @@ export const orphan: Rule = {
     id: "delivery/orphan",
     severity: "info",
     title: "PV/PVC for a namespace that nothing uses",
-    why: "a per-namespace PV and PVC that no consumer uses cost nothing but attention; when the namespace itself is gone from the repository they are leftovers to remove with `kopiashare disable`",
+    why: "a per-namespace PV and PVC that no consumer uses cost nothing but attention; when the namespace itself is gone from the repository they are leftovers to remove with `kopiashare disable`. Consumers that reach their repository over NFS or an object store do not use the PVC",
   },
   check(ctx) {
     const report = reporter(this.meta);
     const c = ctx.conventions;
-    const users = consumersByNamespace(ctx.model);
-    const mounting = new Set(claimWorkloads(ctx.model).map((p) => p.owner.namespace));
-    const declared = new Set(objectsOf(ctx.model, "Namespace").map((n) => n.name));
+    const m = ctx.model;
+    const using = new Set<string>();
+    for (const [ns, list] of consumersByNamespace(m)) {
+      if (list.some((o) => claimNeeded(m, o) !== undefined)) using.add(ns);
+    }
+    for (const p of claimWorkloads(m)) if (p.owner.namespace !== undefined) using.add(p.owner.namespace);
+    const declared = new Set(objectsOf(m, "Namespace").map((n) => n.name));
     const out: Finding[] = [];
-    for (const pair of repositoryPairs(ctx.model)) {
+    for (const pair of repositoryPairs(m)) {
       const ns = pair.namespace;
       if (ns === "" || ns === c.repositoryNamespace) continue;
-      if ((users.get(ns)?.length ?? 0) > 0 || mounting.has(ns)) continue;
+      if (using.has(ns)) continue;
       const at = (pair.pvc ?? pair.pv) as ModelObject;
-      const gone = !declared.has(ns) && !BUILTIN.has(ns) && !hasOtherObjects(ctx.model.objects, ns, c.claimName);
+      const gone = !declared.has(ns) && !BUILTIN.has(ns) && !hasOtherObjects(m.objects, ns, c.claimName);
       out.push(
         report(
           where(ctx, at),
           `namespace ${ns}`,
           gone
             ? `PV/PVC for namespace ${ns}, which the repository no longer declares (no Namespace, no other objects)`
-            : `PV/PVC for namespace ${ns}, but nothing in ${ns} uses the shared repository yet`,
+            : `PV/PVC for namespace ${ns}, but nothing in ${ns} uses the shared repository through it yet`,
           gone
             ? `kopiashare disable ${ns}`
             : `add the Volsync component to an app in ${ns}, or kopiashare disable ${ns} if it is not needed`,
@@ -312,12 +396,22 @@ export const noRoot: Rule = {
   },
   check(ctx) {
     const m = ctx.model;
-    if (m.mode !== "flux" || m.roots !== "guessed") return [];
+    const report = reporter(this.meta);
+    const out: Finding[] = m.unfollowed.map((u) =>
+      report(
+        u.loc,
+        `source ${u.source}`,
+        `the cluster syncs ${u.path} from ${u.source}, an artifact whose root folder in this checkout is unknown: what it delivers is not checked`,
+        `tell lint where the artifact's root is: artifactRoots: {${u.source}: <folder>} in kopiashare.yaml (the folder that \`flux push artifact --path\` pushes)`,
+      ),
+    );
+    if (m.mode !== "flux" || m.roots !== "guessed") return out;
     const roots = m.kustomizations.filter((k) => k.root);
     const first = roots[0];
-    if (!first) return [];
+    if (!first) return out;
     return [
-      reporter(this.meta)(
+      ...out,
+      report(
         where(ctx, first),
         `Kustomization ${first.id}`,
         `no self-delivering Kustomization or FluxInstance; treating ${roots.map((k) => k.id).join(", ")} as the root${roots.length === 1 ? "" : "s"}`,
@@ -330,6 +424,7 @@ export const noRoot: Rule = {
 export const deliveryRules: Rule[] = [
   notApplied,
   missingPath,
+  buildFails,
   unknownSource,
   noClaim,
   orphan,

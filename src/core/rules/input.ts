@@ -1,4 +1,5 @@
 /** input/*: files that could not be read as YAML, and files skipped on purpose. */
+import { stopsBackups } from "../model.ts";
 import { type Finding, type Rule, reporter } from "./types.ts";
 
 export const invalidYaml: Rule = {
@@ -7,6 +8,8 @@ export const invalidYaml: Rule = {
     severity: "error",
     title: "a YAML file does not parse",
     why: "kustomize and Flux reject the whole Kustomization that includes a broken file, so nothing in it is applied; lint checks the rest",
+    severityNote:
+      "warning when the Kustomization that applies the file delivers nothing of the backup system; files nothing applies are not read as manifests",
   },
   check(ctx) {
     const report = reporter(this.meta);
@@ -20,7 +23,15 @@ export const invalidYaml: Rule = {
           i.file,
           `not valid YAML: ${msg}`,
           "fix the syntax at this position (a YAML linter such as yamllint shows the context)",
-          i.col !== undefined ? { col: i.col } : {},
+          {
+            ...(i.col !== undefined ? { col: i.col } : {}),
+            ...(i.deliveredBy !== undefined && stopsBackups(ctx.model, i.deliveredBy)
+              ? {}
+              : {
+                  severity: "warning" as const,
+                  why: `kustomize and Flux reject the whole Kustomization that includes a broken file${i.deliveredBy ? ` (${i.deliveredBy.slice(0, 3).join(", ")})` : ""}; it delivers nothing of the backup system, so this is a warning`,
+                }),
+          },
         ),
       );
     }
