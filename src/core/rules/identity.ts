@@ -1,5 +1,10 @@
-/** identity/*: restores find the snapshots their sources wrote, and no two sources share one identity. */
-import { isConsumer, type ModelObject, objectsOf, perModel, type RepoModel, rec, str } from "../model.ts";
+/**
+ * identity/*: restores find the snapshots their sources wrote, and no two sources share one identity.
+ * Identities live in one repository: they are compared per repository (core/transport.ts), whatever the
+ * transport (PVC, NFS or object store).
+ */
+import { isVolsync, type ModelObject, moverSpec, objectsOf, perModel, type RepoModel, rec, str } from "../model.ts";
+import { reachOf } from "../transport.ts";
 import { type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
 
 export const USERNAME_MAX = 50;
@@ -30,22 +35,51 @@ export function sourceIdentity(rs: ModelObject): string {
   return `${user}@${host}`;
 }
 
-/** Every ReplicationSource using the shared repository, once per namespace/name, with its identity. */
+/** A Volsync object with a kopia mover (whatever its repository's transport). */
+function kopiaMover(o: ModelObject): boolean {
+  return isVolsync(o) && moverSpec(o) !== undefined;
+}
+
+/**
+ * The repository a source or destination uses; undefined when lint cannot tell (unresolved, or a path on no
+ * volume, which path/* reports): such a one matches any repository.
+ */
+function repositoryOf(model: RepoModel, o: ModelObject): string | undefined {
+  const r = reachOf(model, o);
+  return !r.resolved || r.repository.startsWith("container:") ? undefined : r.repository;
+}
+
+interface Written {
+  source: ModelObject;
+  repository: string | undefined;
+}
+
+/** Every Volsync kopia ReplicationSource, once per namespace/name, with its identity and repository. */
 const sourcesOf = perModel((model: RepoModel) => {
   const seen = new Set<string>();
   const list: ModelObject[] = [];
-  const byIdentity = new Map<string, ModelObject>();
+  const byIdentity = new Map<string, Written[]>();
   for (const o of objectsOf(model, "ReplicationSource")) {
-    if (!isConsumer(model, o)) continue;
+    if (!kopiaMover(o)) continue;
     const key = `${o.namespace ?? ""}/${o.name}`;
     if (seen.has(key)) continue;
     seen.add(key);
     list.push(o);
     const id = sourceIdentity(o);
-    if (!byIdentity.has(id)) byIdentity.set(id, o);
+    const w = { source: o, repository: repositoryOf(model, o) };
+    const prev = byIdentity.get(id);
+    if (prev) prev.push(w);
+    else byIdentity.set(id, [w]);
   }
   return { list, byIdentity };
 });
+
+/** The source that writes identity `id` into `repository` (undefined: any repository). */
+function writerOf(model: RepoModel, id: string, repository: string | undefined): Written | undefined {
+  const all = sourcesOf(model).byIdentity.get(id);
+  if (!all) return undefined;
+  return all.find((w) => repository === undefined || w.repository === undefined || w.repository === repository);
+}
 
 function sources(ctx: RuleContext): ModelObject[] {
   return sourcesOf(ctx.model).list;
@@ -75,11 +109,14 @@ export const noSource: Rule = {
     for (const rd of objectsOf(ctx.model, "ReplicationDestination")) {
       const w = wanted(rd);
       const name = w.name;
-      if (name === undefined || name.includes("${") || !isConsumer(ctx.model, rd)) continue;
+      if (name === undefined || name.includes("${") || !kopiaMover(rd)) continue;
       const ns = w.ns ?? "";
       if (ns.includes("${")) continue;
       const id = `${username(name)}@${ns}`;
-      if (byIdentity.has(id)) continue;
+      const repository = repositoryOf(ctx.model, rd);
+      if (writerOf(ctx.model, id, repository)) continue;
+      // The identity exists, but in another repository than the one this destination reads.
+      const elsewhere = byIdentity.get(id)?.[0];
       const nsSet = w.nsSet;
       const loc = where(ctx, rd, nsSet ? [...SI, "sourceNamespace"] : [...SI, "sourceName"]);
       const key = `${loc.file}:${loc.line}:${id}:${rd.namespace}`;
@@ -91,12 +128,16 @@ export const noSource: Rule = {
         report(
           loc,
           `ReplicationDestination ${rd.namespace ?? "?"}/${rd.name}`,
-          `looks for snapshots of ${id}:/data, but no ReplicationSource writes that identity${defaulted ? `; ${defaulted}` : ""}`,
-          here
-            ? `the source is ${sourceIdentity(here)}: remove sourceNamespace (it defaults to the destination's namespace) or set it to ${here.namespace}`
-            : nsSet
-              ? `set sourceIdentity.sourceName/sourceNamespace to an existing ReplicationSource (remove sourceNamespace to use ${rd.namespace ?? "the destination's namespace"})`
-              : `set sourceIdentity.sourceName to the ReplicationSource's name in ${ns}`,
+          elsewhere
+            ? `looks for snapshots of ${id}:/data in ${repository}, but ReplicationSource ${elsewhere.source.namespace ?? "?"}/${elsewhere.source.name} writes that identity to ${elsewhere.repository}`
+            : `looks for snapshots of ${id}:/data, but no ReplicationSource writes that identity${defaulted ? `; ${defaulted}` : ""}`,
+          elsewhere
+            ? `give the destination the source's repository secret (spec.kopia.repository), so both use ${elsewhere.repository}`
+            : here
+              ? `the source is ${sourceIdentity(here)}: remove sourceNamespace (it defaults to the destination's namespace) or set it to ${here.namespace}`
+              : nsSet
+                ? `set sourceIdentity.sourceName/sourceNamespace to an existing ReplicationSource (remove sourceNamespace to use ${rd.namespace ?? "the destination's namespace"})`
+                : `set sourceIdentity.sourceName to the ReplicationSource's name in ${ns}`,
         ),
       );
     }
@@ -121,7 +162,6 @@ export const defaultedNamespace: Rule = {
   check(ctx) {
     const report = reporter(this.meta);
     const out: Finding[] = [];
-    const { byIdentity } = sourcesOf(ctx.model);
     const seen = new Set<string>();
     for (const rd of objectsOf(ctx.model, "ReplicationDestination")) {
       if (rd.vars.length === 0) continue;
@@ -131,7 +171,7 @@ export const defaultedNamespace: Rule = {
       const ns = w.nsSet ? w.ns : undefined;
       const name = w.name;
       if (ns === undefined || name === undefined || ns === rd.namespace) continue;
-      if (!byIdentity.has(`${username(name)}@${ns}`)) continue; // identity/no-source reports it
+      if (!writerOf(ctx.model, `${username(name)}@${ns}`, repositoryOf(ctx.model, rd))) continue; // identity/no-source reports it
       const loc = where(ctx, rd, [...SI, "sourceNamespace"]);
       const key = `${loc.file}:${loc.line}:${rd.namespace}`;
       if (seen.has(key)) continue;
@@ -154,17 +194,19 @@ export const collision: Rule = {
     id: "identity/collision",
     severity: "error",
     title: "two sources write one snapshot identity",
-    why: "in one shared repository the snapshot identity is <username>@<namespace>:/data, the username being the ReplicationSource name sanitised and cut at 50 characters; two sources with the same identity interleave their snapshots and retention deletes each other's",
+    why: "in one shared repository the snapshot identity is <username>@<namespace>:/data, the username being the ReplicationSource name sanitised and cut at 50 characters; two sources with the same identity in the same repository interleave their snapshots and retention deletes each other's",
   },
   check(ctx) {
     const report = reporter(this.meta);
+    // Per repository: two sources with one identity in different repositories never meet.
     const first = new Map<string, ModelObject>();
     const out: Finding[] = [];
     for (const rs of sources(ctx)) {
       const id = sourceIdentity(rs);
-      const f = first.get(id);
+      const key = `${repositoryOf(ctx.model, rs) ?? ""}\0${id}`;
+      const f = first.get(key);
       if (!f) {
-        first.set(id, rs);
+        first.set(key, rs);
         continue;
       }
       out.push(

@@ -1,4 +1,8 @@
-/** path/*: every place that names the Kopia repository resolves to one directory on the shared volume. */
+/**
+ * path/*: every place that names the Kopia repository resolves to one directory of the volume that holds
+ * it. Applies to filesystem repositories on a PVC or an inline NFS volume (core/transport.ts); object
+ * stores name no path.
+ */
 import {
   filesystemPath,
   type ModelObject,
@@ -7,12 +11,13 @@ import {
   onVolume,
   repositoryOfSecret,
 } from "../model.ts";
+import { type MoverMount, mountHolding, volumeKey } from "../transport.ts";
 import { type At, atKey, type Finding, type Rule, type RuleContext, reporter, resolve, where } from "./types.ts";
 import {
   admissionWirings,
   envFromSecrets,
   envRepository,
-  moverMount,
+  moverMounts,
   pathArgs,
   podWriters,
   volsyncConsumers,
@@ -30,6 +35,8 @@ export interface Place {
   abs: string;
   /** Directory on the volume ("" is its root); undefined: not on the volume at all. */
   dir: string | undefined;
+  /** The volume the place is resolved on (core/transport.ts volumeKey): places on different volumes are not compared. */
+  storage: string;
   /** How the volume is mounted there, for messages. */
   how: string;
 }
@@ -53,7 +60,6 @@ const show = (dir: string | undefined) =>
 /** Every place that names the repository, each once (component copies collapse onto their file line). */
 export function repositoryPlaces(ctx: RuleContext): Place[] {
   const model = ctx.model;
-  const wirings = admissionWirings(model);
   const places: Place[] = [];
   // doc -> "keys\0abs\0dir" -> place; the inner key is built only once per document copy shape.
   const byDoc = new Map<object, Map<string, Place>>();
@@ -63,7 +69,7 @@ export function repositoryPlaces(ctx: RuleContext): Place[] {
       inner = new Map();
       byDoc.set(p.at.doc, inner);
     }
-    const key = `${p.at.keys.join("/")}\0${p.abs}\0${p.dir ?? "\u0000"}`;
+    const key = `${p.at.keys.join("/")}\0${p.abs}\0${p.dir ?? "\u0000"}\0${p.storage}`;
     const prev = inner.get(key);
     if (prev) {
       if (user && !prev.users.includes(user)) {
@@ -77,25 +83,30 @@ export function repositoryPlaces(ctx: RuleContext): Place[] {
     places.push(place);
   };
   for (const o of volsyncConsumers(model)) {
-    const mount = moverMount(model, o, wirings);
-    if (!mount) continue; // path/not-mounted reports it
+    const mounts = moverMounts(model, o);
+    if (mounts.length === 0) continue; // path/not-mounted reports it
     const secret = moverSecretName(o);
     if (!secret) continue;
     for (const r of repositoryOfSecret(model, o.namespace, secret.name)) {
       const abs = filesystemPath(r.url);
       if (abs === undefined || r.url.includes("${")) continue;
+      // Any volume mounted where the path points holds the repository; none: the first one was meant.
+      const held = mountHolding(mounts, abs);
+      const m: MoverMount = held?.mount ?? (mounts[0] as MoverMount);
       add(
         {
           at: { doc: r.holder.doc, keys: r.path },
           subject: `${r.holder.kind} ${r.holder.namespace ?? "?"}/${r.holder.name}`,
           abs,
-          dir: onVolume(abs, mount.mounts),
-          how: mount.how,
+          dir: held?.dir,
+          how: m.how,
+          storage: volumeKey(m.volume),
         },
         o,
       );
     }
   }
+  const podStorage = volumeKey({ type: "pvc", claimName: ctx.conventions.claimName });
   for (const w of podWriters(model)) {
     const how = `${w.label} mounts it at ${w.mounts.map((m) => (m.subPath ? `${m.mountPath} (subPath ${m.subPath})` : m.mountPath)).join(", ")}`;
     const env = envRepository(w.container);
@@ -123,7 +134,10 @@ export function repositoryPlaces(ctx: RuleContext): Place[] {
       refs.push({ abs: a.value, at: { doc: w.owner.doc, keys: [...w.containerKeys, ...a.keys] }, subject: w.label });
     }
     for (const r of refs)
-      add({ at: r.at, subject: r.subject, abs: r.abs, dir: onVolume(r.abs, w.mounts), how }, r.user);
+      add(
+        { at: r.at, subject: r.subject, abs: r.abs, dir: onVolume(r.abs, w.mounts), how, storage: podStorage },
+        r.user,
+      );
   }
   return places;
 }
@@ -141,35 +155,47 @@ export const mismatch: Rule = {
     if (places.length === 0) return [];
     const c = ctx.conventions;
     const convention = normalizeAbs(c.repositoryDir).slice(1);
-    const counts = new Map<string, number>();
-    for (const p of places) if (p.dir !== undefined) counts.set(p.dir, (counts.get(p.dir) ?? 0) + 1);
-    if (counts.size <= 1 && places.every((p) => p.dir !== undefined)) return [];
-    let expected = convention;
-    let best = -1;
-    for (const [dir, n] of counts) {
-      if (n > best || (n === best && dir === convention)) {
-        best = n;
-        expected = dir;
-      }
-    }
-    const agreeing = places.filter((p) => p.dir === expected);
-    const example = agreeing[0] ? resolve(ctx, agreeing[0].at) : undefined;
-    const out: Finding[] = [];
+    const seedStorage = volumeKey({ type: "pvc", claimName: c.claimName });
+    // One volume, one repository directory: places on different volumes (an NFS export and the PVC) are
+    // different repositories, not a mismatch.
+    const byStorage = new Map<string, Place[]>();
     for (const p of places) {
-      if (p.dir === expected) continue;
-      const mountOf = p.how.replace(/^.* at /, "");
-      out.push(
-        report(
-          resolve(ctx, p.at),
-          p.userCount > 0 ? `${p.subject} (used by ${usedBy(p)})` : p.subject,
-          `"${p.abs}" is ${show(p.dir)} (${p.how}), but ${agreeing.length} other place${agreeing.length === 1 ? "" : "s"} use ${show(expected)}${example ? ` (e.g. ${example.file}:${example.line})` : ""}`,
-          p.dir === undefined
-            ? `use a path under the mount point (${mountOf}), i.e. the directory ${show(expected)}`
-            : expected === ""
-              ? "point it at the volume's root: the mount point itself"
-              : `point it at ${show(expected)}: the mount point plus /${expected}`,
-        ),
-      );
+      const list = byStorage.get(p.storage);
+      if (list) list.push(p);
+      else byStorage.set(p.storage, [p]);
+    }
+    const out: Finding[] = [];
+    for (const [storage, group] of byStorage) {
+      const counts = new Map<string, number>();
+      for (const p of group) if (p.dir !== undefined) counts.set(p.dir, (counts.get(p.dir) ?? 0) + 1);
+      if (counts.size <= 1 && group.every((p) => p.dir !== undefined)) continue;
+      const preferred = storage === seedStorage ? convention : undefined;
+      let expected = preferred ?? "";
+      let best = -1;
+      for (const [dir, n] of counts) {
+        if (n > best || (n === best && dir === preferred)) {
+          best = n;
+          expected = dir;
+        }
+      }
+      const agreeing = group.filter((p) => p.dir === expected);
+      const example = agreeing[0] ? resolve(ctx, agreeing[0].at) : undefined;
+      for (const p of group) {
+        if (p.dir === expected) continue;
+        const mountOf = p.how.replace(/^.* at /, "");
+        out.push(
+          report(
+            resolve(ctx, p.at),
+            p.userCount > 0 ? `${p.subject} (used by ${usedBy(p)})` : p.subject,
+            `"${p.abs}" is ${show(p.dir)} (${p.how}), but ${agreeing.length} other place${agreeing.length === 1 ? "" : "s"} use ${show(expected)}${example ? ` (e.g. ${example.file}:${example.line})` : ""}`,
+            p.dir === undefined
+              ? `use a path under the mount point (${mountOf}), i.e. the directory ${show(expected)}`
+              : expected === ""
+                ? "point it at the volume's root: the mount point itself"
+                : `point it at ${show(expected)}: the mount point plus /${expected}`,
+          ),
+        );
+      }
     }
     return out;
   },
@@ -180,7 +206,7 @@ export const notMounted: Rule = {
     id: "path/not-mounted",
     severity: "error",
     title: "mover without the repository volume",
-    why: "a Volsync kopia mover whose KOPIA_REPOSITORY is a filesystem path but whose Job gets no volume with the PVC creates a fresh repository inside the container on every run: backups that vanish with the pod",
+    why: "a Volsync kopia mover whose KOPIA_REPOSITORY is a filesystem path but whose Job gets no volume (the PVC or an NFS export) creates a fresh repository inside the container on every run: backups that vanish with the pod",
   },
   check(ctx) {
     if (ctx.conventions.mover === "kopiur") return [];
@@ -190,7 +216,8 @@ export const notMounted: Rule = {
     const out: Finding[] = [];
     const seen = new Set<string>();
     for (const o of volsyncConsumers(model)) {
-      if (moverMount(model, o, wirings)) continue;
+      // Any volume counts (PVC, NFS, ...): path/mismatch checks that the path lies on it.
+      if (moverMounts(model, o).length > 0) continue;
       const secret = moverSecretName(o);
       if (!secret) continue;
       const refs = repositoryOfSecret(model, o.namespace, secret.name).filter(
@@ -206,7 +233,7 @@ export const notMounted: Rule = {
         report(
           loc,
           `${o.kind} ${o.namespace ?? "?"}/${o.name}`,
-          `its repository is ${refs[0]?.url} but nothing mounts PVC ${ctx.conventions.claimName} into its mover Job${unbound ? ` (MutatingAdmissionPolicy ${unbound.policy.name} has no binding)` : ""}`,
+          `its repository is ${refs[0]?.url} but no volume is mounted into its mover Job (no moverVolumes, repositoryPVC or bound admission policy gives it PVC ${ctx.conventions.claimName} or an NFS export)${unbound ? `; MutatingAdmissionPolicy ${unbound.policy.name} has no binding` : ""}`,
           ctx.conventions.mover === "volsync-0.17"
             ? `add moverVolumes: [{mountPath: repository, volumeSource: {persistentVolumeClaim: {claimName: ${ctx.conventions.claimName}}}}]`
             : "deliver the MutatingAdmissionPolicy (and its binding) that mounts the PVC into volsync-src-*/volsync-dst-*/kopia-maint-* Jobs, or use moverVolumes (Volsync >= 0.17)",

@@ -1,144 +1,34 @@
 /**
  * How the repository volume reaches each writer: mover Jobs (admission policy, `moverVolumes`,
- * `repositoryPVC`), pods that mount the PVC, and the Kopia server in an app-template HelmRelease.
- * Shared by the path, permissions and admission rules.
+ * `repositoryPVC`: resolved in core/transport.ts), pods that mount the PVC, and the Kopia server in an
+ * app-template HelmRelease. Shared by the path, permissions and admission rules.
  */
 import {
   arr,
   claimVolumes,
   claimWorkloads,
   containersOf,
+  filesystemPath,
   get,
   isConsumer,
   isVolsync,
   type ModelObject,
   type Mount,
   mountsOf,
-  moverSpec,
-  moverSpecPath,
   objectsOf,
+  onVolume,
   type PodView,
   perModel,
   type RepoModel,
   rec,
+  repositoryOfSecret,
   str,
 } from "../model.ts";
+import { repositoryKey, volumeKey } from "../transport.ts";
 
-export interface AdmissionWiring {
-  policy: ModelObject;
-  /** Volume name the patch adds (e.g. "repository"). */
-  volume: string | undefined;
-  claimName: string | undefined;
-  mountPath: string | undefined;
-  /** Which mover Jobs it matches. */
-  sources: boolean;
-  destinations: boolean;
-  maintenance: boolean;
-  /** A MutatingAdmissionPolicyBinding names it. */
-  bound: boolean;
-  /** Text of the match conditions (for the idempotency check). */
-  conditions: { name: string; expression: string; index: number }[];
-  /** The mount it gives movers (built on first use). */
-  mount?: MoverMount;
-}
-
-function textOf(v: unknown): string {
-  if (typeof v === "string") return v;
-  if (v === null || v === undefined) return "";
-  if (typeof v === "object")
-    return Object.values(v as Record<string, unknown>)
-      .map(textOf)
-      .join("\n");
-  return String(v);
-}
-
-const quoted = (key: string) => new RegExp(`${key}\\s*:\\s*['"]([^'"]+)['"]`);
-
-/** Delivered MutatingAdmissionPolicies that add a PVC volume to Jobs (the Volsync <= 0.16 wiring). */
-export const admissionWirings = perModel((model: RepoModel): AdmissionWiring[] => {
-  const bindings = objectsOf(model, "MutatingAdmissionPolicyBinding").map((b) => str(b.body, "spec", "policyName"));
-  const out: AdmissionWiring[] = [];
-  const seen = new Set<string>();
-  for (const p of objectsOf(model, "MutatingAdmissionPolicy")) {
-    if (seen.has(p.name)) continue;
-    const mutations = textOf(get(p.body, "spec", "mutations"));
-    if (!/persistentVolumeClaim|claimName/.test(mutations)) continue;
-    seen.add(p.name);
-    const conditions = arr(p.body, "spec", "matchConditions").map((c, index) => ({
-      name: str(c, "name") ?? "",
-      expression: str(c, "expression") ?? "",
-      index,
-    }));
-    const match = `${conditions.map((c) => c.expression).join("\n")}\n${textOf(get(p.body, "spec", "matchConstraints"))}`;
-    const names = /volsync-src-|volsync-dst-|kopia-maint-/.test(match);
-    const volumeMatch = /name\s*:\s*['"]([^'"]+)['"]\s*,?\s*persistentVolumeClaim/.exec(mutations);
-    out.push({
-      policy: p,
-      volume: volumeMatch?.[1] ?? quoted("name").exec(mutations)?.[1],
-      claimName: quoted("claimName").exec(mutations)?.[1],
-      mountPath: quoted("mountPath").exec(mutations)?.[1],
-      sources: !names || match.includes("volsync-src-"),
-      destinations: !names || match.includes("volsync-dst-"),
-      maintenance: !names || match.includes("kopia-maint-"),
-      bound: bindings.includes(p.name),
-      conditions,
-    });
-  }
-  return out;
-});
-
-export interface MoverMount {
-  /** Where the mover sees the volume. */
-  mounts: { mountPath: string; subPath: string }[];
-  how: string;
-  /** Key path (in the mover object) or policy that provides the mount. */
-  at: { object: ModelObject; keys: (string | number)[] };
-}
-
-const NONE: readonly unknown[] = [];
-
-/** How the repository volume is mounted into the mover Job of a Volsync object; undefined: it is not. */
-export function moverMount(model: RepoModel, o: ModelObject, wirings: AdmissionWiring[]): MoverMount | undefined {
-  const claim = model.conventions.claimName;
-  const spec = moverSpec(o) ?? {};
-  const base = moverSpecPath(o);
-  const mv: readonly unknown[] = Array.isArray(spec.moverVolumes) ? spec.moverVolumes : NONE;
-  for (let i = 0; i < mv.length; i++) {
-    const v = mv[i];
-    if (str(v, "volumeSource", "persistentVolumeClaim", "claimName") !== claim) continue;
-    const m = (str(v, "mountPath") ?? "").replace(/^\/+|\/+$/g, "");
-    const mountPath = `/mnt/${m}`;
-    // moverVolumes fixes where the volume is mounted (/mnt/<mountPath>), not the directory inside it:
-    // KOPIA_REPOSITORY must lie under the mount, and is resolved through it like any other place.
-    return {
-      mounts: [{ mountPath, subPath: "" }],
-      how: `moverVolumes mounts PVC ${claim} at ${mountPath}`,
-      at: { object: o, keys: [...base, "moverVolumes", i, "mountPath"] },
-    };
-  }
-  if (o.kind === "ReplicationSource" && str(spec, "repositoryPVC") === claim) {
-    return {
-      mounts: [{ mountPath: "/kopia", subPath: "" }],
-      how: `repositoryPVC mounts PVC ${claim} at /kopia`,
-      at: { object: o, keys: [...base, "repositoryPVC"] },
-    };
-  }
-  for (const w of wirings) {
-    const applies =
-      (o.kind === "ReplicationSource" && w.sources) ||
-      (o.kind === "ReplicationDestination" && w.destinations) ||
-      (o.kind === "KopiaMaintenance" && w.maintenance);
-    if (!applies || !w.mountPath || !w.bound) continue;
-    // One object per policy: every mover it wires shares it (and the path lookups cached on it).
-    w.mount ??= {
-      mounts: [{ mountPath: w.mountPath, subPath: "" }],
-      how: `MutatingAdmissionPolicy ${w.policy.name} mounts PVC ${w.claimName ?? "?"} at ${w.mountPath}`,
-      at: { object: w.policy, keys: ["spec", "mutations"] },
-    };
-    return w.mount;
-  }
-  return undefined;
-}
+export type { AdmissionWiring, MoverMount } from "../transport.ts";
+// The wiring is resolved once, in core/transport.ts; the rules read it from here.
+export { admissionWirings, moverMounts } from "../transport.ts";
 
 /** Volsync objects using the shared repository (sources, destinations, maintenance). */
 export const volsyncConsumers = perModel((model: RepoModel): ModelObject[] => {
@@ -293,6 +183,33 @@ export function pathArgs(c: Record<string, unknown>): { value: string; keys: (st
     });
   }
   return out;
+}
+
+/** Where a pod writer's repository is: the volume's key and the directory its first repository path names on it. */
+export function writerRepository(
+  model: RepoModel,
+  w: Writer,
+): { storage: string; repository: string; dir: string | undefined } {
+  const storage = volumeKey({ type: "pvc", claimName: model.conventions.claimName });
+  const paths: string[] = [];
+  const env = envRepository(w.container);
+  if (env) {
+    const abs = filesystemPath(env.value);
+    if (abs !== undefined) paths.push(abs);
+  }
+  for (const s of envFromSecrets(w.container)) {
+    for (const r of repositoryOfSecret(model, w.owner.namespace, s.name)) {
+      const abs = filesystemPath(r.url);
+      if (abs !== undefined) paths.push(abs);
+    }
+  }
+  for (const a of pathArgs(w.container)) paths.push(a.value);
+  for (const abs of paths) {
+    if (abs.includes("${")) continue;
+    const dir = onVolume(abs, w.mounts);
+    if (dir !== undefined) return { storage, repository: repositoryKey(storage, dir), dir };
+  }
+  return { storage, repository: storage, dir: undefined };
 }
 
 export type { PodView };

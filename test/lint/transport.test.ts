@@ -1,0 +1,507 @@
+/**
+ * How consumers reach the shared repository (core/transport.ts): a PVC, an inline NFS volume, or an object
+ * store, and the rules that depend on it (delivery/no-claim, delivery/orphan, path/*, permissions/*).
+ * Small repositories written inline: Kopiur ClusterRepositories on S3, NFS and a PVC, Volsync movers wired
+ * to NFS by an admission policy or by moverVolumes, and a Volsync secret on s3://.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DEFAULTS } from "../../src/core/config.ts";
+import { objectsOf } from "../../src/core/model.ts";
+import { claimNeeded, reachOf } from "../../src/core/transport.ts";
+import { buildModel } from "../../src/gitops/model.ts";
+import { scanRepo } from "../../src/gitops/scan.ts";
+import { tempRepo, writeFiles } from "../helpers.ts";
+import { type LintRun, lint, ofRule } from "./helpers.ts";
+
+const KOPIUR = "kopiur.home-operations.com/v1alpha1";
+
+const clusterRepository = (name: string, backend: string) => `---
+apiVersion: ${KOPIUR}
+kind: ClusterRepository
+metadata:
+  name: ${name}
+spec:
+  allowedNamespaces:
+    list:
+      - media
+  backend:
+${backend}
+  encryption:
+    passwordSecretRef:
+      name: kopiur-secret
+      namespace: kopiur-system
+      key: KOPIA_PASSWORD
+`;
+
+const S3 = `    s3:
+      bucket: kopiur
+      endpoint: minio.internal:9000
+      region: us-east-1
+      auth:
+        secretRef:
+          name: kopiur-secret
+          namespace: kopiur-system
+`;
+const NFS = `    filesystem:
+      path: /repo
+      volume:
+        nfs:
+          server: nas.internal
+          path: /export/kopiur
+`;
+const ON_PVC = `    filesystem:
+      path: /repository
+      volume:
+        pvc:
+          name: kopia
+`;
+
+/** A Kopiur app in `ns`: policy, schedule and restore, as the home-ops components write them. */
+const kopiurApp = (ns: string, app: string, repo = "nas", uid = 1000) => `---
+apiVersion: ${KOPIUR}
+kind: SnapshotPolicy
+metadata:
+  name: ${app}
+  namespace: ${ns}
+spec:
+  repository:
+    kind: ClusterRepository
+    name: ${repo}
+  sources:
+    - pvc:
+        name: ${app}
+  mover:
+    securityContext:
+      runAsUser: ${uid}
+      runAsGroup: ${uid}
+---
+apiVersion: ${KOPIUR}
+kind: SnapshotSchedule
+metadata:
+  name: ${app}
+  namespace: ${ns}
+spec:
+  policyRef:
+    name: ${app}
+  schedule:
+    cron: "H * * * *"
+---
+apiVersion: ${KOPIUR}
+kind: Restore
+metadata:
+  name: ${app}
+  namespace: ${ns}
+spec:
+  source:
+    fromPolicy:
+      name: ${app}
+  target:
+    populator: {}
+`;
+
+const pvcKopia = (ns: string) => `---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: kopia
+  namespace: ${ns}
+spec:
+  accessModes: [ReadWriteMany]
+  storageClassName: ""
+  volumeName: kopia-repository-pv-${ns}
+  resources:
+    requests:
+      storage: 1Ti
+`;
+
+/** The secret a Volsync mover reads: KOPIA_REPOSITORY as given. */
+const secret = (ns: string, name: string, url: string) => `---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ${name}
+  namespace: ${ns}
+stringData:
+  KOPIA_REPOSITORY: ${url}
+  KOPIA_PASSWORD: x
+`;
+
+interface MoverOpts {
+  kind?: "ReplicationSource" | "ReplicationDestination";
+  uid?: number;
+  fsGroup?: number;
+  /** Extra lines under spec.kopia (4-space indented). */
+  kopia?: string;
+}
+
+const mover = (ns: string, name: string, repository: string, o: MoverOpts = {}) => `---
+apiVersion: volsync.backube/v1alpha1
+kind: ${o.kind ?? "ReplicationSource"}
+metadata:
+  name: ${name}
+  namespace: ${ns}
+spec:
+${o.kind === "ReplicationDestination" ? "  trigger:\n    manual: restore-once\n" : `  sourcePVC: ${name}\n  trigger:\n    schedule: "0 * * * *"\n`}  kopia:
+    repository: ${repository}
+    copyMethod: Snapshot
+${o.kind === "ReplicationDestination" ? `    sourceIdentity:\n      sourceName: ${name.replace(/-dst$/, "")}\n` : ""}    moverSecurityContext:
+      runAsUser: ${o.uid ?? 568}
+      runAsGroup: ${o.uid ?? 568}
+${o.fsGroup !== undefined ? `      fsGroup: ${o.fsGroup}\n` : ""}${o.kopia ?? ""}`;
+
+/** A MutatingAdmissionPolicy (and binding) adding an NFS volume `repository` at /repository to Volsync Jobs. */
+const NFS_POLICY = `---
+apiVersion: admissionregistration.k8s.io/v1beta1
+kind: MutatingAdmissionPolicyBinding
+metadata:
+  name: volsync-mover-nfs
+spec:
+  policyName: volsync-mover-nfs
+---
+apiVersion: admissionregistration.k8s.io/v1beta1
+kind: MutatingAdmissionPolicy
+metadata:
+  name: volsync-mover-nfs
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [batch]
+        apiVersions: [v1]
+        operations: [CREATE, UPDATE]
+        resources: [jobs]
+  matchConditions:
+    - name: has-volsync-job-name-prefix
+      expression: >-
+        object.metadata.name.startsWith("volsync-")
+    - name: repository-volume-does-not-exist
+      expression: >-
+        !has(object.spec.template.spec.volumes) ||
+        !object.spec.template.spec.volumes.exists(item, item.name == "repository")
+  failurePolicy: Fail
+  reinvocationPolicy: IfNeeded
+  mutations:
+    - patchType: JSONPatch
+      jsonPatch:
+        expression: >-
+          [
+            JSONPatch{
+              op: "add", path: "/spec/template/spec/containers/0/volumeMounts/-",
+              value: Object.spec.template.spec.containers.volumeMounts{
+                name: "repository",
+                mountPath: "/repository"
+              }
+            },
+            JSONPatch{
+              op: "add", path: "/spec/template/spec/volumes/-",
+              value: Object.spec.template.spec.volumes{
+                name: "repository",
+                nfs: Object.spec.template.spec.volumes.nfs{
+                  server: "nas.internal",
+                  path: "/volume2/kopia"
+                }
+              }
+            }
+          ]
+`;
+
+const NFS_MOVER_VOLUMES = `    moverVolumes:
+      - mountPath: repository
+        volumeSource:
+          nfs:
+            server: nas.internal
+            path: /export/volsync
+`;
+
+/** A repository without Flux Kustomizations: every object in every file counts (files mode). */
+function repo(files: Record<string, string>): string {
+  const dir = tempRepo();
+  writeFiles(dir, files);
+  return dir;
+}
+
+function model(files: Record<string, string>) {
+  return buildModel(scanRepo(repo(files)), DEFAULTS);
+}
+
+const rules = (r: LintRun, ...ids: string[]) =>
+  r.findings.filter((f) => ids.includes(f.rule)).map((f) => `${f.rule} ${f.subject}`);
+
+const VOLUME_RULES = [
+  "delivery/no-claim",
+  "delivery/orphan",
+  "path/not-mounted",
+  "path/mismatch",
+  "permissions/fsgroup-change-policy",
+];
+
+describe("transport: how consumers reach the repository", () => {
+  describe("Kopiur", () => {
+    it("an S3 ClusterRepository: object store, no PVC needed, no volume findings", async () => {
+      const files = {
+        "kopiur/clusterrepository.yaml": clusterRepository("nas", S3),
+        "media/app.yaml": kopiurApp("media", "app"),
+      };
+      const m = model(files);
+      for (const o of objectsOf(m, "SnapshotPolicy").concat(
+        objectsOf(m, "Restore"),
+        objectsOf(m, "SnapshotSchedule"),
+      )) {
+        const r = reachOf(m, o);
+        assert.equal(r.transport, "object", `${o.kind}`);
+        assert.equal(r.via, "ClusterRepository nas");
+        assert.equal(r.repository, "ClusterRepository/nas");
+        assert.equal(r.allowed, true);
+        assert.equal(claimNeeded(m, o), undefined);
+      }
+      assert.deepEqual(rules(await lint(repo(files)), ...VOLUME_RULES), []);
+    });
+
+    it("an NFS ClusterRepository: nfs, keyed by the export, no PVC needed", async () => {
+      const files = {
+        "kopiur/clusterrepository.yaml": clusterRepository("nas", NFS),
+        "media/app.yaml": kopiurApp("media", "app"),
+      };
+      const m = model(files);
+      const restore = objectsOf(m, "Restore")[0];
+      assert.ok(restore);
+      const r = reachOf(m, restore);
+      assert.equal(r.transport, "nfs");
+      assert.equal(r.repository, "nfs://nas.internal/export/kopiur");
+      assert.deepEqual(r.mount, { mountPath: "/repo", nfs: { server: "nas.internal", path: "/export/kopiur" } });
+      assert.deepEqual(rules(await lint(repo(files)), ...VOLUME_RULES), []);
+    });
+
+    it("a ClusterRepository on volume.pvc: no-claim still fires where the namespace lacks PVC kopia", async () => {
+      const files = {
+        "kopiur/clusterrepository.yaml": clusterRepository("nas", ON_PVC),
+        "media/app.yaml": kopiurApp("media", "app"),
+        "default/app.yaml": kopiurApp("default", "other"),
+        "default/pvc.yaml": pvcKopia("default"),
+      };
+      const m = model(files);
+      const policy = objectsOf(m, "SnapshotPolicy", "media")[0];
+      assert.ok(policy);
+      assert.equal(reachOf(m, policy).transport, "pvc");
+      assert.equal(reachOf(m, policy).allowed, true);
+      assert.equal(reachOf(m, objectsOf(m, "SnapshotPolicy", "default")[0] as typeof policy).allowed, false);
+      assert.equal(claimNeeded(m, policy), "kopia");
+      const r = await lint(repo(files));
+      assert.deepEqual(rules(r, "delivery/no-claim"), ["delivery/no-claim namespace media"]);
+      assert.match(
+        ofRule(r, "delivery/no-claim")[0]?.what ?? "",
+        /SnapshotPolicy app, SnapshotSchedule app, Restore app/,
+      );
+      assert.equal(ofRule(r, "delivery/no-claim")[0]?.fix, "kopiashare enable media");
+    });
+
+    it("a ClusterRepository the repository does not declare: unknown, a PVC only where the seed's layout is", async () => {
+      const app = { "media/app.yaml": kopiurApp("media", "app", "elsewhere") };
+      const m = model(app);
+      const r = reachOf(m, objectsOf(m, "SnapshotPolicy")[0] as never);
+      assert.equal(r.transport, "unknown");
+      assert.equal(r.resolved, false);
+      assert.deepEqual(rules(await lint(repo(app)), "delivery/no-claim"), []);
+      const seed = { ...app, "default/pvc.yaml": pvcKopia("default") };
+      assert.deepEqual(rules(await lint(repo(seed)), "delivery/no-claim"), ["delivery/no-claim namespace media"]);
+    });
+
+    it("orphan: a PVC kopia in a namespace whose consumers all use NFS", async () => {
+      const r = await lint(
+        repo({
+          "kopiur/clusterrepository.yaml": clusterRepository("nas", NFS),
+          "media/app.yaml": kopiurApp("media", "app"),
+          "media/pvc.yaml": pvcKopia("media"),
+        }),
+      );
+      assert.deepEqual(rules(r, "delivery/orphan"), ["delivery/orphan namespace media"]);
+    });
+  });
+
+  describe("Volsync", () => {
+    it("an admission policy adding an NFS volume: no no-claim, no not-mounted, no fsGroup advice", async () => {
+      const files = {
+        "volsync/policy.yaml": NFS_POLICY,
+        "media/app.yaml":
+          secret("media", "app-volsync-secret", "filesystem:///repository") +
+          mover("media", "app", "app-volsync-secret", { fsGroup: 568 }) +
+          mover("media", "app-dst", "app-volsync-secret", { kind: "ReplicationDestination", fsGroup: 568 }),
+      };
+      const m = model(files);
+      const rs = objectsOf(m, "ReplicationSource")[0];
+      assert.ok(rs);
+      const r = reachOf(m, rs);
+      assert.equal(r.transport, "nfs");
+      assert.equal(r.via, "admission policy volsync-mover-nfs");
+      assert.equal(r.repository, "nfs://nas.internal/volume2/kopia");
+      assert.deepEqual(r.mount, { mountPath: "/repository", nfs: { server: "nas.internal", path: "/volume2/kopia" } });
+      const l = await lint(repo(files));
+      assert.deepEqual(rules(l, ...VOLUME_RULES, "identity/no-source", "admission/claim-name"), []);
+    });
+
+    it("moverVolumes with an nfs volumeSource: mounted at /mnt/<mountPath>, the path must lie under it", async () => {
+      const ok = {
+        "media/app.yaml":
+          secret("media", "app-volsync-secret", "filesystem:///mnt/repository/kopia") +
+          mover("media", "app", "app-volsync-secret", { kopia: NFS_MOVER_VOLUMES }),
+      };
+      const m = model(ok);
+      const r = reachOf(m, objectsOf(m, "ReplicationSource")[0] as never);
+      assert.equal(r.transport, "nfs");
+      assert.equal(r.via, "moverVolumes");
+      assert.equal(r.repository, "nfs://nas.internal/export/volsync/kopia");
+      assert.equal(r.dir, "kopia");
+      assert.deepEqual(rules(await lint(repo(ok)), ...VOLUME_RULES), []);
+
+      const outside = {
+        "media/app.yaml":
+          secret("media", "app-volsync-secret", "filesystem:///repository") +
+          mover("media", "app", "app-volsync-secret", { kopia: NFS_MOVER_VOLUMES }),
+      };
+      const l = await lint(repo(outside));
+      assert.deepEqual(rules(l, ...VOLUME_RULES), [
+        "path/mismatch Secret media/app-volsync-secret (used by ReplicationSource media/app)",
+      ]);
+      assert.match(
+        ofRule(l, "path/mismatch")[0]?.what ?? "",
+        /moverVolumes mounts NFS nas.internal:\/export\/volsync at \/mnt\/repository/,
+      );
+    });
+
+    it("a secret on s3://: object store, no volume findings (and a PVC kopia beside it is an orphan)", async () => {
+      const files = {
+        "media/app.yaml":
+          secret("media", "app-volsync-secret", "s3://backups/app/") +
+          mover("media", "app", "app-volsync-secret", { fsGroup: 568 }),
+        "media/pvc.yaml": pvcKopia("media"),
+      };
+      const m = model(files);
+      const rs = objectsOf(m, "ReplicationSource")[0];
+      assert.ok(rs);
+      const r = reachOf(m, rs);
+      assert.equal(r.transport, "object");
+      assert.equal(r.repository, "s3://backups/app");
+      assert.equal(r.via, "secret app-volsync-secret");
+      assert.equal(claimNeeded(m, rs), undefined);
+      assert.deepEqual(rules(await lint(repo(files)), ...VOLUME_RULES, "permissions/uid-mismatch"), [
+        "delivery/orphan namespace media",
+      ]);
+    });
+
+    it("a filesystem secret and no volume at all: not-mounted, and no-claim only in the seed's layout", async () => {
+      const app = {
+        "media/app.yaml":
+          secret("media", "app-volsync-secret", "filesystem:///repository/repository") +
+          mover("media", "app", "app-volsync-secret"),
+      };
+      const bare = await lint(repo(app));
+      assert.deepEqual(rules(bare, "path/not-mounted", "delivery/no-claim"), [
+        "path/not-mounted ReplicationSource media/app",
+      ]);
+      assert.match(ofRule(bare, "path/not-mounted")[0]?.what ?? "", /no volume is mounted into its mover Job/);
+      const seed = await lint(repo({ ...app, "default/pvc.yaml": pvcKopia("default") }));
+      assert.deepEqual(rules(seed, "path/not-mounted", "delivery/no-claim"), [
+        "delivery/no-claim namespace media",
+        "path/not-mounted ReplicationSource media/app",
+      ]);
+    });
+  });
+
+  describe("identities by repository", () => {
+    it("one identity in two repositories is no collision; a restore must read the source's repository", async () => {
+      const user = "    username: shared\n";
+      const files = {
+        "volsync/policy.yaml": NFS_POLICY,
+        "media/nfs.yaml":
+          secret("media", "nfs-secret", "filesystem:///repository") +
+          mover("media", "a", "nfs-secret") +
+          mover("media", "a-dst", "s3-secret", { kind: "ReplicationDestination" }) +
+          mover("media", "x", "nfs-secret", { kopia: user }),
+        "media/s3.yaml":
+          secret("media", "s3-secret", "s3://bucket/b") + mover("media", "y", "s3-secret", { kopia: user }),
+      };
+      const r = await lint(repo(files));
+      assert.deepEqual(rules(r, "identity/collision"), []);
+      assert.deepEqual(rules(r, "identity/no-source"), ["identity/no-source ReplicationDestination media/a-dst"]);
+      assert.match(
+        ofRule(r, "identity/no-source")[0]?.what ?? "",
+        /a@media:\/data in s3:\/\/bucket\/b, but ReplicationSource media\/a writes that identity to nfs:\/\/nas.internal\/volume2\/kopia/,
+      );
+
+      const same = {
+        ...files,
+        "media/s3.yaml":
+          secret("media", "s3-secret", "s3://bucket/b") + mover("media", "y", "nfs-secret", { kopia: user }),
+      };
+      assert.deepEqual(rules(await lint(repo(same)), "identity/collision", "identity/no-source"), [
+        "identity/collision ReplicationSource media/y",
+        "identity/no-source ReplicationDestination media/a-dst",
+      ]);
+    });
+  });
+
+  describe("permissions by repository", () => {
+    it("writers of different repositories never conflict; on one NFS repository, another UID is reported with NFS advice", async () => {
+      const twoRepos = {
+        "volsync/policy.yaml": NFS_POLICY,
+        "media/a.yaml":
+          secret("media", "a-secret", "filesystem:///repository") + mover("media", "a", "a-secret", { uid: 568 }),
+        "media/b.yaml": secret("media", "b-secret", "s3://bucket/b") + mover("media", "b", "b-secret", { uid: 1000 }),
+        "media/c.yaml":
+          secret("media", "c-secret", "filesystem:///mnt/repository") +
+          mover("media", "c", "c-secret", { uid: 2000, kopia: NFS_MOVER_VOLUMES }),
+      };
+      assert.deepEqual(rules(await lint(repo(twoRepos)), "permissions/uid-mismatch"), []);
+
+      const oneRepo = {
+        ...twoRepos,
+        "media/d.yaml":
+          secret("media", "d-secret", "filesystem:///repository") +
+          mover("media", "d", "d-secret", { uid: 568 }) +
+          mover("media", "e", "d-secret", { uid: 1000, fsGroup: 1000 }),
+      };
+      const r = await lint(repo(oneRepo));
+      assert.deepEqual(rules(r, "permissions/uid-mismatch", "permissions/fsgroup-change-policy"), [
+        "permissions/uid-mismatch ReplicationSource media/e (mover)",
+      ]);
+      const f = ofRule(r, "permissions/uid-mismatch")[0];
+      assert.match(
+        f?.what ?? "",
+        /repository nfs:\/\/nas.internal\/volume2\/kopia with runAsUser 1000 \(others: 568\)/,
+      );
+      assert.match(f?.fix ?? "", /fsGroup does nothing/);
+      assert.match(f?.fix ?? "", /supplementalGroups: \[568\]/);
+    });
+
+    it("the majority counts writers, not files: one file delivered to three namespaces outweighs two files", async () => {
+      const ks = (name: string, p: string, extra = "") =>
+        `---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: ${name}\n  namespace: flux-system\nspec:\n  path: ${p}\n  postBuild:\n    substitute:\n      APP: app\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n${extra}`;
+      const gitRepository =
+        "---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  url: https://example.com/repo\n";
+      const shared = (uid: number) =>
+        secret("x", "app-secret", "filesystem:///repository").replace("  namespace: x\n", "") +
+        mover("x", "app", "app-secret", { uid }).replace("  namespace: x\n", "");
+      const files = {
+        "clusters/main/flux-system/gotk.yaml": ks("flux-system", "./clusters/main") + gitRepository,
+        "clusters/main/apps.yaml":
+          ks("a", "./apps/common", "  targetNamespace: a\n") +
+          ks("b", "./apps/common", "  targetNamespace: b\n") +
+          ks("c", "./apps/common", "  targetNamespace: c\n") +
+          ks("d", "./apps/d", "  targetNamespace: d\n") +
+          ks("e", "./apps/e", "  targetNamespace: e\n") +
+          ks("policy", "./apps/policy"),
+        "apps/common/app.yaml": shared(1000),
+        "apps/d/app.yaml": shared(568),
+        "apps/e/app.yaml": shared(568),
+        "apps/policy/policy.yaml": NFS_POLICY,
+      };
+      const r = await lint(repo(files));
+      assert.deepEqual(
+        ofRule(r, "permissions/uid-mismatch").map((f) => f.file),
+        ["apps/d/app.yaml", "apps/e/app.yaml"],
+        "the 568 movers are the minority: 2 writers against 3",
+      );
+      assert.match(ofRule(r, "permissions/uid-mismatch")[0]?.what ?? "", /\(others: 1000\)/);
+    });
+  });
+});
