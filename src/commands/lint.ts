@@ -1,8 +1,9 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { type Ctx, version } from "../cli.ts";
 import { formatKubeVersion, parseKubeVersion } from "../core/names.ts";
-import { FINDINGS_FORMATS } from "../core/rules/types.ts";
+import { describeStated, FINDINGS_FORMATS } from "../core/rules/types.ts";
 import { EXIT_OK, EXIT_PROBLEM, usageError } from "../errors.ts";
+import type { KubeVersionLookup } from "../gitops/kube-version.ts";
 import { loadRepo, repoOption } from "./shared.ts";
 
 export function lintCommand(ctx: Ctx) {
@@ -18,7 +19,7 @@ export function lintCommand(ctx: Ctx) {
     )
     .option(
       "--kubernetes-version <1.NN>",
-      "the cluster's Kubernetes minor version, for version-dependent rules (default: kubernetesVersion in kopiashare.yaml)",
+      "the cluster's Kubernetes minor version, for version-dependent rules (default: kubernetesVersion in kopiashare.yaml, else what the repository states: Talos talconfig.yaml/talenv.yaml, a Talos machine config, a tuppr KubernetesUpgrade or system-upgrade-controller Plan; none when those disagree)",
     )
     .option("--strict", "exit 1 on warnings too")
     .addHelpText(
@@ -43,23 +44,25 @@ Exit codes: 0 no errors (warnings allowed unless --strict), 1 errors (or warning
         import("../core/rules/index.ts"),
         import("../output/findings.ts"),
       ]);
-      const raw = opts.kubernetesVersion ?? conventions.kubernetesVersion;
-      let kube: ReturnType<typeof parseKubeVersion>;
-      if (raw !== undefined) {
-        kube = parseKubeVersion(raw);
-        if (!kube) {
-          throw usageError(
-            `${opts.kubernetesVersion !== undefined ? "--kubernetes-version" : "kubernetesVersion in kopiashare.yaml"} ${raw}: expected a Kubernetes minor version such as 1.34`,
-          );
+      for (const [raw, where] of [
+        [opts.kubernetesVersion, "--kubernetes-version"],
+        [conventions.kubernetesVersion, "kubernetesVersion in kopiashare.yaml"],
+      ] as const) {
+        if (raw !== undefined && !parseKubeVersion(raw)) {
+          throw usageError(`${where} ${raw}: expected a Kubernetes minor version such as 1.34`);
         }
       }
-      const result = lintScan(scan, conventions, kube);
+      const flag = opts.kubernetesVersion === undefined ? undefined : parseKubeVersion(opts.kubernetesVersion);
+      const result = lintScan(scan, conventions, flag);
+      const stated = result.kubernetesVersion.stated;
       const format = opts.output;
+      if (format === "text") ctx.say(kubeVersionLine(result.kubernetesVersion));
       ctx.io.stdout.write(
         renderFindings(format, result.findings, ctx.colors("stdout"), {
           repo: opts.repo ?? root,
           version: version(),
-          kubernetesVersion: kube ? formatKubeVersion(kube) : undefined,
+          kubernetesVersion: stated ? formatKubeVersion(stated.version) : undefined,
+          kubernetesVersionSource: stated?.source,
           files: result.files,
         }),
       );
@@ -69,4 +72,18 @@ Exit codes: 0 no errors (warnings allowed unless --strict), 1 errors (or warning
       }
       ctx.exitCode = s.errors > 0 || (opts.strict && s.warnings > 0) ? EXIT_PROBLEM : EXIT_OK;
     });
+}
+
+const VERSION_RULES = "admission/api-version and volume/old-kubernetes";
+
+/** The stderr line of a text report: which version the rules used and where it was stated, or why none. */
+export function kubeVersionLine(k: KubeVersionLookup): string {
+  if (k.stated) {
+    const from = k.stated.source === "flag" ? "--kubernetes-version" : k.stated.source;
+    return `kubernetes version ${formatKubeVersion(k.stated.version)} (from ${from})`;
+  }
+  if (k.conflict) {
+    return `kubernetes version unknown: the repository states ${describeStated(k.statements)}; ${VERSION_RULES} report info at most (pass --kubernetes-version 1.NN)`;
+  }
+  return `kubernetes version unknown (nothing in the repository states it): ${VERSION_RULES} are not checked (pass --kubernetes-version 1.NN)`;
 }

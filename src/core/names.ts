@@ -48,6 +48,15 @@ export function parseKubeVersion(value: string): KubeVersion | undefined {
   return { major: Number(m[1]), minor: Number(m[2]) };
 }
 
+/**
+ * A version and where it was stated: "flag" (--kubernetes-version), "kopiashare.yaml", or the
+ * repo-relative "file:line" of a statement in the repository (a Talos file, an upgrade controller's object).
+ */
+export interface StatedKubeVersion {
+  version: KubeVersion;
+  source: string;
+}
+
 /** "1.NN", the form kopiashare writes and compares. */
 export function formatKubeVersion(v: KubeVersion): string {
   return `${v.major}.${v.minor}`;

@@ -1,7 +1,8 @@
 /**
  * Lint findings in four formats:
  * - text: grouped by severity, then rule (why printed once per rule), colours from the injected Colors;
- * - json: { version: 1, tool, repo, kubernetesVersion, summary, findings[] } (documented in docs/commands.md);
+ * - json: { version: 1, tool, repo, kubernetesVersion, kubernetesVersionSource, files, summary, findings[] }
+ *   (documented in docs/commands.md);
  * - github: workflow commands `::error file=F,line=L,title=RULE::what ...`;
  * - sarif: SARIF 2.1.0 with every rule (help text, docs link) and results with locations.
  */
@@ -19,6 +20,8 @@ export interface ReportMeta {
   repo: string;
   version: string;
   kubernetesVersion: string | undefined;
+  /** Where kubernetesVersion was stated: "flag", "kopiashare.yaml" or "file:line" (json only). */
+  kubernetesVersionSource?: string | undefined;
   files: number;
 }
 
@@ -62,6 +65,7 @@ export function renderJson(findings: Finding[], meta: ReportMeta): string {
     tool: { name: "kopiashare", version: meta.version },
     repo: meta.repo,
     kubernetesVersion: meta.kubernetesVersion ?? null,
+    kubernetesVersionSource: meta.kubernetesVersionSource ?? null,
     files: meta.files,
     summary: summarize(findings),
     findings: findings.map((f) => ({

@@ -39,7 +39,7 @@ describe("lint output", () => {
     );
     assert.match(r.out, /^4 errors, 4 warnings, 0 info in \d+ YAML files$/m);
     assert.doesNotMatch(r.out, new RegExp(`${ESC}\\[`));
-    assert.equal(r.err, "");
+    assert.equal(r.err, "kubernetes version 1.34 (from --kubernetes-version)\n");
     const plain = await run(["lint", "--repo", origin, "--no-color"], { cwd: origin, env: { NO_COLOR: "" } });
     assert.doesNotMatch(plain.out, new RegExp(`${ESC}\\[`));
   });
@@ -78,12 +78,14 @@ describe("lint output", () => {
       "tool",
       "repo",
       "kubernetesVersion",
+      "kubernetesVersionSource",
       "files",
       "summary",
       "findings",
     ]);
     assert.equal((r.json.tool as { name: string }).name, "kopiashare");
     assert.equal(r.json.kubernetesVersion, "1.34");
+    assert.equal(r.json.kubernetesVersionSource, "flag");
     assert.deepEqual(r.json.summary, { errors: 4, warnings: 4, infos: 0 });
     const f = r.findings[0];
     assert.ok(f);

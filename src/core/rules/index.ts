@@ -12,7 +12,7 @@ import { identityRules } from "./identity.ts";
 import { inputRules } from "./input.ts";
 import { pathRules } from "./path.ts";
 import { permissionRules } from "./permissions.ts";
-import type { Finding, KubeVersion, Rule, RuleMeta, Severity } from "./types.ts";
+import type { Finding, KubeVersion, Rule, RuleMeta, Severity, StatedKubeVersion } from "./types.ts";
 import { volumeRules } from "./volume.ts";
 
 export const RULES: readonly Rule[] = [
@@ -37,7 +37,10 @@ export function ruleAnchor(id: string): string {
 const ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
 export interface LintOptions {
+  /** Known: stated by the flag, kopiashare.yaml or the repository. */
   kubernetesVersion: KubeVersion | undefined;
+  /** The repository's statements when they disagree (kubernetesVersion is then undefined). */
+  kubernetesVersionCandidates?: StatedKubeVersion[];
   at(doc: DocRef, keys: (string | number)[]): number;
 }
 
@@ -46,7 +49,13 @@ export interface LintOptions {
  * rendered for several apps) are merged, their subjects joined. Sorted by severity, rule, file, line.
  */
 export function runRules(model: RepoModel, conventions: Conventions, opts: LintOptions): Finding[] {
-  const ctx = { model, conventions, kubernetesVersion: opts.kubernetesVersion, at: opts.at };
+  const ctx = {
+    model,
+    conventions,
+    kubernetesVersion: opts.kubernetesVersion,
+    kubernetesVersionCandidates: opts.kubernetesVersionCandidates ?? [],
+    at: opts.at,
+  };
   const merged = new Map<string, { finding: Finding; subjects: Set<string> }>();
   for (const rule of RULES) {
     for (const f of rule.check(ctx)) {

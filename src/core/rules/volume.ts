@@ -2,7 +2,18 @@
 import { get, type ModelObject, rec, sharedPvs, str } from "../model.ts";
 import { styleOf } from "../topology.ts";
 import { keepsData, pickRepositoryPv, pvFactsOf, reclaimVerdict, retainPatch } from "../volume-facts.ts";
-import { compareKube, type Finding, formatKubeVersion, type Rule, type RuleContext, reporter, where } from "./types.ts";
+import {
+  compareKube,
+  describeStated,
+  type Finding,
+  formatKubeVersion,
+  minorsOf,
+  type Rule,
+  type RuleContext,
+  reporter,
+  VERSION_FLAG_FIX,
+  where,
+} from "./types.ts";
 
 /** The style of a PV as written (the one definition in core/topology.ts). */
 const styleOfPv = (pv: ModelObject) =>
@@ -204,6 +215,7 @@ export const reclaimPolicy: Rule = {
     id: "volume/reclaim-policy",
     severity: "error",
     title: "shared PV not Retain",
+    severityNote: "warning for static PVs",
     why: "ceph-csi resolves a copied handle as the original dynamic volume: when the claim of a PV with reclaim policy Delete goes away, the provisioner deletes the whole shared subvolume, every namespace's backups (rook/rook#15008)",
   },
   check(ctx) {
@@ -230,16 +242,30 @@ export const oldKubernetes: Rule = {
   meta: {
     id: "volume/old-kubernetes",
     severity: "error",
+    severityNote: "info when the repository states versions that disagree",
     title: "shared volume handle on Kubernetes < 1.24",
     why: "before 1.24 kubelet keyed the node's staging path by PV name, so two PVs with one handle on a node break each other's mounts (kubernetes/kubernetes#105899, fixed by #107065)",
   },
   check(ctx) {
     const v = ctx.kubernetesVersion;
-    if (!v || compareKube(v, 1, 24) >= 0) return [];
+    // Unknown version: the repository's statements disagree, and one below 1.24 is worth an info, never an error.
+    const old = v ? [] : (ctx.kubernetesVersionCandidates ?? []).filter((c) => compareKube(c.version, 1, 24) < 0);
+    if (v ? compareKube(v, 1, 24) >= 0 : old.length === 0) return [];
     const report = reporter(this.meta);
     const pvs = sharedPvs(ctx.model).filter((p) => styleOfPv(p) === "shared-handle");
     if (pvs.length < 2) return [];
     const first = referencePv(ctx, pvs) as ModelObject;
+    if (!v) {
+      return [
+        report(
+          where(ctx, first, ["spec", "csi", "volumeHandle"]),
+          `PersistentVolume ${first.name}`,
+          `${pvs.length} PVs share one volume handle, and the repository states Kubernetes ${describeStated(ctx.kubernetesVersionCandidates ?? [])}: if the cluster runs ${minorsOf(old)}, they break each other's mounts; which statement is true is not certain`,
+          `${VERSION_FLAG_FIX} to check it; on a cluster older than 1.24, upgrade or switch every PV to the static style`,
+          { severity: "info" },
+        ),
+      ];
+    }
     return [
       report(
         where(ctx, first, ["spec", "csi", "volumeHandle"]),
