@@ -69,7 +69,16 @@ export function syncRoots(scan: RepoScan, fluxNamespace: string, artifactRoots: 
     }
     out.push(root);
   };
+  // Sources of the flux-instance chart, found once (a repository has thousands of HelmReleases).
+  const charts = new Set<string>();
+  for (const s of scan.objects)
+    if (
+      (s.kind === "OCIRepository" || s.kind === "HelmChart") &&
+      /\/flux-instance\/?$/.test(str(s.body, "spec", "url") ?? "")
+    )
+      charts.add(s.name);
   for (const o of scan.objects) {
+    if (o.kind !== "FluxInstance" && o.kind !== "HelmRelease" && o.kind !== "ResourceSet") continue;
     if (isHidden(o.doc.file)) continue;
     if (o.kind === "FluxInstance") {
       const sync = rec(o.body, "spec", "sync");
@@ -77,7 +86,7 @@ export function syncRoots(scan: RepoScan, fluxNamespace: string, artifactRoots: 
       continue;
     }
     for (const hr of helmReleasesIn(o)) {
-      if (!isFluxInstanceChart(hr, scan)) continue;
+      if (!isFluxInstanceChart(hr, charts)) continue;
       const ns = str(hr, "metadata", "namespace") ?? o.namespace ?? fluxNamespace;
       const fromValues = rec(hr, "spec", "values", "instance", "sync");
       if (fromValues) {
@@ -106,19 +115,10 @@ function helmReleasesIn(o: K8sObject): Record<string, unknown>[] {
 }
 
 /** The chart is `flux-instance`: by name, or through a chartRef to a source whose URL ends in /flux-instance. */
-function isFluxInstanceChart(hr: Record<string, unknown>, scan: RepoScan): boolean {
+function isFluxInstanceChart(hr: Record<string, unknown>, charts: ReadonlySet<string>): boolean {
   if (str(hr, "spec", "chart", "spec", "chart") === "flux-instance") return true;
-  const ref = rec(hr, "spec", "chartRef");
-  if (!ref) return false;
-  const name = str(ref, "name");
-  if (name === undefined) return false;
-  if (name === "flux-instance") return true;
-  return scan.objects.some(
-    (s) =>
-      s.name === name &&
-      (s.kind === "OCIRepository" || s.kind === "HelmChart") &&
-      /\/flux-instance\/?$/.test(str(s.body, "spec", "url") ?? ""),
-  );
+  const name = str(hr, "spec", "chartRef", "name");
+  return name !== undefined && (name === "flux-instance" || charts.has(name));
 }
 
 /**
