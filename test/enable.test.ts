@@ -400,6 +400,21 @@ describe("enable: bad input is a clear error and nothing is written", () => {
     assert.match(r.err, /key "uid" must be a non-negative integer/);
   });
 
+  it("artifactRoots in kopiashare.yaml: a mapping of <kind>/<name> to a folder inside the repository", async () => {
+    const repo = tempRepo(EXAMPLE);
+    writeFileSync(path.join(repo, "kopiashare.yaml"), "artifactRoots:\n  OCIRepository/flux-system: ../outside\n");
+    const bad = await run(["lint"], { cwd: repo });
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /key "artifactRoots.OCIRepository\/flux-system" must be a relative path/);
+    writeFileSync(path.join(repo, "kopiashare.yaml"), "artifactRoots:\n  flux-system: kubernetes\n");
+    const key = await run(["lint"], { cwd: repo });
+    assert.equal(key.code, 2);
+    assert.match(key.err, /"flux-system" must be <kind>\/<name>/);
+    writeFileSync(path.join(repo, "kopiashare.yaml"), "artifactRoots:\n  OCIRepository/flux-system: kubernetes\n");
+    const ok = await run(["lint"], { cwd: repo });
+    assert.equal(ok.code, 0, ok.err);
+  });
+
   it("a failure in the middle of applying a plan leaves the repository as it was", () => {
     const repo = tempRepo(EXAMPLE);
     const before = treeOf(repo);
