@@ -1137,4 +1137,27 @@ describe("what Flux delivers (false-positive classes of real repositories)", () 
     assert.equal(ksOf(alone, "flux-system/flux").root, false);
     assert.equal(ksOf(alone, "flux-system/flux").objects.length, 0);
   });
+  it("11. a PVC kopia declared beside what Flux applies but left out of its kustomization.yaml: made by hand, a warning", async () => {
+    const KUST = `${M}/volsync-repository-pvc/app/kustomization.yaml`;
+    const held = await lint(repoWith([[KUST, "  - ./pvc.yaml", "  # - ./pvc.yaml   # made by hand, see the runbook"]]));
+    assert.deepEqual(
+      ofRule(held, "delivery/no-claim").map((f) => [f.severity, f.subject]),
+      [["warning", "namespace media"]],
+    );
+    assert.match(
+      ofRule(held, "delivery/no-claim")[0]?.what ?? "",
+      /pvc\.yaml declares it, but its kustomization\.yaml leaves it out/,
+    );
+    // control: no such file at all, so nothing makes the claim: an error
+    const gone = await lint(
+      repoWith([
+        [KUST, "  - ./pvc.yaml", ""],
+        [`${M}/volsync-repository-pvc/app/pvc.yaml`, null],
+      ]),
+    );
+    assert.deepEqual(
+      ofRule(gone, "delivery/no-claim").map((f) => [f.severity, f.subject]),
+      [["error", "namespace media"]],
+    );
+  });
 });

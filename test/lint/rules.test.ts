@@ -658,6 +658,19 @@ describe("lint rules", () => {
       ]);
       assert.match(ofRule(r, "admission/api-version")[0]?.fix ?? "", /admissionregistration\.k8s\.io\/v1alpha1/);
     });
+    it("warns: v1beta1 on 1.36 is deprecated, still served while --runtime-config enables it", async () => {
+      const r = await lint(repoWith(), ["--kubernetes-version", "1.36"]);
+      const found = ofRule(r, "admission/api-version");
+      assert.deepEqual(
+        found.map((f) => f.severity),
+        ["warning", "warning"],
+      );
+      assert.match(
+        found[0]?.what ?? "",
+        /deprecated on Kubernetes 1\.36 \(it serves v1; v1beta1 only while --runtime-config/,
+      );
+      assert.match(found[0]?.fix ?? "", /admissionregistration\.k8s\.io\/v1 /);
+    });
     it("passes: v1beta1 on 1.35, v1 on 1.36, nothing without a version", async () => {
       assert.deepEqual(ofRule(await lint(repoWith(), ["--kubernetes-version", "1.35"]), "admission/api-version"), []);
       const v1 = repoWith([

@@ -130,6 +130,8 @@ stringData:
 interface MoverOpts {
   kind?: "ReplicationSource" | "ReplicationDestination";
   uid?: number;
+  /** runAsGroup (default: the uid). */
+  gid?: number;
   fsGroup?: number;
   /** Extra lines under spec.kopia (4-space indented). */
   kopia?: string;
@@ -147,7 +149,7 @@ ${o.kind === "ReplicationDestination" ? "  trigger:\n    manual: restore-once\n"
     copyMethod: Snapshot
 ${o.kind === "ReplicationDestination" ? `    sourceIdentity:\n      sourceName: ${name.replace(/-dst$/, "")}\n` : ""}    moverSecurityContext:
       runAsUser: ${o.uid ?? 568}
-      runAsGroup: ${o.uid ?? 568}
+      runAsGroup: ${o.gid ?? o.uid ?? 568}
 ${o.fsGroup !== undefined ? `      fsGroup: ${o.fsGroup}\n` : ""}${o.kopia ?? ""}`;
 
 /** A MutatingAdmissionPolicy (and binding) adding an NFS volume `repository` at /repository to Volsync Jobs. */
@@ -471,6 +473,23 @@ describe("transport: how consumers reach the repository", () => {
       );
       assert.match(f?.fix ?? "", /fsGroup does nothing/);
       assert.match(f?.fix ?? "", /supplementalGroups: \[568\]/);
+    });
+
+    it("the same UID with another GID is a warning: Kopia's files are owner-only", async () => {
+      const files = {
+        "volsync/policy.yaml": NFS_POLICY,
+        "media/d.yaml":
+          secret("media", "d-secret", "filesystem:///repository") +
+          mover("media", "d", "d-secret", { uid: 568 }) +
+          mover("media", "f", "d-secret", { uid: 568 }) +
+          mover("media", "g", "d-secret", { uid: 568, gid: 2000 }),
+      };
+      const found = ofRule(await lint(repo(files)), "permissions/uid-mismatch");
+      assert.deepEqual(
+        found.map((f) => [f.severity, f.subject, f.what]),
+        [["warning", "ReplicationSource media/g (mover)", "writes the repository with runAsGroup 2000 (others: 568)"]],
+      );
+      assert.match(found[0]?.why ?? "", /owner only/);
     });
 
     it("the majority counts writers, not files: one file delivered to three namespaces outweighs two files", async () => {
