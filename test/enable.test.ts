@@ -6,6 +6,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { loadAll } from "js-yaml";
 import { DEFAULTS } from "../src/core/config.ts";
+import { findRepositoryPv } from "../src/gitops/discover.ts";
 import { planEnable } from "../src/gitops/enable.ts";
 import { applyPlan } from "../src/gitops/plan.ts";
 import { scanRepo } from "../src/gitops/scan.ts";
@@ -360,6 +361,21 @@ describe("enable: bad input is a clear error and nothing is written", () => {
     assert.equal(r.code, 2);
     assert.match(r.err, /kubernetes\/apps\/home\/kustomization\.yaml:\d+:\d+: not valid YAML/);
     assert.deepEqual(treeOf(repo), before);
+  });
+
+  it("finds the repository PV by its claim, not only by its name: the PV lint sees", async () => {
+    const repo = tempRepo(EXAMPLE);
+    const file = path.join(repo, "kubernetes/apps/system/volsync-system/volsync-repository-pvc/app/pvc.yaml");
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8").replaceAll("kopia-repository-pv-volsync-system", "backups-original"),
+    );
+    assert.equal(findRepositoryPv(scanRepo(repo), DEFAULTS)?.name, "backups-original");
+    const r = await run(["enable", "media", "--dry-run"], { cwd: repo });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /volumeHandle: 0001-0024-/);
+    const lint = await run(["lint", "-o", "json"], { cwd: repo });
+    assert.equal(JSON.parse(lint.out).summary.errors, 0, lint.out);
   });
 
   it("without a repository PV or --volume-handle, says how to get the handle", async () => {

@@ -3,6 +3,7 @@
  * layout and tier of existing per-namespace instances. Flags override everything found here.
  */
 import type { Conventions, Layout } from "../core/config.ts";
+import { claimedVolumes, isSharedPv } from "../core/shared-pv.ts";
 import { clusterIdFromHandle, type RepositoryVolume, type SourceRef, styleOf } from "../core/topology.ts";
 import { pickRepositoryPv, pvFactsOf } from "../core/volume-facts.ts";
 import { usageError } from "../errors.ts";
@@ -40,17 +41,15 @@ export function discoverSource(scan: RepoScan, c: Conventions, flag?: string): S
   return { kind: "GitRepository", name, namespace: found?.namespace ?? c.fluxNamespace };
 }
 
-export function isSharedPv(o: K8sObject, c: Conventions): boolean {
-  return o.kind === "PersistentVolume" && o.name.startsWith(c.pvPrefix);
+/** The PVs of the shared volume in the checkout (core/shared-pv.ts: the definition lint uses too). */
+export function sharedPvsOf(scan: RepoScan, c: Conventions): K8sObject[] {
+  const claimed = claimedVolumes(scan.objects, c);
+  return scan.objects.filter((o) => isSharedPv(o, c, claimed));
 }
 
-/** The repository PV: the one for the repository namespace, else any existing kopia-repository-pv-*. */
+/** The repository PV, chosen among the shared PVs exactly as lint and doctor choose it. */
 export function findRepositoryPv(scan: RepoScan, c: Conventions): K8sObject | undefined {
-  return pickRepositoryPv(
-    scan.objects.filter((o) => isSharedPv(o, c)),
-    c,
-    pvFactsOf,
-  )?.pv;
+  return pickRepositoryPv(sharedPvsOf(scan, c), c, pvFactsOf)?.pv;
 }
 
 export function volumeOf(pv: K8sObject): RepositoryVolume {
@@ -158,12 +157,12 @@ export interface FoundInstance {
   pv: K8sObject;
 }
 
-/** Instances of the convention: PVs named pvPrefix+ns inside `<appsDir>/.../<folder>/app/`. */
+/** Instances of the convention: shared PVs named pvPrefix+ns inside `<appsDir>/.../<folder>/app/`. */
 export function findInstances(scan: RepoScan, c: Conventions): FoundInstance[] {
   const out: FoundInstance[] = [];
   const prefix = `${c.appsDir}/`;
-  for (const pv of scan.objects) {
-    if (!isSharedPv(pv, c) || !pv.doc.file.startsWith(prefix)) continue;
+  for (const pv of sharedPvsOf(scan, c)) {
+    if (!pv.name.startsWith(c.pvPrefix) || !pv.doc.file.startsWith(prefix)) continue;
     const parts = pv.doc.file.slice(prefix.length).split("/");
     const at = parts.indexOf(c.folder);
     if (at < 1 || at > 2) continue;
