@@ -1,7 +1,8 @@
 /** binding/*: each namespace's PVC `kopia` binds its own reserved PV, and only that one. */
 import { arr, isSharedPv, type ModelObject, objectsOf, perModel, repositoryClaims, sharedPvs, str } from "../model.ts";
-import { claimMismatches, pvcFactsOf, pvFactsOf } from "../volume-facts.ts";
+import { claimMismatches, pvcFactsOf } from "../volume-facts.ts";
 import { type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
+import { factsOfPv } from "./volume.ts";
 
 const DYNAMIC_PV = /^pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -167,7 +168,7 @@ export const mismatch: Rule = {
       if (!pv) continue;
       const subject = subjectPvc(p);
       // The binder's comparison is shared with doctor (core/volume-facts.ts); reported class, size, modes.
-      const found = claimMismatches(pvcFactsOf(p), pvFactsOf(pv));
+      const found = claimMismatches(pvcFactsOf(p), factsOfPv(ctx.model, pv));
       for (const field of ["storageClassName", "size", "accessModes"] as const) {
         const m = found.find((x) => x.field === field);
         if (!m) continue;

@@ -86,7 +86,8 @@ export const missingPath: Rule = {
       if (!ks.reachable && m.roots !== "none") continue;
       if (ks.external) continue;
       // A Kustomization with a missing path delivers nothing: judge it by its name, its components and its role.
-      const backups =
+      // Only asked when something is missing (it needs the backup index over every delivered object).
+      const backups = () =>
         ks.root ||
         ks.name.startsWith(ctx.conventions.ksPrefix) ||
         stopsBackups(m, [ks.id]) ||
@@ -99,7 +100,7 @@ export const missingPath: Rule = {
             `Kustomization ${ks.id}`,
             `spec.path ${describe(ks.path)}`,
             "fix spec.path: it is relative to the repository root, e.g. ./kubernetes/apps/<tier>/<namespace>/<app>/app",
-            backups ? {} : unrelated,
+            backups() ? {} : unrelated,
           ),
         );
       }
@@ -111,14 +112,14 @@ export const missingPath: Rule = {
             `Kustomization ${ks.id}`,
             `spec.components entry ${describe(c)}`,
             `components are relative to spec.path (${ks.path?.target ?? "?"}); e.g. ../../../../components/volsync`,
-            backups ? {} : unrelated,
+            backups() ? {} : unrelated,
           ),
         );
       }
     }
     for (const kd of m.kustomizeDirs) {
       if (m.mode === "flux" && kd.deliveredBy.length === 0) continue; // nothing builds it
-      const backups = m.mode === "files" || stopsBackups(m, kd.deliveredBy);
+      const backups = () => m.mode === "files" || stopsBackups(m, kd.deliveredBy);
       for (const [key, list] of [
         ["resources", kd.resources],
         ["components", kd.components],
@@ -133,7 +134,7 @@ export const missingPath: Rule = {
               r.noKustomization
                 ? `list the files inside it, or add a kustomization.yaml to ${r.target}`
                 : `fix the entry (relative to ${kd.dir || "."}) or remove it`,
-              backups ? {} : unrelated,
+              backups() ? {} : unrelated,
             ),
           );
         }

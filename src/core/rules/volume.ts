@@ -1,7 +1,7 @@
 /** volume/*: every PV of the shared repository points at the same CephFS subvolume, safely. */
-import { get, type ModelObject, rec, sharedPvs, str } from "../model.ts";
+import { get, type ModelObject, perModel, type RepoModel, rec, sharedPvs, str } from "../model.ts";
 import { styleOf } from "../topology.ts";
-import { keepsData, pickRepositoryPv, pvFactsOf, reclaimVerdict, retainPatch } from "../volume-facts.ts";
+import { keepsData, type PvFacts, pickRepositoryPv, pvFactsOf, reclaimVerdict, retainPatch } from "../volume-facts.ts";
 import {
   compareKube,
   describeStated,
@@ -23,9 +23,34 @@ function attr(pv: ModelObject, key: string): string | undefined {
   return str(pv.body, "spec", "csi", "volumeAttributes", key);
 }
 
+const factsCache = perModel(() => new Map<ModelObject, PvFacts>());
+
+/** pvFactsOf, once per PV copy: several rules read the facts of every shared PV. */
+export function factsOfPv(model: RepoModel, pv: ModelObject): PvFacts {
+  const cache = factsCache(model);
+  let f = cache.get(pv);
+  if (!f) {
+    f = pvFactsOf(pv);
+    cache.set(pv, f);
+  }
+  return f;
+}
+
+/** Picks made per list of PVs (sharedPvs is one list per model, asked by several rules). */
+const picks = new WeakMap<readonly ModelObject[], { conventions: object; pv: ModelObject | undefined }>();
+
 /** The repository PV every other PV is compared with: the same pick doctor makes on a live cluster. */
 export function referencePv(ctx: RuleContext, pvs: ModelObject[]): ModelObject | undefined {
-  return pickRepositoryPv(pvs, ctx.conventions, pvFactsOf)?.pv;
+  let pick = picks.get(pvs);
+  if (pick?.conventions !== ctx.conventions) {
+    const model = ctx.model;
+    pick = {
+      conventions: ctx.conventions,
+      pv: pickRepositoryPv(pvs, ctx.conventions, (pv) => factsOfPv(model, pv))?.pv,
+    };
+    picks.set(pvs, pick);
+  }
+  return pick.pv;
 }
 
 /** How a fix that recreates a PV object must begin, and whether it may promise the data stays. */
@@ -107,10 +132,12 @@ export const attributeMismatch: Rule = {
     const reference = referencePv(ctx, pvs);
     if (!reference) return [];
     const out: Finding[] = [];
+    const wanted = FIELDS.map((f) => f.read(reference));
     for (const pv of pvs) {
       if (pv === reference) continue;
-      for (const f of FIELDS) {
-        const want = f.read(reference);
+      for (let i = 0; i < FIELDS.length; i++) {
+        const f = FIELDS[i] as (typeof FIELDS)[number];
+        const want = wanted[i];
         const got = f.read(pv);
         if (want === got) continue;
         out.push(
@@ -222,7 +249,7 @@ export const reclaimPolicy: Rule = {
     const report = reporter(this.meta);
     const out: Finding[] = [];
     for (const pv of sharedPvs(ctx.model)) {
-      const verdict = reclaimVerdict(pvFactsOf(pv));
+      const verdict = reclaimVerdict(factsOfPv(ctx.model, pv));
       if (!verdict) continue;
       out.push(
         report(
