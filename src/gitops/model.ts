@@ -872,49 +872,62 @@ class Builder {
   readonly fileKs = new Map<string, string[]>();
 
   markDelivery(model: RepoModel): void {
+    // Only a parse error asks which Kustomizations apply its file (issuesInScope): other files are not recorded.
+    const broken = new Set<string>();
+    for (const i of this.scan.issues) if (i.kind === "parse") broken.add(i.file);
+    for (const i of this.renderIssues) if (i.kind === "parse") broken.add(i.file);
     // Sets while collecting: a component is built by thousands of Kustomizations.
-    const dirKs = new Map<string, Set<string>>();
+    const dirKs = new Map<KustomizeDir, Set<string>>();
     const fileKs = new Map<string, Set<string>>();
-    const into = (m: Map<string, Set<string>>, key: string, id: string) => {
+    const into = <K>(m: Map<K, Set<string>>, key: K, id: string) => {
       const set = m.get(key);
       if (set) set.add(id);
       else m.set(key, new Set([id]));
     };
+    // Folder -> number of the Kustomization that last visited it (one map, not a set per Kustomization).
+    const visited = new Map<string, number>();
+    let n = 0;
     for (const ks of model.kustomizations) {
       if (!ks.reachable || ks.external || !ks.path?.exists || ks.path.target === undefined) continue;
-      const seen = new Set<string>();
+      const k = ++n;
       const visit = (dir: string) => {
-        if (seen.has(dir)) return;
-        seen.add(dir);
-        into(dirKs, dir, ks.id);
+        if (visited.get(dir) === k) return;
+        visited.set(dir, k);
+        const kd = this.kdirs.get(dir);
+        if (kd) into(dirKs, kd, ks.id);
         const e = this.edges.get(dir);
         if (!e) return;
-        const kd = this.kdirs.get(dir);
         if (kd) this.excludedClaimsIn(kd, e, ks, model);
-        for (const f of e.files) into(fileKs, f, ks.id);
+        if (broken.size > 0) for (const f of e.files) if (broken.has(f)) into(fileKs, f, ks.id);
         for (const d of e.dirs) visit(d);
       };
       visit(ks.path.target);
       for (const comp of ks.components) if (comp.exists && comp.target !== undefined) visit(comp.target);
     }
-    for (const [dir, ids] of dirKs) {
-      const kd = this.kdirs.get(dir);
-      if (kd) kd.deliveredBy = [...ids];
-    }
+    for (const [kd, ids] of dirKs) kd.deliveredBy = [...ids];
     for (const [file, ids] of fileKs) this.fileKs.set(file, [...ids]);
   }
 
+  /** Per kustomization.yaml: the PVCs `claimName` in files of its folder that it leaves out (usually none). */
+  private readonly leftOut = new Map<KustomizeDir, { file: string; claim: K8sObject }[]>();
+
   /** PVCs `claimName` in files of the folder that its kustomization.yaml leaves out. */
   excludedClaimsIn(kd: KustomizeDir, e: Edges, ks: FluxKs, model: RepoModel): void {
-    for (const f of this.childFiles.get(kd.dir) ?? NO_NAMES) {
-      if (e.files.includes(f)) continue;
-      for (const o of this.fileObjects.get(f) ?? NO_OBJECTS) {
-        if (o.kind !== "PersistentVolumeClaim" || o.name !== this.c.claimName) continue;
-        const namespace = ks.targetNamespace ?? kd.namespace ?? o.namespace;
-        if (namespace === undefined || model.excludedClaims.some((x) => x.namespace === namespace && x.file === f))
-          continue;
-        model.excludedClaims.push({ namespace, name: o.name, file: f });
+    let list = this.leftOut.get(kd);
+    if (!list) {
+      list = [];
+      for (const f of this.childFiles.get(kd.dir) ?? NO_NAMES) {
+        if (e.files.includes(f)) continue;
+        for (const o of this.fileObjects.get(f) ?? NO_OBJECTS)
+          if (o.kind === "PersistentVolumeClaim" && o.name === this.c.claimName) list.push({ file: f, claim: o });
       }
+      this.leftOut.set(kd, list);
+    }
+    for (const { file: f, claim: o } of list) {
+      const namespace = ks.targetNamespace ?? kd.namespace ?? o.namespace;
+      if (namespace === undefined || model.excludedClaims.some((x) => x.namespace === namespace && x.file === f))
+        continue;
+      model.excludedClaims.push({ namespace, name: o.name, file: f });
     }
   }
 
