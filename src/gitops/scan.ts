@@ -8,6 +8,7 @@ import { Worker } from "node:worker_threads";
 import { DEFAULT_SCHEMA, type LoadOptions, load as loadYaml, Type, YAMLException } from "js-yaml";
 import type * as Yaml from "yaml";
 import { type ScanIssue, type Sink, WALKER, type WalkerMessage, walkRepo } from "./walk.ts";
+import { type Implicit, NOT_LITE, parseLite } from "./yaml-lite.ts";
 
 export { isYamlFile, MAX_FILE_BYTES, type ScanIssue, type SkipReason } from "./walk.ts";
 
@@ -173,27 +174,29 @@ export function parseYamlText(scan: RepoScan, file: string, text: string): void 
       for (let i = chunk.body.indexOf("\n"); i !== -1 && i < m.index; i = chunk.body.indexOf("\n", i + 1))
         firstContent++;
     const line = chunk.start + firstContent + 1;
-    let value: unknown;
-    try {
-      value = loadYaml(chunk.body, options);
-    } catch (e) {
-      if (!(e instanceof YAMLException)) throw e;
-      const retried = reloadGluedAliases(chunk.body, options, e);
-      if ("error" in retried) {
-        const errLine = chunk.start + retried.line + 1;
-        const col = retried.column + 1;
-        scan.issues.push({
-          file,
-          kind: "parse",
-          line: errLine,
-          col,
-          message: `${file}:${errLine}:${col}: ${retried.error.reason}`,
-        });
-        index++;
-        continue;
+    // Most documents are plain block YAML: read without js-yaml, to the same value (yaml-lite.ts).
+    let value: unknown = parseLite(chunk.body, IMPLICIT);
+    if (value === NOT_LITE)
+      try {
+        value = loadYaml(chunk.body, options);
+      } catch (e) {
+        if (!(e instanceof YAMLException)) throw e;
+        const retried = reloadGluedAliases(chunk.body, options, e);
+        if ("error" in retried) {
+          const errLine = chunk.start + retried.line + 1;
+          const col = retried.column + 1;
+          scan.issues.push({
+            file,
+            kind: "parse",
+            line: errLine,
+            col,
+            message: `${file}:${errLine}:${col}: ${retried.error.reason}`,
+          });
+          index++;
+          continue;
+        }
+        value = retried.value;
       }
-      value = retried.value;
-    }
     const doc: YamlDoc = { file, index, line, value };
     index++;
     if (value === null || value === undefined) continue;
@@ -225,7 +228,9 @@ const anyTag = (kind: "scalar" | "sequence" | "mapping") =>
     construct: kind === "scalar" ? (data: unknown) => data ?? "" : (data: unknown) => data,
   });
 // The scalar type first: an empty tagged node (no kind) takes the first multi type of its kind list.
-const SCHEMA = DEFAULT_SCHEMA.extend([anyTag("scalar"), anyTag("sequence"), anyTag("mapping")]);
+export const SCHEMA = DEFAULT_SCHEMA.extend([anyTag("scalar"), anyTag("sequence"), anyTag("mapping")]);
+/** The schema's implicit types (null, bool, int, float, timestamp, merge), in the order js-yaml tries them. */
+export const IMPLICIT = (SCHEMA as unknown as { compiledImplicit: Implicit }).compiledImplicit;
 
 /** go-yaml's anchor and alias names: ASCII letters, digits, '_' and '-'; any other character ends the name. */
 const GO_NAME = /^[A-Za-z0-9_-]+/;
