@@ -406,6 +406,23 @@ export function repositoryOfSecret(model: RepoModel, namespace: string | undefin
   return secretIndex(model).get(`${namespace}/${name}`) ?? [];
 }
 
+const moverRefs = perModel(() => new Map<ModelObject, RepositoryRef[]>());
+
+/**
+ * repositoryOfSecret of the Secret a Volsync mover names (moverSecretName), looked up once per mover:
+ * several rules ask it for every mover.
+ */
+export function repositoryOfMover(model: RepoModel, o: ModelObject): RepositoryRef[] {
+  const cache = moverRefs(model);
+  let refs = cache.get(o);
+  if (refs === undefined) {
+    const secret = moverSecretName(o);
+    refs = secret ? repositoryOfSecret(model, o.namespace, secret.name) : [];
+    cache.set(o, refs);
+  }
+  return refs;
+}
+
 /** "filesystem:///a/b" -> "/a/b"; undefined for other backends. */
 const fsPaths = new Map<string, string | undefined>();
 
@@ -474,7 +491,7 @@ function consumerOf(model: RepoModel, o: ModelObject): boolean {
   } else if (o.kind !== "KopiaMaintenance") return false;
   const secret = moverSecretName(o);
   if (!secret) return true;
-  const refs = repositoryOfSecret(model, o.namespace, secret.name);
+  const refs = repositoryOfMover(model, o);
   if (refs.length === 0) return true;
   return refs.some((r) => r.url.includes("${") || filesystemPath(r.url) !== undefined);
 }

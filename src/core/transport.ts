@@ -33,7 +33,7 @@ import {
   perModel,
   type RepoModel,
   rec,
-  repositoryOfSecret,
+  repositoryOfMover,
   repositoryPairs,
   str,
 } from "./model.ts";
@@ -304,13 +304,25 @@ export function moverMounts(model: RepoModel, o: ModelObject): MoverMount[] {
   return out;
 }
 
+/** Length of a mount's longest mount point, normalised; per mount (a policy's mount serves every mover). */
+const mountLengths = new WeakMap<MoverMount, number>();
+
+function mountLength(m: MoverMount): number {
+  let len = mountLengths.get(m);
+  if (len === undefined) {
+    len = Math.max(...m.mounts.map((x) => normalizeAbs(x.mountPath).length));
+    mountLengths.set(m, len);
+  }
+  return len;
+}
+
 /** The mount whose volume holds `abs` (longest mount point first); undefined: none of them does. */
 export function mountHolding(mounts: MoverMount[], abs: string): { mount: MoverMount; dir: string } | undefined {
   let best: { mount: MoverMount; dir: string; len: number } | undefined;
   for (const m of mounts) {
     const dir = onVolume(abs, m.mounts);
     if (dir === undefined) continue;
-    const len = Math.max(...m.mounts.map((x) => normalizeAbs(x.mountPath).length));
+    const len = mountLength(m);
     if (!best || len > best.len) best = { mount: m, dir, len };
   }
   return best ? { mount: best.mount, dir: best.dir } : undefined;
@@ -333,7 +345,7 @@ function volsyncReach(model: RepoModel, o: ModelObject): Reach {
   const ns = o.namespace ?? "?";
   const secret = moverSecretName(o);
   if (!secret) return unresolved("?", "no repository secret");
-  const refs = repositoryOfSecret(model, o.namespace, secret.name);
+  const refs = repositoryOfMover(model, o);
   if (refs.length === 0) {
     return unresolved(`secret ${ns}/${secret.name}`, `secret ${secret.name}, which the repository does not declare`);
   }

@@ -40,14 +40,9 @@ export interface PvcFacts {
 // ---------------------------------------------------------------------------------------------
 // Reading manifests
 
-const at = (v: unknown, ...keys: string[]): unknown => {
-  let cur = v;
-  for (const k of keys) {
-    if (!cur || typeof cur !== "object" || Array.isArray(cur)) return undefined;
-    cur = (cur as Record<string, unknown>)[k];
-  }
-  return cur;
-};
+/** The value at `key` of an object (not an array); undefined for anything else. */
+const field = (v: unknown, key: string): unknown =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>)[key] : undefined;
 
 /** A scalar as text (YAML may give `staticVolume: true` a boolean); undefined for anything else. */
 const text = (v: unknown): string | undefined =>
@@ -63,41 +58,51 @@ function textMap(v: unknown): Record<string, string> | undefined {
   return out;
 }
 
-const texts = (v: unknown): string[] | undefined =>
-  Array.isArray(v) ? v.map(text).filter((x): x is string => x !== undefined) : undefined;
+function texts(v: unknown): string[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out: string[] = [];
+  for (const x of v) {
+    const s = text(x);
+    if (s !== undefined) out.push(s);
+  }
+  return out;
+}
+
+// Fields are read one level at a time (no key lists): the rules read the facts of thousands of PVs and PVCs.
 
 /** The facts of a PersistentVolume manifest (`body` is the whole object: apiVersion, metadata, spec). */
 export function pvFactsOf(o: { name: string; body: unknown }): PvFacts {
-  const spec = at(o.body, "spec");
-  const ref = at(spec, "claimRef");
+  const spec = field(o.body, "spec");
+  const ref = field(spec, "claimRef");
+  const csi = field(spec, "csi");
   return {
     name: o.name,
-    driver: text(at(spec, "csi", "driver")),
-    volumeHandle: text(at(spec, "csi", "volumeHandle")),
-    volumeAttributes: textMap(at(spec, "csi", "volumeAttributes")),
-    reclaimPolicy: text(at(spec, "persistentVolumeReclaimPolicy")),
+    driver: text(field(csi, "driver")),
+    volumeHandle: text(field(csi, "volumeHandle")),
+    volumeAttributes: textMap(field(csi, "volumeAttributes")),
+    reclaimPolicy: text(field(spec, "persistentVolumeReclaimPolicy")),
     claimRef:
       ref && typeof ref === "object"
-        ? { namespace: text(at(ref, "namespace")), name: text(at(ref, "name")) }
+        ? { namespace: text(field(ref, "namespace")), name: text(field(ref, "name")) }
         : undefined,
-    storageClassName: text(at(spec, "storageClassName")),
-    capacity: text(at(spec, "capacity", "storage")),
-    accessModes: texts(at(spec, "accessModes")),
-    volumeMode: text(at(spec, "volumeMode")),
+    storageClassName: text(field(spec, "storageClassName")),
+    capacity: text(field(field(spec, "capacity"), "storage")),
+    accessModes: texts(field(spec, "accessModes")),
+    volumeMode: text(field(spec, "volumeMode")),
   };
 }
 
 /** The facts of a PersistentVolumeClaim manifest; `namespace` is the effective one when the caller knows it. */
 export function pvcFactsOf(o: { name: string; namespace?: string | undefined; body: unknown }): PvcFacts {
-  const spec = at(o.body, "spec");
+  const spec = field(o.body, "spec");
   return {
-    namespace: o.namespace ?? text(at(o.body, "metadata", "namespace")),
+    namespace: o.namespace ?? text(field(field(o.body, "metadata"), "namespace")),
     name: o.name,
-    volumeName: text(at(spec, "volumeName")),
-    storageClassName: text(at(spec, "storageClassName")),
-    request: text(at(spec, "resources", "requests", "storage")),
-    accessModes: texts(at(spec, "accessModes")),
-    volumeMode: text(at(spec, "volumeMode")),
+    volumeName: text(field(spec, "volumeName")),
+    storageClassName: text(field(spec, "storageClassName")),
+    request: text(field(field(field(spec, "resources"), "requests"), "storage")),
+    accessModes: texts(field(spec, "accessModes")),
+    volumeMode: text(field(spec, "volumeMode")),
   };
 }
 

@@ -9,6 +9,7 @@ import {
   moverSecretName,
   normalizeAbs,
   onVolume,
+  repositoryOfMover,
   repositoryOfSecret,
 } from "../model.ts";
 import { type MoverMount, mountHolding, volumeKey } from "../transport.ts";
@@ -87,7 +88,7 @@ export function repositoryPlaces(ctx: RuleContext): Place[] {
     if (mounts.length === 0) continue; // path/not-mounted reports it
     const secret = moverSecretName(o);
     if (!secret) continue;
-    for (const r of repositoryOfSecret(model, o.namespace, secret.name)) {
+    for (const r of repositoryOfMover(model, o)) {
       const abs = filesystemPath(r.url);
       if (abs === undefined || r.url.includes("${")) continue;
       // Any volume mounted where the path points holds the repository; none: the first one was meant.
@@ -220,9 +221,7 @@ export const notMounted: Rule = {
       if (moverMounts(model, o).length > 0) continue;
       const secret = moverSecretName(o);
       if (!secret) continue;
-      const refs = repositoryOfSecret(model, o.namespace, secret.name).filter(
-        (r) => filesystemPath(r.url) !== undefined,
-      );
+      const refs = repositoryOfMover(model, o).filter((r) => filesystemPath(r.url) !== undefined);
       if (refs.length === 0) continue;
       const key = atKey({ doc: o.doc, keys: secret.path }, o.kind);
       if (seen.has(key)) continue;
