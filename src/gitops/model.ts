@@ -158,6 +158,9 @@ function isRemote(entry: string): boolean {
   );
 }
 
+/** '' or folder names joined by single slashes, none of them starting with a dot. */
+const PLAIN_PATH = /^(?:[^./][^/]*(?:\/[^./][^/]*)*)?$/;
+
 /** Repo-relative normalised path ('' is the root), or undefined when it leaves the repository. */
 function join(base: string, rel: string): string | undefined {
   // Fast path for the common "./a/b" and "a/b" forms (no "..", no "//", no "/.").
@@ -166,6 +169,16 @@ function join(base: string, rel: string): string | undefined {
     if (r.endsWith("/")) r = r.slice(0, -1);
     if (r === ".") r = "";
     return base === "" ? r : r === "" ? base : `${base}/${r}`;
+  }
+  // "../../components/volsync" (a component in every app's ks.yaml): drop one folder of a plain base per "../".
+  if (rel.startsWith("../") && PLAIN_PATH.test(base)) {
+    let b = base;
+    let r = rel;
+    while (r.startsWith("../")) {
+      b = b.slice(0, Math.max(0, b.lastIndexOf("/")));
+      r = r.slice(3);
+    }
+    if (PLAIN_PATH.test(r) && r !== "") return b === "" ? r : `${b}/${r}`;
   }
   // What path.posix.normalize("/" + base + "/" + rel) gives, without the path module (it is slow here):
   // ".." above the root stays at the root, and a first segment starting with ".." counts as leaving.
