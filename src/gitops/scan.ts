@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { DEFAULT_SCHEMA, type LoadOptions, load as loadYaml, Type, YAMLException } from "js-yaml";
 import type * as Yaml from "yaml";
-import { type ScanIssue, type Sink, WALKER, type WalkerMessage, walkRepo } from "./walk.ts";
+import { type ScanIssue, type Sink, WALKER, WALKER_READY, Walk, type WalkerMessage, walkRepo } from "./walk.ts";
 import { type Implicit, NOT_LITE, parseLite } from "./yaml-lite.ts";
 
 export { isYamlFile, MAX_FILE_BYTES, type ScanIssue, type SkipReason } from "./walk.ts";
@@ -51,21 +51,38 @@ export function scanRepo(root: string): RepoScan {
 
 /**
  * scanRepo with the walk and the file reads in a worker thread (walk.ts): this thread parses each batch
- * of files while the worker reads the next, so on a multi-core machine the reads cost no time here. The
- * same scan, built in the same order by the same code; an error in the walk is thrown here with its
- * message and code. Run from TypeScript source (tsx), a worker thread cannot load walk.ts (tsx does not
- * hook workers on Node 20), so the scan stays in this thread.
+ * of files while the worker reads the next, so on a multi-core machine the reads cost no time here.
+ * Starting a worker takes a while (about the time a small repository takes to scan): this thread walks
+ * until the worker is ready and then hands it the rest of the walk (a repository that is done by then
+ * needs no worker). The same scan, built in the same order by the same code; an error in the walk is
+ * thrown here with its message and code. Run from TypeScript source (tsx), a worker thread cannot load
+ * walk.ts (tsx does not hook workers on Node 20), so the scan stays in this thread.
  */
 export async function scanRepoParallel(root: string): Promise<RepoScan> {
   if (import.meta.url.endsWith(".ts")) return scanRepo(root);
+  // Set to 1 by the worker once it waits for the walk (shared memory: read between two files, no event loop).
+  const ready = new Int32Array(new SharedArrayBuffer(4));
   let worker: Worker;
   try {
-    worker = new Worker(new URL("./walk.js", import.meta.url), { workerData: { [WALKER]: root } });
+    worker = new Worker(new URL("./walk.js", import.meta.url), {
+      workerData: { [WALKER]: root, [WALKER_READY]: ready },
+    });
   } catch {
     return scanRepo(root);
   }
   const scan = emptyScan(root);
   const sink = sinkInto(scan);
+  let walk: Walk;
+  try {
+    walk = Walk.start(root, sink);
+    if (walk.run(() => Atomics.load(ready, 0) === 1)) {
+      void worker.terminate();
+      return scan;
+    }
+  } catch (e) {
+    void worker.terminate();
+    throw e;
+  }
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (e: unknown) => {
@@ -105,6 +122,7 @@ export async function scanRepoParallel(root: string): Promise<RepoScan> {
     });
     worker.on("error", fallBack);
     worker.on("exit", fallBack);
+    worker.postMessage(walk.state());
   });
 }
 

@@ -29,74 +29,160 @@ export interface Sink {
   dir(rel: string): void;
   issue(issue: ScanIssue): void;
   file(rel: string, text: string): void;
+  /**
+   * Asked before a YAML file is read: true when the sink reads it itself (with readYamlFile, in walk
+   * order), so the walk does not. Absent: the walk reads every file.
+   */
+  takes?(abs: string, rel: string, knownSize: number | undefined): boolean;
 }
 
 /** Walks the checkout in a stable order and reads every YAML file once; parses nothing. */
 export function walkRepo(root: string, sink: Sink): void {
-  const realRoot = realpathSync(root);
-  const visited = new Set<string>();
-  // `real` is the directory's real path: computed by joining for plain folders, resolved only through links.
-  const walk = (absDir: string, rel: string, real: string) => {
-    if (visited.has(real)) {
+  Walk.start(root, sink).run();
+}
+
+/** A directory entry as the walk keeps it (plain data, so that a walk can move to another thread). */
+type Entry = [name: string, type: EntryType];
+const FILE = 0;
+const DIR = 1;
+const LINK = 2;
+const OTHER = 3;
+type EntryType = typeof FILE | typeof DIR | typeof LINK | typeof OTHER;
+
+/** A directory being walked: its sorted entries and the next one to look at. */
+interface Frame {
+  abs: string;
+  rel: string;
+  entries: Entry[];
+  next: number;
+  /** The directory's real path: computed by joining for plain folders, resolved only through links. */
+  real: string;
+}
+
+/** Where a walk stands, as plain data: it continues from there in another thread (Walk.resume). */
+export interface WalkState {
+  realRoot: string;
+  visited: string[];
+  stack: Frame[];
+}
+
+/**
+ * The walk itself, depth first with an explicit stack (the order of the recursive walk it replaced), so
+ * that it can stop between two files and continue elsewhere: scanRepoParallel starts walking in this
+ * thread while its worker starts, and hands the rest to the worker once it is ready.
+ */
+export class Walk {
+  private constructor(
+    private readonly sink: Sink,
+    private readonly realRoot: string,
+    private readonly visited: Set<string>,
+    private readonly stack: Frame[],
+  ) {}
+
+  static start(root: string, sink: Sink): Walk {
+    const realRoot = realpathSync(root);
+    const w = new Walk(sink, realRoot, new Set(), []);
+    w.enter(root, "", realRoot);
+    return w;
+  }
+
+  static resume(state: WalkState, sink: Sink): Walk {
+    return new Walk(sink, state.realRoot, new Set(state.visited), state.stack);
+  }
+
+  state(): WalkState {
+    return { realRoot: this.realRoot, visited: [...this.visited], stack: this.stack };
+  }
+
+  /** Walks on until `stop` (asked after each YAML file) says so, or to the end; true at the end. */
+  run(stop?: () => boolean): boolean {
+    const stack = this.stack;
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1] as Frame;
+      if (frame.next >= frame.entries.length) {
+        stack.pop();
+        continue;
+      }
+      if (this.entry(frame, frame.entries[frame.next++] as Entry) && stop?.()) return stack.length === 0;
+    }
+    return true;
+  }
+
+  /** Looks at one entry of a directory; true when it was a YAML file. */
+  private entry(frame: Frame, [name, type]: Entry): boolean {
+    const sink = this.sink;
+    const { abs, rel, real } = frame;
+    const childRel = rel === "" ? name : `${rel}/${name}`;
+    // Below the root, abs is already normalised: joining is concatenation.
+    const childAbs = rel === "" ? path.join(abs, name) : abs + path.sep + name;
+    let isDir = type === DIR;
+    let isFile = type === FILE;
+    let childReal = real + path.sep + name;
+    let size: number | undefined;
+    if (type === LINK) {
+      let target: string;
+      try {
+        target = realpathSync(childAbs);
+      } catch {
+        sink.issue({
+          file: childRel,
+          kind: "symlink-loop",
+          message: `${childRel}: broken or looping symlink; skipped`,
+        });
+        return false;
+      }
+      const realRoot = this.realRoot;
+      if (target !== realRoot && !target.startsWith(realRoot + path.sep)) {
+        sink.issue({
+          file: childRel,
+          kind: "outside-repo",
+          message: `${childRel}: links outside the repository (${target}); skipped`,
+        });
+        return false;
+      }
+      const st = statSync(target);
+      isDir = st.isDirectory();
+      isFile = st.isFile();
+      size = st.size;
+      childReal = target;
+    }
+    if (isDir) {
+      if (!SKIP_DIRS.has(name)) this.enter(childAbs, childRel, childReal);
+      return false;
+    }
+    if (!isFile || !isYamlFile(name)) return false;
+    if (!sink.takes?.(childAbs, childRel, size)) readYamlFile(sink, childAbs, childRel, size);
+    return true;
+  }
+
+  /** Enters a directory: reports it and lists its entries, unless a link already led here. */
+  private enter(abs: string, rel: string, real: string): void {
+    const sink = this.sink;
+    if (this.visited.has(real)) {
       sink.issue({
         file: rel,
         kind: "symlink-loop",
-        message: `${rel}: directory link loops back to ${relOf(realRoot, real)}; skipped`,
+        message: `${rel}: directory link loops back to ${relOf(this.realRoot, real)}; skipped`,
       });
       return;
     }
-    visited.add(real);
+    this.visited.add(real);
     sink.dir(rel);
-    let entries: Dirent[];
+    let dirents: Dirent[];
     try {
-      entries = readdirSync(absDir, { withFileTypes: true });
+      dirents = readdirSync(abs, { withFileTypes: true });
     } catch (e) {
       sink.issue({ file: rel, kind: "unreadable", message: `${rel}: ${(e as Error).message}` });
       return;
     }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) {
-      const childRel = rel === "" ? entry.name : `${rel}/${entry.name}`;
-      // Below the root, absDir is already normalised: joining is concatenation.
-      const childAbs = rel === "" ? path.join(absDir, entry.name) : absDir + path.sep + entry.name;
-      let isDir = entry.isDirectory();
-      let isFile = entry.isFile();
-      let childReal = real + path.sep + entry.name;
-      let size: number | undefined;
-      if (entry.isSymbolicLink()) {
-        let target: string;
-        try {
-          target = realpathSync(childAbs);
-        } catch {
-          sink.issue({
-            file: childRel,
-            kind: "symlink-loop",
-            message: `${childRel}: broken or looping symlink; skipped`,
-          });
-          continue;
-        }
-        if (target !== realRoot && !target.startsWith(realRoot + path.sep)) {
-          sink.issue({
-            file: childRel,
-            kind: "outside-repo",
-            message: `${childRel}: links outside the repository (${target}); skipped`,
-          });
-          continue;
-        }
-        const st = statSync(target);
-        isDir = st.isDirectory();
-        isFile = st.isFile();
-        size = st.size;
-        childReal = target;
-      }
-      if (isDir) {
-        if (!SKIP_DIRS.has(entry.name)) walk(childAbs, childRel, childReal);
-      } else if (isFile && isYamlFile(entry.name)) {
-        readYamlFile(sink, childAbs, childRel, size);
-      }
+    const entries: Entry[] = new Array(dirents.length);
+    for (let i = 0; i < dirents.length; i++) {
+      const d = dirents[i] as Dirent;
+      entries[i] = [d.name, d.isDirectory() ? DIR : d.isFile() ? FILE : d.isSymbolicLink() ? LINK : OTHER];
     }
-  };
-  walk(root, "", realRoot);
+    entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    this.stack.push({ abs, rel, entries, next: 0, real });
+  }
 }
 
 function relOf(root: string, abs: string): string {
@@ -121,7 +207,7 @@ function sizeOf(abs: string): number {
  * limit is checked on the text: UTF-8 takes at most three bytes per UTF-16 unit, so only a text longer
  * than a third of the limit can come from a file over it, and only then is the file stat'ed.
  */
-function readYamlFile(sink: Sink, abs: string, rel: string, knownSize?: number): void {
+export function readYamlFile(sink: Sink, abs: string, rel: string, knownSize?: number): void {
   if (knownSize !== undefined && knownSize > MAX_FILE_BYTES) {
     tooLarge(sink, rel, knownSize);
     return;
@@ -155,6 +241,8 @@ function readYamlFile(sink: Sink, abs: string, rel: string, knownSize?: number):
 
 /** workerData key of the worker that walks for scanRepoParallel (this module is its entry point). */
 export const WALKER = "kopiashareScanRoot";
+/** workerData key of an Int32Array on shared memory: the worker sets element 0 to 1 once it can take the walk over. */
+export const WALKER_READY = "kopiashareScanReady";
 /** Files per message from the walker; the first message is sent sooner, so that parsing starts early. */
 const BATCH = 64;
 const FIRST_BATCH = 4;
@@ -176,8 +264,8 @@ export interface WalkerMessage {
   };
 }
 
-/** The walker's side of scanRepoParallel: walks and reads, and sends what it finds in batches. */
-function walkForParent(root: string, port: MessagePort): void {
+/** The walker's side of scanRepoParallel: continues the walk it is handed, and sends what it finds in batches. */
+function walkForParent(state: WalkState, port: MessagePort): void {
   let found: Found[] = [];
   let files = 0;
   const sink: Sink = {
@@ -192,7 +280,7 @@ function walkForParent(root: string, port: MessagePort): void {
     },
   };
   try {
-    walkRepo(root, sink);
+    Walk.resume(state, sink).run();
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const error = {
@@ -210,7 +298,11 @@ function walkForParent(root: string, port: MessagePort): void {
   port.postMessage({ found, done: true } satisfies WalkerMessage);
 }
 
-// Entry point of the walker thread (see scanRepoParallel): last, once everything above is defined.
+// Entry point of the walker thread (see scanRepoParallel): last, once everything above is defined. It
+// says it is ready, then continues the walk the parent hands it.
 if (!isMainThread && parentPort && typeof (workerData as Record<string, unknown> | null)?.[WALKER] === "string") {
-  walkForParent((workerData as Record<string, string>)[WALKER] as string, parentPort);
+  const port = parentPort;
+  port.once("message", (state: WalkState) => walkForParent(state, port));
+  const ready = (workerData as Record<string, unknown>)[WALKER_READY];
+  if (ready instanceof Int32Array) Atomics.store(ready, 0, 1);
 }
