@@ -7,7 +7,17 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { DEFAULT_SCHEMA, type LoadOptions, load as loadYaml, Type, YAMLException } from "js-yaml";
 import type * as Yaml from "yaml";
-import { type ScanIssue, type Sink, WALKER, WALKER_READY, Walk, type WalkerMessage, walkRepo } from "./walk.ts";
+import {
+  readYamlFile,
+  type ScanIssue,
+  type Sink,
+  WALKER,
+  WALKER_PROGRESS,
+  WALKER_READY,
+  Walk,
+  type WalkerMessage,
+  walkRepo,
+} from "./walk.ts";
 import { type Implicit, NOT_LITE, parseLite } from "./yaml-lite.ts";
 
 export { isYamlFile, MAX_FILE_BYTES, type ScanIssue, type SkipReason } from "./walk.ts";
@@ -62,10 +72,12 @@ export async function scanRepoParallel(root: string): Promise<RepoScan> {
   if (import.meta.url.endsWith(".ts")) return scanRepo(root);
   // Set to 1 by the worker once it waits for the walk (shared memory: read between two files, no event loop).
   const ready = new Int32Array(new SharedArrayBuffer(4));
+  // Files taken in here so far: the worker leaves files for this thread to read when it has caught up.
+  const progress = new Int32Array(new SharedArrayBuffer(4));
   let worker: Worker;
   try {
     worker = new Worker(new URL("./walk.js", import.meta.url), {
-      workerData: { [WALKER]: root, [WALKER_READY]: ready },
+      workerData: { [WALKER]: root, [WALKER_READY]: ready, [WALKER_PROGRESS]: progress },
     });
   } catch {
     return scanRepo(root);
@@ -105,11 +117,17 @@ export async function scanRepoParallel(root: string): Promise<RepoScan> {
     worker.on("message", (m: WalkerMessage) => {
       if (settled) return;
       try {
+        let files = 0;
         for (const f of m.found) {
           if (f[0] === "dir") sink.dir(f[1]);
           else if (f[0] === "issue") sink.issue(f[1]);
-          else sink.file(f[1], f[2]);
+          else {
+            if (f[0] === "file") sink.file(f[1], f[2]);
+            else readYamlFile(sink, f[1], f[2], f[3]);
+            files++;
+          }
         }
+        Atomics.add(progress, 0, files);
       } catch (e) {
         fail(e);
         return;

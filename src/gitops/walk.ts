@@ -243,12 +243,24 @@ export function readYamlFile(sink: Sink, abs: string, rel: string, knownSize?: n
 export const WALKER = "kopiashareScanRoot";
 /** workerData key of an Int32Array on shared memory: the worker sets element 0 to 1 once it can take the walk over. */
 export const WALKER_READY = "kopiashareScanReady";
+/**
+ * workerData key of an Int32Array on shared memory whose element 0 the parent thread advances by the
+ * number of files it has taken in (parsed, and read itself when asked to).
+ */
+export const WALKER_PROGRESS = "kopiashareScanProgress";
 /** Files per message from the walker; the first message is sent sooner, so that parsing starts early. */
 const BATCH = 64;
 const FIRST_BATCH = 4;
 
-/** What the walk found, as sent from the worker: a directory, a skipped entry, a file and its text. */
-export type Found = ["dir", string] | ["issue", ScanIssue] | ["file", string, string];
+/**
+ * What the walk found, as sent from the worker: a directory, a skipped entry, a file and its text, or a
+ * file for the parent thread to read itself (absolute path, relative path, size when a link was followed).
+ */
+export type Found =
+  | ["dir", string]
+  | ["issue", ScanIssue]
+  | ["file", string, string]
+  | ["read", string, string, number | undefined];
 
 export interface WalkerMessage {
   found: Found[];
@@ -264,19 +276,33 @@ export interface WalkerMessage {
   };
 }
 
-/** The walker's side of scanRepoParallel: continues the walk it is handed, and sends what it finds in batches. */
-function walkForParent(state: WalkState, port: MessagePort): void {
+/**
+ * The walker's side of scanRepoParallel: continues the walk it is handed, and sends what it finds in
+ * batches. When the parent thread has caught up (parsing is faster than reading) the next file is left
+ * for it to read, so that both threads read and neither waits long for the other.
+ */
+function walkForParent(state: WalkState, port: MessagePort, progress: Int32Array | undefined): void {
   let found: Found[] = [];
   let files = 0;
+  const sent = () => {
+    if (++files % BATCH === 0 || files === FIRST_BATCH) {
+      port.postMessage({ found } satisfies WalkerMessage);
+      found = [];
+    }
+  };
   const sink: Sink = {
     dir: (rel) => found.push(["dir", rel]),
     issue: (issue) => found.push(["issue", issue]),
     file: (rel, text) => {
       found.push(["file", rel, text]);
-      if (++files % BATCH === 0 || files === FIRST_BATCH) {
-        port.postMessage({ found } satisfies WalkerMessage);
-        found = [];
-      }
+      sent();
+    },
+    takes: (abs, rel, knownSize) => {
+      // Fewer than two batches not yet taken in: the parent is (nearly) idle.
+      if (!progress || files - Atomics.load(progress, 0) >= 2 * BATCH) return false;
+      found.push(["read", abs, rel, knownSize]);
+      sent();
+      return true;
     },
   };
   try {
@@ -302,7 +328,11 @@ function walkForParent(state: WalkState, port: MessagePort): void {
 // says it is ready, then continues the walk the parent hands it.
 if (!isMainThread && parentPort && typeof (workerData as Record<string, unknown> | null)?.[WALKER] === "string") {
   const port = parentPort;
-  port.once("message", (state: WalkState) => walkForParent(state, port));
-  const ready = (workerData as Record<string, unknown>)[WALKER_READY];
+  const data = workerData as Record<string, unknown>;
+  const progress = data[WALKER_PROGRESS];
+  port.once("message", (state: WalkState) =>
+    walkForParent(state, port, progress instanceof Int32Array ? progress : undefined),
+  );
+  const ready = data[WALKER_READY];
   if (ready instanceof Int32Array) Atomics.store(ready, 0, 1);
 }
