@@ -69,6 +69,8 @@ class LiteParser {
     this.line(0);
     if (!this.content() && !this.nextContent()) throw NOT;
     const at = this.pos + this.indent;
+    // js-yaml takes `---` at the start of a document as its marker even when no space follows (`---# x`).
+    if (this.indent === 0 && this.src.startsWith("---", at)) throw NOT;
     const value = this.isDash(at) ? this.sequence(this.indent) : this.mapping(this.indent, -1);
     if (this.indent !== -1) throw NOT; // content after the top-level node: js-yaml fails on it
     return value;
@@ -79,7 +81,8 @@ class LiteParser {
     const src = this.src;
     this.pos = pos;
     let i = pos;
-    while (src.charCodeAt(i) === 32) i++;
+    // Bounded reads only: one past the end makes optimised code deoptimise.
+    while (i < src.length && src.charCodeAt(i) === 32) i++;
     this.indent = i - pos;
     const nl = src.indexOf("\n", i);
     this.end = nl === -1 ? src.length : nl;
@@ -226,8 +229,8 @@ class LiteParser {
       value = this.quoted(at);
       next = this.next;
     } else if (
-      (c === 91 /* [ */ && src.charCodeAt(at + 1) === 93) ||
-      (c === 123 /* { */ && src.charCodeAt(at + 1) === 125)
+      at + 1 < this.end &&
+      ((c === 91 /* [ */ && src.charCodeAt(at + 1) === 93) || (c === 123 /* { */ && src.charCodeAt(at + 1) === 125))
     ) {
       value = c === 91 ? [] : {};
       next = at + 2;
@@ -288,7 +291,7 @@ class LiteParser {
     for (;;) {
       const close = src.indexOf("'", from);
       if (close === -1 || close >= this.end) throw NOT;
-      if (src.charCodeAt(close + 1) === 39) {
+      if (close + 1 < this.end && src.charCodeAt(close + 1) === 39) {
         // '' is one quote
         value += src.slice(from, close + 1);
         from = close + 2;
@@ -307,7 +310,7 @@ class LiteParser {
     if (c >= 97 && c <= 122 && c !== 110 && c !== 116 && c !== 102) return text;
     for (const type of this.implicit) {
       // Both of js-yaml's timestamp patterns start with YYYY-: skip its two regular expressions otherwise.
-      if (type.tag === TIMESTAMP && text.charCodeAt(4) !== 45) continue;
+      if (type.tag === TIMESTAMP && (text.length < 5 || text.charCodeAt(4) !== 45)) continue;
       if (type.resolve(text)) {
         if (type.tag === MERGE) throw NOT;
         return type.construct(text);

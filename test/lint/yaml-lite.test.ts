@@ -2,7 +2,7 @@
  * gitops/yaml-lite.ts reads plain block YAML without js-yaml. Whatever it accepts must give exactly
  * js-yaml's value (same keys in the same order, same types: numbers, -0, dates); whatever it does not
  * read is left to js-yaml, which then also reports errors. Checked on a table of cases, on every
- * document of the examples and fixtures, and on mutations of them.
+ * document of the examples and fixtures, and on mutations of them (characters and whole lines).
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
@@ -134,6 +134,8 @@ describe("yaml-lite", () => {
       "\ufeffa: 1",
       "a: caf\u00e9",
       "%YAML 1.2\n---\na: 1",
+      "---# yaml-language-server: $schema=x.json\na: 1", // a document marker and a comment for js-yaml
+      "\n---a: 1",
     ];
     for (const src of left) {
       assert.equal(parseLite(src, IMPLICIT), NOT_LITE, JSON.stringify(src));
@@ -183,12 +185,24 @@ describe("yaml-lite", () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       return seed % n;
     };
+    const lines = ["---", "---#c", "...", "#", "", "- ", "-", "? x", ": y", "k:", "  k: v", "'a': b", "a: |", "a: [ ]"];
     for (let i = 0; i < 20_000; i++) {
       let s = docs[rnd(docs.length)] as string;
       for (let k = 1 + rnd(3); k > 0; k--) {
         const at = rnd(s.length + 1);
         const r = rnd(10);
-        if (r < 5) s = s.slice(0, at) + pieces[rnd(pieces.length)] + s.slice(at);
+        if (r < 3) {
+          // a line inserted, repeated, indented, unindented or removed
+          const l = s.split("\n");
+          const j = rnd(l.length);
+          const q = rnd(5);
+          if (q === 0) l.splice(j, 0, lines[rnd(lines.length)] as string);
+          else if (q === 1) l.splice(j, 0, l[rnd(l.length)] as string);
+          else if (q === 2) l[j] = ` ${l[j]}`;
+          else if (q === 3) l[j] = (l[j] as string).replace(/^ {1,2}/, "");
+          else l.splice(j, 1);
+          s = l.join("\n");
+        } else if (r < 6) s = s.slice(0, at) + pieces[rnd(pieces.length)] + s.slice(at);
         else if (r < 8) s = s.slice(0, at) + s.slice(at + 1 + rnd(3));
         else s = s.slice(0, at) + s.slice(rnd(s.length), rnd(s.length) + 10) + s.slice(at);
       }
