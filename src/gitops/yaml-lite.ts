@@ -154,7 +154,7 @@ class LiteParser {
       if (!plainStart(src, at, this.end)) throw NOT;
       colon = this.plainEnd(at);
       if (this.stop !== AT_COLON) throw NOT;
-      const v = this.plain(src.slice(at, this.textEnd));
+      const v = this.plain(keyText(src, at, this.textEnd));
       if (typeof v !== "string") throw NOT; // js-yaml turns other keys into strings (1.0 -> "1")
       key = v;
     }
@@ -318,6 +318,23 @@ class LiteParser {
     }
     return text;
   }
+}
+
+/**
+ * Plain keys seen before, by length and first character: manifests repeat a small vocabulary of keys
+ * (apiVersion, metadata, name, ...), which are then shared instead of allocated again for each mapping.
+ */
+const KEYS = new Map<number, string[]>();
+const KEYS_PER_BUCKET = 8;
+
+function keyText(src: string, at: number, end: number): string {
+  const bucket = ((end - at) << 7) | src.charCodeAt(at);
+  const list = KEYS.get(bucket);
+  if (list) for (const k of list) if (src.startsWith(k, at)) return k;
+  const k = src.slice(at, end);
+  if (!list) KEYS.set(bucket, [k]);
+  else if (list.length < KEYS_PER_BUCKET) list.push(k);
+  return k;
 }
 
 /** Can a plain scalar start at `at`? Not at an indicator; `-`, `?` and `:` only before a non-space. */
