@@ -154,7 +154,7 @@ class LiteParser {
       if (!plainStart(src, at, this.end)) throw NOT;
       colon = this.plainEnd(at);
       if (this.stop !== AT_COLON) throw NOT;
-      const v = this.plain(keyText(src, at, this.textEnd));
+      const v = this.plain(sharedText(src, at, this.textEnd));
       if (typeof v !== "string") throw NOT; // js-yaml turns other keys into strings (1.0 -> "1")
       key = v;
     }
@@ -238,7 +238,8 @@ class LiteParser {
       if (!plainStart(src, at, this.end)) throw NOT;
       this.plainEnd(at);
       if (this.stop === AT_COLON) throw NOT; // `a: b: c`: a mapping where a scalar must be
-      return this.plain(src.slice(at, this.textEnd));
+      const e = this.textEnd;
+      return this.plain(e - at <= SHARED_VALUE_MAX ? sharedText(src, at, e) : src.slice(at, e));
     }
     while (next < this.end && src.charCodeAt(next) === 32) next++;
     if (next < this.end && !(src.charCodeAt(next) === 35 && src.charCodeAt(next - 1) === 32)) throw NOT;
@@ -321,20 +322,24 @@ class LiteParser {
 }
 
 /**
- * Plain keys seen before, by length and first character: manifests repeat a small vocabulary of keys
- * (apiVersion, metadata, name, ...), which are then shared instead of allocated again for each mapping.
+ * Plain texts seen before, by length and first character. Nearly everything a scan parses survives,
+ * so every string is copied by the young-generation collector on its way to the old one; manifests
+ * repeat a small vocabulary of keys (apiVersion, metadata, name, ...) and many short values (v1,
+ * flux-system, ReadWriteMany, ...), which are shared instead of allocated again for each document.
  */
-const KEYS = new Map<number, string[]>();
-const KEYS_PER_BUCKET = 8;
+const TEXTS = new Map<number, string[]>();
+const TEXTS_PER_BUCKET = 8;
+/** Longer plain values (names, paths, handles) rarely repeat: not looked up. */
+const SHARED_VALUE_MAX = 64;
 
-function keyText(src: string, at: number, end: number): string {
+function sharedText(src: string, at: number, end: number): string {
   const bucket = ((end - at) << 7) | src.charCodeAt(at);
-  const list = KEYS.get(bucket);
-  if (list) for (const k of list) if (src.startsWith(k, at)) return k;
-  const k = src.slice(at, end);
-  if (!list) KEYS.set(bucket, [k]);
-  else if (list.length < KEYS_PER_BUCKET) list.push(k);
-  return k;
+  const list = TEXTS.get(bucket);
+  if (list) for (const t of list) if (src.startsWith(t, at)) return t;
+  const t = src.slice(at, end);
+  if (!list) TEXTS.set(bucket, [t]);
+  else if (list.length < TEXTS_PER_BUCKET) list.push(t);
+  return t;
 }
 
 /** Can a plain scalar start at `at`? Not at an indicator; `-`, `?` and `:` only before a non-space. */
