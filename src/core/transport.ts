@@ -367,16 +367,50 @@ function volsyncReach(model: RepoModel, o: ModelObject): Reach {
   const variable = abs.includes("${");
   const held = variable ? undefined : mountHolding(mounts, abs);
   const m = held?.mount ?? (mounts[0] as MoverMount);
-  const storage = volumeKey(m.volume);
+  const facts = mountFacts(m);
   return {
-    transport: transportOfVolume(m.volume),
-    repository: held ? repositoryKey(storage, held.dir) : variable ? storage : `container:${abs}`,
-    storage,
+    transport: facts.transport,
+    repository: held ? facts.repository(held.dir) : variable ? facts.storage : `container:${abs}`,
+    storage: facts.storage,
     dir: held?.dir,
     via: m.via,
-    mount: mountInfo(m.volume, (m.mounts[0] as { mountPath: string }).mountPath),
+    mount: facts.mount,
     resolved: true,
   };
+}
+
+/** What a reach through a mount says about it (read-only): one per mount, shared by the movers it serves. */
+interface MountFacts {
+  transport: Transport;
+  storage: string;
+  mount: NonNullable<Reach["mount"]>;
+  /** repositoryKey(storage, dir), made once per directory. */
+  repository(dir: string): string;
+}
+
+const mountFactsCache = new WeakMap<MoverMount, MountFacts>();
+
+function mountFacts(m: MoverMount): MountFacts {
+  let f = mountFactsCache.get(m);
+  if (!f) {
+    const storage = volumeKey(m.volume);
+    const keys = new Map<string, string>();
+    f = {
+      transport: transportOfVolume(m.volume),
+      storage,
+      mount: mountInfo(m.volume, (m.mounts[0] as { mountPath: string }).mountPath),
+      repository: (dir) => {
+        let key = keys.get(dir);
+        if (key === undefined) {
+          key = repositoryKey(storage, dir);
+          keys.set(dir, key);
+        }
+        return key;
+      },
+    };
+    mountFactsCache.set(m, f);
+  }
+  return f;
 }
 
 interface RepoRef {
