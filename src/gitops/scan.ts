@@ -1,7 +1,8 @@
 /**
  * Reads every YAML document of a checkout once (walk.ts walks and reads). The read-only path parses
- * with js-yaml (about ten times faster than the `yaml` Document API); exact positions of nested fields
- * are recovered lazily, only for the few places a finding points at (see `locate`).
+ * plain block YAML with yaml-lite.ts and everything else with js-yaml (about ten times faster than the
+ * `yaml` Document API), to the same values; exact positions of nested fields are recovered lazily,
+ * only for the few places a finding points at (see `locate`).
  */
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
