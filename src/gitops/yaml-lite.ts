@@ -21,6 +21,15 @@ const MAX_DEPTH = 64;
 const MERGE = "tag:yaml.org,2002:merge";
 const TIMESTAMP = "tag:yaml.org,2002:timestamp";
 
+/**
+ * The objects of parsed mappings: plain objects (prototype Object.prototype, constructor Object) whose
+ * hidden classes grow from their own root, not from the one every `{}` of the program grows from (the
+ * modules that load while the scan parses changed those classes and made the optimised parser
+ * deoptimise).
+ */
+const Mapping = function Mapping() {} as unknown as new () => Record<string, unknown>;
+Mapping.prototype = Object.prototype;
+
 /** Thrown (and caught in parseLite) when the document leaves the subset. */
 const NOT = new Error("not lite");
 
@@ -120,7 +129,7 @@ class LiteParser {
    */
   private mapping(indent: number, first: number): Record<string, unknown> {
     this.enter();
-    const out: Record<string, unknown> = {};
+    const out = new Mapping();
     let at = first >= 0 ? first : this.pos + this.indent;
     for (;;) {
       const key = this.key(at);
