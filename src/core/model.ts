@@ -41,7 +41,7 @@ export interface ModelObject {
   namespace: string | undefined;
   /** The object after postBuild substitution (the same object as `raw` when nothing was substituted). */
   body: Record<string, unknown>;
-  /** The document as written. */
+  /** The object before postBuild substitution: the document as written, after kustomize and Flux patches. */
   raw: Record<string, unknown>;
   doc: DocRef;
   /** Source location of the document (same as doc.file / doc.line). */
