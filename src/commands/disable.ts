@@ -30,11 +30,12 @@ is not Retain gets a \`kubectl patch\` to Retain as the first cluster step.`,
     )
     .action(async (namespace, opts) => {
       const { conventions: c, scan } = await loadRepo(ctx, opts.repo);
-      const [{ planDisable }, { buildModel, consumersIn }] = await Promise.all([
+      const [{ planDisable }, { resolveDelivery }, { consumersIn }] = await Promise.all([
         import("../gitops/enable.ts"),
-        import("../gitops/model.ts"),
+        import("../gitops/delivery.ts"),
+        import("../core/consumers.ts"),
       ]);
-      const model = buildModel(scan, c);
+      const model = resolveDelivery(scan, c);
       const d = planDisable(scan, c, { namespace, force: opts.force }, (ns) =>
         consumersIn(model, ns).map((o) => ({ kind: o.kind, name: o.name, file: o.file, line: o.line })),
       );

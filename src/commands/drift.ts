@@ -45,9 +45,14 @@ policy (differs), each with the fix. Exit 1 when there is drift.`,
         const scope = scopeOf(opts);
         checkKubeFlags(opts);
         const { conventions, scan } = await loadRepo(ctx, opts.repo);
-        const [{ buildModel, repositoryPairs }, { computeDrift, desiredFromPairs }, { permissionText }] =
-          await Promise.all([import("../gitops/model.ts"), import("../core/drift.ts"), import("../core/live.ts")]);
-        const model = buildModel(scan, conventions);
+        const [{ resolveDelivery }, { repositoryPairs }, { computeDrift, desiredFromPairs }, { permissionText }] =
+          await Promise.all([
+            import("../gitops/delivery.ts"),
+            import("../core/claims.ts"),
+            import("../core/drift.ts"),
+            import("../core/live.ts"),
+          ]);
+        const model = resolveDelivery(scan, conventions);
         const desired = desiredFromPairs(repositoryPairs(model));
         const kube = await connectKube(ctx, opts);
         const { takeSnapshot } = await import("../kube/snapshot.ts");

@@ -3,9 +3,11 @@
  * cluster, objects only in the repo, and differing handles, rootPaths, claimRefs, volumeNames and
  * reclaim policies. Pure: the desired pairs come from the GitOps model, the observed from a snapshot.
  */
+
+import type { RepositoryPair } from "./claims.ts";
 import { type Conventions, ksName } from "./config.ts";
 import { kopiaPvs, type LivePv, type LivePvc, namespaceOfPv, type Observed } from "./live.ts";
-import { type RepositoryPair, str } from "./model.ts";
+import { str } from "./model.ts";
 import { keepsData, retainFirst } from "./volume-facts.ts";
 
 export interface DesiredPv {

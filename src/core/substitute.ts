@@ -33,7 +33,6 @@ export interface SubstResult {
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
-export const VALID_VAR_NAME = /^[_A-Za-z][_A-Za-z0-9]*$/;
 
 /** Index of the `}` closing the `${` whose `{` is at `open`, honouring nested `${...}`; -1 if none. */
 function closingBrace(s: string, open: number): number {

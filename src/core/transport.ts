@@ -17,26 +17,21 @@
  *
  * Pure: reads the model only (imports ./model.ts alone).
  */
+import { repositoryPairs } from "./claims.ts";
+import { filesystemPath, moverSecretName, moverSpec, moverSpecPath, repositoryOfMover } from "./consumers.ts";
 import {
   arr,
-  filesystemPath,
   get,
   isKopiur,
   isVolsync,
   type ModelObject,
-  moverSecretName,
-  moverSpec,
-  moverSpecPath,
-  normalizeAbs,
   objectsOf,
-  onVolume,
   perModel,
   type RepoModel,
   rec,
-  repositoryOfMover,
-  repositoryPairs,
   str,
 } from "./model.ts";
+import { normalizeAbs, onVolume } from "./pods.ts";
 
 export type Transport = "pvc" | "nfs" | "object" | "unknown";
 

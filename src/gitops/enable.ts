@@ -4,6 +4,7 @@ import { checkLabel } from "../core/names.ts";
 import { instancePaths, renderInstance } from "../core/render/instance.ts";
 import type { RepositoryVolume, SourceRef } from "../core/topology.ts";
 import { usageError } from "../errors.ts";
+import { resolveDelivery } from "./delivery.ts";
 import {
   detectLayout,
   discoverSource,
@@ -17,7 +18,6 @@ import {
 } from "./discover.ts";
 import { allowedNamespacesChange } from "./init.ts";
 import { removeEntry } from "./kustomize-edit.ts";
-import { buildModel } from "./model.ts";
 import { type FileChange, type Plan, readMaybe } from "./plan.ts";
 import { registerInNamespaceFolder } from "./register.ts";
 import { type RepoScan, str } from "./scan.ts";
@@ -65,7 +65,7 @@ function refuseDeclaredElsewhere(scan: RepoScan, c: Conventions, ns: string, pvc
   const written = claims.find((x) => x.namespace === ns);
   const at = written
     ? written.doc
-    : buildModel(scan, c).objects.find((x) => isClaim(x, x.file) && x.namespace === ns)?.doc;
+    : resolveDelivery(scan, c).objects.find((x) => isClaim(x, x.file) && x.namespace === ns)?.doc;
   if (at)
     throw usageError(`PersistentVolumeClaim ${ns}/${c.claimName} is already declared in ${at.file}:${at.line}`, hint);
 }

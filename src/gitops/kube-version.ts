@@ -52,11 +52,6 @@ export interface LookupInput {
   model: RepoModel;
 }
 
-/** The version with its source, or undefined: what lint uses. */
-export function statedKubernetesVersion(input: LookupInput): StatedKubeVersion | undefined {
-  return lookupKubernetesVersion(input).stated;
-}
-
 export function lookupKubernetesVersion(input: LookupInput): KubeVersionLookup {
   if (input.flag) return { stated: { version: input.flag, source: "flag" }, statements: [], conflict: false };
   const config = input.config === undefined ? undefined : parseKubeVersion(input.config);

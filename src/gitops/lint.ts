@@ -2,8 +2,8 @@
 import type { Conventions } from "../core/config.ts";
 import type { DocRef, RepoModel } from "../core/model.ts";
 import { type Finding, type KubeVersion, runRules } from "../core/rules/index.ts";
+import { resolveDelivery } from "./delivery.ts";
 import { type KubeVersionLookup, lookupKubernetesVersion } from "./kube-version.ts";
-import { buildModel } from "./model.ts";
 import { locate, type RepoScan } from "./scan.ts";
 
 export interface LintResult {
@@ -22,7 +22,7 @@ export interface LintResult {
  * candidates, which they may mention as info only.
  */
 export function lintScan(scan: RepoScan, c: Conventions, flag: KubeVersion | undefined): LintResult {
-  const model = buildModel(scan, c);
+  const model = resolveDelivery(scan, c);
   const kube = lookupKubernetesVersion({ flag, config: c.kubernetesVersion, scan, model });
   const at = (doc: DocRef, keys: (string | number)[]) =>
     locate(scan, { file: doc.file, index: doc.index, line: doc.line, value: undefined }, keys);

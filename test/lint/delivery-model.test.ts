@@ -9,7 +9,7 @@ import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import type { FluxKs, RepoModel } from "../../src/core/model.ts";
-import { buildModel } from "../../src/gitops/model.ts";
+import { resolveDelivery } from "../../src/gitops/delivery.ts";
 import { loadConventions } from "../../src/gitops/repo.ts";
 import { scanRepo } from "../../src/gitops/scan.ts";
 import { FIXTURES, writeFiles } from "../helpers.ts";
@@ -19,7 +19,7 @@ const DELIVERY = path.join(FIXTURES, "delivery");
 const fixture = (name: string) => path.join(DELIVERY, name);
 
 function modelOf(dir: string): RepoModel {
-  return buildModel(scanRepo(dir), loadConventions(dir));
+  return resolveDelivery(scanRepo(dir), loadConventions(dir));
 }
 
 /** The Kustomization `ns/name` (the only one with that id). */

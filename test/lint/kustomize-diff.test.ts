@@ -29,7 +29,7 @@ import { describe, it } from "node:test";
 import { load, loadAll } from "js-yaml";
 import { stringify } from "yaml";
 import { type FluxKs, isClusterScoped, type ModelObject, type RepoModel } from "../../src/core/model.ts";
-import { buildModel } from "../../src/gitops/model.ts";
+import { resolveDelivery } from "../../src/gitops/delivery.ts";
 import { loadConventions } from "../../src/gitops/repo.ts";
 import { scanRepo } from "../../src/gitops/scan.ts";
 import { EXAMPLE, FIXTURES, kubectlPath, tempRepo, writeFiles } from "../helpers.ts";
@@ -45,8 +45,6 @@ interface Case {
   from: string;
   /** Files (repo-relative) replaced or added in the copy: [file, from, to] replaces text, [file, content] writes. */
   edits?: ([string, string, string] | [string, string])[];
-  /** Kustomizations (by their file) where the model is known to differ from kubectl: why. */
-  todo?: Record<string, string>;
 }
 
 const CASES: Case[] = [
@@ -152,7 +150,7 @@ function copyOf(c: Case): string {
   return dir;
 }
 
-const modelOf = (dir: string): RepoModel => buildModel(scanRepo(dir), loadConventions(dir));
+const modelOf = (dir: string): RepoModel => resolveDelivery(scanRepo(dir), loadConventions(dir));
 
 function kustomizationFile(dir: string, folder: string): string | undefined {
   for (const n of ["kustomization.yaml", "kustomization.yml", "Kustomization"]) {
@@ -337,8 +335,7 @@ describe("kubectl kustomize and the model render the same objects", () => {
       for (const [i, k] of list.entries()) {
         const folder = k.path?.target as string;
         const label = `${k.id} (${k.doc.file}) -> ${folder || "."}`;
-        const todo = c.todo?.[k.doc.file];
-        await t.test(label, todo ? { todo } : {}, async (st) => {
+        await t.test(label, async (st) => {
           if (!kustomizationFile(dir, folder)) {
             skipped.push(folder);
             st.skip("no kustomization.yaml: Flux generates one, kubectl kustomize cannot build the folder");

@@ -1,8 +1,10 @@
-/** buildModel: what Flux would apply, with effective namespaces, substitution and reachability. */
+/** resolveDelivery: what Flux would apply, with effective namespaces, substitution and reachability. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { repositoryPairs } from "../../src/core/claims.ts";
 import { DEFAULTS } from "../../src/core/config.ts";
-import { buildModel, consumersIn, repositoryPairs } from "../../src/gitops/model.ts";
+import { consumersIn } from "../../src/core/consumers.ts";
+import { resolveDelivery } from "../../src/gitops/delivery.ts";
 import { scanRepo } from "../../src/gitops/scan.ts";
 import { tempRepo, writeFiles } from "../helpers.ts";
 import { BASE } from "./helpers.ts";
@@ -16,10 +18,10 @@ const cm = (name: string, ns?: string) =>
 function model(files: Record<string, string>) {
   const dir = tempRepo();
   writeFiles(dir, files);
-  return buildModel(scanRepo(dir), DEFAULTS);
+  return resolveDelivery(scanRepo(dir), DEFAULTS);
 }
 
-describe("buildModel", () => {
+describe("resolveDelivery", () => {
   it("effective namespace: targetNamespace > kustomize namespace > metadata.namespace, never the folder", () => {
     const m = model({
       "clusters/main/flux-system/gotk.yaml": root,
@@ -156,7 +158,7 @@ describe("buildModel", () => {
   });
 
   it("consumersIn and repositoryPairs on the base repository", () => {
-    const m = buildModel(scanRepo(BASE), DEFAULTS);
+    const m = resolveDelivery(scanRepo(BASE), DEFAULTS);
     assert.deepEqual(
       consumersIn(m, "media").map((o) => `${o.kind}/${o.name}`),
       ["ReplicationSource/jellyfin", "ReplicationDestination/jellyfin-dst"],

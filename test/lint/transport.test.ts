@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { DEFAULTS } from "../../src/core/config.ts";
 import { objectsOf } from "../../src/core/model.ts";
 import { claimNeeded, reachOf } from "../../src/core/transport.ts";
-import { buildModel } from "../../src/gitops/model.ts";
+import { resolveDelivery } from "../../src/gitops/delivery.ts";
 import { scanRepo } from "../../src/gitops/scan.ts";
 import { tempRepo, writeFiles } from "../helpers.ts";
 import { type LintRun, lint, ofRule } from "./helpers.ts";
@@ -223,7 +223,7 @@ function repo(files: Record<string, string>): string {
 }
 
 function model(files: Record<string, string>) {
-  return buildModel(scanRepo(repo(files)), DEFAULTS);
+  return resolveDelivery(scanRepo(repo(files)), DEFAULTS);
 }
 
 const rules = (r: LintRun, ...ids: string[]) =>

@@ -1,5 +1,6 @@
 /** binding/*: each namespace's PVC `kopia` binds its own reserved PV, and only that one. */
-import { arr, isSharedPv, type ModelObject, objectsOf, perModel, repositoryClaims, sharedPvs, str } from "../model.ts";
+import { isSharedPv, repositoryClaims, sharedPvs } from "../claims.ts";
+import { arr, type ModelObject, objectsOf, perModel, str } from "../model.ts";
 import { claimMismatches, pvcFactsOf } from "../volume-facts.ts";
 import { type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
 import { factsOfPv } from "./volume.ts";

@@ -1,17 +1,9 @@
 /** delivery/*: Flux actually applies the PV, the PVC and every consumer, in an order that works. */
-import {
-  claimWorkloads,
-  concernsBackups,
-  consumersByNamespace,
-  type FluxKs,
-  isConsumer,
-  kustomizationById,
-  type ModelObject,
-  objectsOf,
-  type PathRef,
-  repositoryPairs,
-  stopsBackups,
-} from "../model.ts";
+import { concernsBackups, stopsBackups } from "../backups.ts";
+import { repositoryPairs } from "../claims.ts";
+import { consumersByNamespace, isConsumer } from "../consumers.ts";
+import { type FluxKs, kustomizationById, type ModelObject, objectsOf, type PathRef } from "../model.ts";
+import { claimWorkloads } from "../pods.ts";
 import { claimNeeded } from "../transport.ts";
 import { type Finding, type Rule, reporter, where } from "./types.ts";
 

@@ -1,5 +1,6 @@
 /** flux/*: postBuild substitution produces what was meant (Flux >= 2.9 substitutes strictly). */
-import { kustomizationOf, type Loc, type ModelObject, stopsBackups, type VarOccurrence } from "../model.ts";
+import { stopsBackups } from "../backups.ts";
+import { kustomizationOf, type Loc, type ModelObject, type VarOccurrence } from "../model.ts";
 import { type Finding, placeKey, type Rule, type RuleContext, reporter, where } from "./types.ts";
 
 const locOf = (ctx: RuleContext, o: ModelObject, occ: VarOccurrence) => where(ctx, o, occ.path);

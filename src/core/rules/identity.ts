@@ -3,7 +3,8 @@
  * Identities live in one repository: they are compared per repository (core/transport.ts), whatever the
  * transport (PVC, NFS or object store).
  */
-import { isVolsync, type ModelObject, moverSpec, objectsOf, perModel, type RepoModel, rec, str } from "../model.ts";
+import { moverSpec } from "../consumers.ts";
+import { isVolsync, type ModelObject, objectsOf, perModel, type RepoModel, rec, str } from "../model.ts";
 import { reachOf } from "../transport.ts";
 import { type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
 

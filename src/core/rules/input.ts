@@ -1,5 +1,5 @@
 /** input/*: files that could not be read as YAML, and files skipped on purpose. */
-import { stopsBackups } from "../model.ts";
+import { stopsBackups } from "../backups.ts";
 import { type Finding, type Rule, reporter } from "./types.ts";
 
 export const invalidYaml: Rule = {

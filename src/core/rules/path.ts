@@ -3,15 +3,9 @@
  * it. Applies to filesystem repositories on a PVC or an inline NFS volume (core/transport.ts); object
  * stores name no path.
  */
-import {
-  filesystemPath,
-  type ModelObject,
-  moverSecretName,
-  normalizeAbs,
-  onVolume,
-  repositoryOfMover,
-  repositoryOfSecret,
-} from "../model.ts";
+import { filesystemPath, moverSecretName, repositoryOfMover, repositoryOfSecret } from "../consumers.ts";
+import type { ModelObject } from "../model.ts";
+import { normalizeAbs, onVolume } from "../pods.ts";
 import { type MoverMount, mountHolding, volumeKey } from "../transport.ts";
 import { type At, atKey, type Finding, type Rule, type RuleContext, reporter, resolve, where } from "./types.ts";
 import {

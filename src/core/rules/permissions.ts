@@ -2,7 +2,8 @@
  * permissions/*: one UID/GID writes each repository, and nothing re-owns it. Only writers of a filesystem
  * repository (a PVC or an NFS export: core/transport.ts) count; an object store has no file owners.
  */
-import { consumersByNamespace, get, isVolsync, moverSpec, objectsOf, perModel, rec, str } from "../model.ts";
+import { consumersByNamespace, moverSpec } from "../consumers.ts";
+import { get, isVolsync, objectsOf, perModel, rec, str } from "../model.ts";
 import { onFilesystem, reachOf, type Transport, volumeKey } from "../transport.ts";
 import { type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
 import { podWriters, volsyncConsumers, writerRepository } from "./wiring.ts";

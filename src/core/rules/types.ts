@@ -9,8 +9,6 @@ export type Severity = "error" | "warning" | "info";
 export type FindingsFormat = "text" | "json" | "github" | "sarif";
 export const FINDINGS_FORMATS: readonly FindingsFormat[] = ["text", "json", "github", "sarif"];
 
-export const SEVERITIES: readonly Severity[] = ["error", "warning", "info"];
-
 export interface Finding {
   /** Stable rule id, e.g. "path/mismatch"; documented in docs/rules.md. */
   rule: string;

@@ -1,5 +1,6 @@
 /** volume/*: every PV of the shared repository points at the same CephFS subvolume, safely. */
-import { get, type ModelObject, perModel, type RepoModel, rec, sharedPvs, str } from "../model.ts";
+import { sharedPvs } from "../claims.ts";
+import { get, type ModelObject, perModel, type RepoModel, rec, str } from "../model.ts";
 import { styleOf } from "../topology.ts";
 import { keepsData, type PvFacts, pickRepositoryPv, pvFactsOf, reclaimVerdict, retainPatch } from "../volume-facts.ts";
 import {

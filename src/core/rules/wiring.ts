@@ -3,27 +3,9 @@
  * `repositoryPVC`: resolved in core/transport.ts), pods that mount the PVC, and the Kopia server in an
  * app-template HelmRelease. Shared by the path, permissions and admission rules.
  */
-import {
-  arr,
-  claimVolumes,
-  claimWorkloads,
-  containersOf,
-  filesystemPath,
-  get,
-  isConsumer,
-  isVolsync,
-  type ModelObject,
-  type Mount,
-  mountsOf,
-  objectsOf,
-  onVolume,
-  type PodView,
-  perModel,
-  type RepoModel,
-  rec,
-  repositoryOfSecret,
-  str,
-} from "../model.ts";
+import { filesystemPath, isConsumer, repositoryOfSecret } from "../consumers.ts";
+import { arr, get, isVolsync, type ModelObject, objectsOf, perModel, type RepoModel, rec, str } from "../model.ts";
+import { claimVolumes, claimWorkloads, containersOf, type Mount, mountsOf, onVolume, type PodView } from "../pods.ts";
 import { repositoryKey, volumeKey } from "../transport.ts";
 
 export type { AdmissionWiring, MoverMount } from "../transport.ts";

@@ -1,7 +1,7 @@
 /**
- * buildModel(scan, conventions): RepoModel: resolves what Flux would apply from a checkout.
+ * resolveDelivery(scan, conventions): RepoModel: resolves what Flux would apply from a checkout.
  *
- * Shape (types in core/model.ts; queries there too, re-exported here):
+ * Shape (types in core/model.ts; queries in core/consumers.ts, claims.ts, pods.ts, backups.ts):
  *
  *   RepoModel {
  *     mode: "flux" | "files"          // "files": no Flux Kustomization in the repo, every object counts as written
@@ -58,18 +58,6 @@ import {
 import { hasVariables, substituteTree, type Vars } from "../core/substitute.ts";
 import { syncRoots } from "./roots.ts";
 import { type K8sObject, locate, parseYamlText, type RepoScan, type YamlDoc } from "./scan.ts";
-
-export type { FluxKs, ModelObject, RepoModel, RepositoryPair } from "../core/model.ts";
-export {
-  consumersByNamespace,
-  consumersIn,
-  isConsumer,
-  kustomizationById,
-  objectsOf,
-  repositoryClaims,
-  repositoryPairs,
-  sharedPvs,
-} from "../core/model.ts";
 
 const KUSTOMIZE_FILES = ["kustomization.yaml", "kustomization.yml"];
 const SUBSTITUTE_OFF = "kustomize.toolkit.fluxcd.io/substitute";
@@ -1106,7 +1094,7 @@ function parentOf(p: string): string {
   return i === -1 ? "" : p.slice(0, i);
 }
 
-export function buildModel(scan: RepoScan, c: Conventions): RepoModel {
+export function resolveDelivery(scan: RepoScan, c: Conventions): RepoModel {
   const b = new Builder(scan, c);
   const sources = scan.objects
     .filter(
