@@ -179,18 +179,48 @@ export interface VolumeIdentity {
   rootPath: string | undefined;
   clusterID: string | undefined;
   fsName: string | undefined;
+  /**
+   * The CephFS subvolume both styles can name: a dynamic handle ends with the subvolume's UUID, and a
+   * static rootPath is the path of `<prefix><UUID>` (ceph-csi's default prefix is `csi-vol-`). Undefined
+   * when neither says it (a hand-made handle, a rootPath outside /volumes/).
+   */
+  subvolume: string | undefined;
+}
+
+const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+/**
+ * ceph-csi's composite volume id: `<version 0001>-<length of clusterID, 4 hex>-<clusterID>-<pool or
+ * file-system id, 16 hex>-<UUID>`; for CephFS the UUID names the subvolume `csi-vol-<UUID>`.
+ */
+const HANDLE = new RegExp(`^0001-([0-9a-f]{4})-(.+)-[0-9a-f]{16}-(${UUID})$`);
+/** `/volumes/<group>/<prefix><UUID>[/<UUID2>[/...]]`: the subvolume's path, as `ceph fs subvolume getpath` prints it. */
+const SUBVOLUME_PATH = new RegExp(`^/volumes/[^/]+/[^/]*?(${UUID})(?:/|$)`);
+
+/** The clusterID and subvolume UUID a dynamic ceph-csi handle encodes; undefined for anything else. */
+export function parseCephHandle(handle: string | undefined): { clusterID: string; uuid: string } | undefined {
+  const m = handle === undefined ? null : HANDLE.exec(handle);
+  if (!m) return undefined;
+  const clusterID = m[2] as string;
+  // The length field guards against a clusterID that itself contains dashes and hex runs.
+  if (Number.parseInt(m[1] as string, 16) !== clusterID.length) return undefined;
+  return { clusterID, uuid: m[3] as string };
 }
 
 export function identityOf(pv: PvFacts): VolumeIdentity {
   const style = styleOfPv(pv);
   const attrs = pv.volumeAttributes ?? {};
+  const handle = style === "shared-handle" ? pv.volumeHandle : undefined;
+  const parsed = parseCephHandle(handle);
+  const subvolume =
+    style === "static" ? SUBVOLUME_PATH.exec(attrs.rootPath ?? "")?.[1] : (parsed?.uuid as string | undefined);
   return {
     style,
     driver: pv.driver ?? "",
-    handle: style === "shared-handle" ? pv.volumeHandle : undefined,
+    handle,
     rootPath: attrs.rootPath,
-    clusterID: attrs.clusterID,
+    clusterID: attrs.clusterID ?? parsed?.clusterID,
     fsName: attrs.fsName,
+    subvolume,
   };
 }
 
@@ -206,7 +236,7 @@ export function identityText(id: VolumeIdentity): string {
   return id.style === "static" ? `rootPath ${id.rootPath ?? "(none)"}` : `handle ${id.handle ?? "(none)"}`;
 }
 
-/** Whether `pv` reaches the repository's subvolume. Mixed styles never match. */
+/** Whether `pv` reaches the repository's subvolume (in the same style). Mixed styles never match here. */
 export function sameVolume(pv: PvFacts, repo: VolumeIdentity): boolean {
   const id = identityOf(pv);
   if (id.style !== repo.style) return false;
@@ -218,6 +248,24 @@ export function sameVolume(pv: PvFacts, repo: VolumeIdentity): boolean {
     );
   }
   return id.handle === repo.handle;
+}
+
+/**
+ * Whether two PVs of different styles reach the same subvolume: "same" (the subvolume UUID and, where
+ * both say them, the cluster and file system agree), "other" (they name different ones), or "unknown"
+ * (one of them does not say which subvolume it reaches).
+ */
+export function crossStyleVolume(a: VolumeIdentity, b: VolumeIdentity): "same" | "other" | "unknown" {
+  const differ = (x: string | undefined, y: string | undefined) => x !== undefined && y !== undefined && x !== y;
+  if (
+    differ(a.clusterID, b.clusterID) ||
+    differ(a.fsName, b.fsName) ||
+    (a.driver && b.driver && a.driver !== b.driver)
+  ) {
+    return "other";
+  }
+  if (a.subvolume === undefined || b.subvolume === undefined) return "unknown";
+  return a.subvolume === b.subvolume ? "same" : "other";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,9 +284,10 @@ export interface RepositoryPick<T> {
 
 /**
  * Which of `candidates` (the shared repository's PVs, in file or list order) is the repository PV every
- * other PV is compared with: the one named `<pvPrefix><repositoryNamespace>`, else the one whose
- * claimRef is `<repositoryNamespace>/<claimName>`, else the first PV of the volume most candidates
- * reach (ties: the earlier one). `by` says which; a caller that must not guess ignores "majority".
+ * other PV is compared with: the one whose claimRef is `<repositoryNamespace>/<claimName>` (the PV the
+ * repository namespace's claim binds), else the one the conventions name (`<pvPrefix><repositoryNamespace>`),
+ * else the first PV of the volume most candidates reach (ties: the earlier one). `by` says which; a caller
+ * that must not guess ignores "majority".
  */
 export function pickRepositoryPv<T extends PvFacts>(
   candidates: readonly T[],
@@ -259,13 +308,15 @@ export function pickRepositoryPv<T>(
     const key = identityKey(identityOf(f));
     return all.filter((x) => identityKey(identityOf(x.f)) === key).length;
   };
-  const want = pvName(c, c.repositoryNamespace);
-  const byName = all.find((x) => x.f.name === want);
-  if (byName) return { pv: byName.pv, by: "name", votes: votesFor(byName.f) };
+  // The PV the repository namespace's claim binds, else the one the conventions name (pvPrefix +
+  // repositoryNamespace, kopiashare.yaml), else the subvolume most PVs reach.
   const byClaim = all.find(
     (x) => x.f.claimRef?.namespace === c.repositoryNamespace && x.f.claimRef.name === c.claimName,
   );
   if (byClaim) return { pv: byClaim.pv, by: "claim", votes: votesFor(byClaim.f) };
+  const want = pvName(c, c.repositoryNamespace);
+  const byName = all.find((x) => x.f.name === want);
+  if (byName) return { pv: byName.pv, by: "name", votes: votesFor(byName.f) };
   const groups = new Map<string, { first: T; n: number }>();
   for (const x of all) {
     const key = identityKey(identityOf(x.f));

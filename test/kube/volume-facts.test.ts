@@ -9,9 +9,11 @@ import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { DEFAULTS } from "../../src/core/config.ts";
 import {
   claimMismatches,
+  crossStyleVolume,
   identityKey,
   identityOf,
   type PvFacts,
+  parseCephHandle,
   pickRepositoryPv,
   pvcFactsOf,
   pvFactsOf,
@@ -124,12 +126,13 @@ describe("pickRepositoryPv", () => {
     ...o,
   });
 
-  it("by name, else by claimRef <repositoryNamespace>/<claimName>, else the volume most PVs reach", () => {
+  it("by claimRef <repositoryNamespace>/<claimName>, else by name, else the volume most PVs reach", () => {
     const named = pv("kopia-repository-pv-volsync-system", { volumeHandle: "h2" });
     const claimed = pv("pvc-0a1b", { claimRef: { namespace: "volsync-system", name: "kopia" } });
     const other = pv("kopia-repository-pv-media");
-    assert.deepEqual(pickRepositoryPv([other, claimed, named], c), { pv: named, by: "name", votes: 1 });
-    assert.deepEqual(pickRepositoryPv([other, claimed], c), { pv: claimed, by: "claim", votes: 2 });
+    // The claim binds the repository PV; a name is only a convention.
+    assert.deepEqual(pickRepositoryPv([other, named, claimed], c), { pv: claimed, by: "claim", votes: 2 });
+    assert.deepEqual(pickRepositoryPv([other, named], c), { pv: named, by: "name", votes: 1 });
     // A claimRef in the repository namespace for another claim is not the repository's.
     const stranger = pv("x", { claimRef: { namespace: "volsync-system", name: "data" }, volumeHandle: "h9" });
     const a = pv("kopia-repository-pv-a");
@@ -155,12 +158,41 @@ describe("pickRepositoryPv", () => {
       async (sim) => {
         const fromFiles = pickRepositoryPv(objects, c, (o) => pvFactsOf(manifest(o)));
         assert.equal(fromFiles?.pv, objects[1]);
-        assert.equal(fromFiles?.by, "name");
+        assert.equal(fromFiles?.by, "claim");
         const { pvs } = await live(sim);
         assert.equal(pickRepositoryPv(pvs, c)?.pv.name, "kopia-repository-pv-volsync-system");
         const withoutIt = objects.filter((o) => o !== objects[1]);
         assert.equal(pickRepositoryPv(withoutIt, c, (o) => pvFactsOf(manifest(o)))?.by, "majority");
       },
     );
+  });
+});
+
+describe("subvolume identity across styles", () => {
+  const HANDLE = "0001-0024-407036f5-1f73-44ff-ba81-1f219b7a8a64-000000000000000b-841e604c-1dd5-4a09-8763-84e672d78c4e";
+  it("reads the clusterID and subvolume UUID of a ceph-csi handle, and nothing from other handles", () => {
+    assert.deepEqual(parseCephHandle(HANDLE), {
+      clusterID: "407036f5-1f73-44ff-ba81-1f219b7a8a64",
+      uuid: "841e604c-1dd5-4a09-8763-84e672d78c4e",
+    });
+    // The length field must match the clusterID (0x0023 is one short).
+    assert.equal(parseCephHandle(HANDLE.replace("0001-0024", "0001-0023")), undefined);
+    assert.equal(parseCephHandle("kopia-repository-pv-media"), undefined);
+    assert.equal(parseCephHandle(undefined), undefined);
+  });
+  it("a shared handle and a static rootPath on the same subvolume are the same volume; another UUID or cluster is not", () => {
+    const shared = identityOf({ name: "a", volumeHandle: HANDLE, volumeAttributes: { fsName: "backups" } });
+    const stat = (rootPath: string, clusterID = "407036f5-1f73-44ff-ba81-1f219b7a8a64") =>
+      identityOf({
+        name: "b",
+        volumeHandle: "b",
+        volumeAttributes: { staticVolume: "true", rootPath, clusterID, fsName: "backups" },
+      });
+    const path = "/volumes/csi/csi-vol-841e604c-1dd5-4a09-8763-84e672d78c4e/6f1c9e55-0d3b-4c3e-9a39-2f6a7d0c1b11";
+    assert.equal(shared.clusterID, "407036f5-1f73-44ff-ba81-1f219b7a8a64");
+    assert.equal(crossStyleVolume(shared, stat(path)), "same");
+    assert.equal(crossStyleVolume(shared, stat(path.replace("841e604c", "00000000"))), "other");
+    assert.equal(crossStyleVolume(shared, stat(path, "another-cluster")), "other");
+    assert.equal(crossStyleVolume(shared, stat("/volumes/csi/backups/repo")), "unknown");
   });
 });

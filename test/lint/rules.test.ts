@@ -70,6 +70,31 @@ describe("lint rules", () => {
       const { r } = await broken([...STATIC_SYS, ...STATIC_MEDIA]);
       assert.deepEqual(r.findings, []);
     });
+    // The repository PV's handle names subvolume csi-vol-841e604c-...; a static rootPath names its path.
+    const staticOn = (uuid: string): Edit[] => [
+      [
+        STATIC_MEDIA[0]?.[0] as string,
+        "      fsName: backups\n",
+        `      fsName: backups\n      staticVolume: "true"\n      rootPath: /volumes/csi/csi-vol-${uuid}/6f1c9e55-0d3b-4c3e-9a39-2f6a7d0c1b11\n`,
+      ],
+      STATIC_MEDIA[1] as Edit,
+    ];
+    it("a warning: a static PV on the subvolume the shared handle names (both reach one repository)", async () => {
+      const { r } = await broken(staticOn("841e604c-1dd5-4a09-8763-84e672d78c4e"));
+      const [f] = ofRule(r, "volume/mixed-style");
+      assert.equal(f?.severity, "warning");
+      assert.match(f?.what ?? "", /on the same subvolume \(841e604c-1dd5-4a09-8763-84e672d78c4e\)/);
+    });
+    it("an error: a static PV on another subvolume (a separate, empty repository)", async () => {
+      const { r } = await broken(staticOn("99999999-1dd5-4a09-8763-84e672d78c4e"));
+      const [f] = ofRule(r, "volume/mixed-style");
+      assert.equal(f?.severity, "error");
+      assert.match(f?.what ?? "", /reaches another subvolume/);
+    });
+    it("a warning: a static rootPath that names no subvolume (which one it reaches is not known)", async () => {
+      const { r } = await broken(STATIC_MEDIA);
+      assert.equal(ofRule(r, "volume/mixed-style")[0]?.severity, "warning");
+    });
   });
 
   describe("volume/attribute-mismatch", () => {

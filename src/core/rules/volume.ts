@@ -1,8 +1,18 @@
 /** volume/*: every PV of the shared repository points at the same CephFS subvolume, safely. */
 import { sharedPvs } from "../claims.ts";
-import { get, type ModelObject, perModel, type RepoModel, rec, str } from "../model.ts";
+import { get, type ModelObject, objectsOf, perModel, type RepoModel, rec, str } from "../model.ts";
 import { styleOf } from "../topology.ts";
-import { keepsData, type PvFacts, pickRepositoryPv, pvFactsOf, reclaimVerdict, retainPatch } from "../volume-facts.ts";
+import {
+  crossStyleVolume,
+  identityOf,
+  identityText,
+  keepsData,
+  type PvFacts,
+  pickRepositoryPv,
+  pvFactsOf,
+  reclaimVerdict,
+  retainPatch,
+} from "../volume-facts.ts";
 import {
   compareKube,
   describeStated,
@@ -45,9 +55,13 @@ export function referencePv(ctx: RuleContext, pvs: ModelObject[]): ModelObject |
   let pick = picks.get(pvs);
   if (pick?.conventions !== ctx.conventions) {
     const model = ctx.model;
+    // The PV the repository namespace's claim names in volumeName comes first: that claim binds it.
+    const c = ctx.conventions;
+    const bound = objectsOf(model, "PersistentVolumeClaim", c.repositoryNamespace).find((p) => p.name === c.claimName);
+    const volumeName = bound && str(bound.body, "spec", "volumeName");
     pick = {
-      conventions: ctx.conventions,
-      pv: pickRepositoryPv(pvs, ctx.conventions, (pv) => factsOfPv(model, pv))?.pv,
+      conventions: c,
+      pv: pvs.find((pv) => pv.name === volumeName) ?? pickRepositoryPv(pvs, c, (pv) => factsOfPv(model, pv))?.pv,
     };
     picks.set(pvs, pick);
   }
@@ -69,7 +83,9 @@ export const mixedStyle: Rule = {
     id: "volume/mixed-style",
     severity: "error",
     title: "shared-handle and static PVs mixed",
-    why: 'a repository uses one way to reach the subvolume: either every PV copies the original volume handle, or every PV is a ceph-csi static volume (staticVolume: "true", same rootPath, unique handles); mixing them mounts the data two ways and hides which PV is safe to delete',
+    severityNote:
+      "warning when both name the same subvolume (the handle's UUID is the one in the static rootPath), or when one of them does not say which",
+    why: 'a repository uses one way to reach the subvolume: either every PV copies the original volume handle, or every PV is a ceph-csi static volume (staticVolume: "true", same rootPath, unique handles). A PV of the other style on another subvolume, file system or cluster mounts a separate, empty repository; on the same subvolume it works, but mounts the data two ways and hides which PV is safe to delete',
   },
   check(ctx) {
     const report = reporter(this.meta);
@@ -77,13 +93,22 @@ export const mixedStyle: Rule = {
     const reference = referencePv(ctx, pvs);
     if (!reference) return [];
     const want = styleOfPv(reference);
+    const refId = identityOf(factsOfPv(ctx.model, reference));
     return pvs
       .filter((pv) => styleOfPv(pv) !== want)
-      .map((pv) =>
-        report(
+      .map((pv) => {
+        const id = identityOf(factsOfPv(ctx.model, pv));
+        const verdict = crossStyleVolume(refId, id);
+        const where_ =
+          verdict === "same"
+            ? `, on the same subvolume (${id.subvolume})`
+            : verdict === "other"
+              ? `, and reaches another subvolume: ${identityText(id)}${id.clusterID !== undefined ? ` in cluster ${id.clusterID}` : ""}, not ${identityText(refId)}${refId.clusterID !== undefined ? ` in cluster ${refId.clusterID}` : ""}. Its namespace writes a separate, empty repository`
+              : `; which subvolume its ${identityText(id)} reaches cannot be read from it`;
+        return report(
           where(ctx, pv, ["spec", "csi"]),
           `PersistentVolume ${pv.name}`,
-          `uses the ${styleOfPv(pv)} style, but the repository PV ${ref(reference)} uses the ${want} style`,
+          `uses the ${styleOfPv(pv)} style, but the repository PV ${ref(reference)} uses the ${want} style${where_}`,
           want === "static"
             ? recreate(
                 pv,
@@ -93,8 +118,17 @@ export const mixedStyle: Rule = {
                 pv,
                 `copy csi.volumeHandle and volumeAttributes from ${reference.name} and drop staticVolume/rootPath (delete and recreate the PV object)`,
               ),
-        ),
-      );
+          verdict === "other"
+            ? {}
+            : {
+                severity: "warning",
+                why:
+                  verdict === "same"
+                    ? "both PVs mount the same subvolume, so backups still land in one repository; but the data is mounted two ways (one of them as the original dynamic volume, which its provisioner may delete), and which PV is safe to delete is no longer obvious"
+                    : "the PV does not say which subvolume it reaches (a handle not made by ceph-csi, or a rootPath outside /volumes/), so lint cannot tell whether it is the repository's; if it is not, that namespace writes a separate repository",
+              },
+        );
+      });
   },
 };
 
