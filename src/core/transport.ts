@@ -71,6 +71,8 @@ export interface Reach {
   resolved: boolean;
   /** Kopiur ClusterRepository: false when its allowedNamespaces excludes the consumer's namespace. */
   allowed?: boolean;
+  /** Kopiur: the delivered Repository or ClusterRepository (its moverDefaults shape every mover). */
+  repositoryObject?: ModelObject;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,7 +437,11 @@ function backendReach(repo: ModelObject, consumerNs: string | undefined): Reach 
   const via = cluster ? `ClusterRepository ${repo.name}` : `Repository ${repo.namespace ?? "?"}/${repo.name}`;
   const self = cluster ? `ClusterRepository/${repo.name}` : `Repository/${repo.namespace ?? "?"}/${repo.name}`;
   const allowed = cluster ? allowedIn(repo, consumerNs) : undefined;
-  const withAllowed = (r: Reach): Reach => (allowed === undefined ? r : { ...r, allowed });
+  const withAllowed = (r: Reach): Reach => ({
+    ...r,
+    repositoryObject: repo,
+    ...(allowed === undefined ? {} : { allowed }),
+  });
   const backend = rec(repo.body, "spec", "backend");
   const fs = rec(backend, "filesystem");
   if (fs) {

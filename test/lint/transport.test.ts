@@ -521,6 +521,144 @@ describe("transport: how consumers reach the repository", () => {
         "the 568 movers are the minority: 2 writers against 3",
       );
       assert.match(ofRule(r, "permissions/uid-mismatch")[0]?.what ?? "", /\(others: 1000\)/);
+
+      // Inverted: the shared file is the minority; its one finding names every namespace it is delivered to.
+      const inverted = { ...files, "apps/common/app.yaml": shared(568), "apps/d/app.yaml": shared(1000) };
+      inverted["apps/e/app.yaml"] = shared(1000);
+      inverted["clusters/main/apps.yaml"] =
+        `${files["clusters/main/apps.yaml"]}${ks("f", "./apps/e", "  targetNamespace: f\n")}${ks("g", "./apps/d", "  targetNamespace: g\n")}`;
+      const found = ofRule(await lint(repo(inverted)), "permissions/uid-mismatch");
+      assert.deepEqual(
+        found.map((f) => [f.file, f.subject]),
+        [
+          [
+            "apps/common/app.yaml",
+            "ReplicationSource a/app (mover), ReplicationSource b/app (mover) and ReplicationSource c/app (mover)",
+          ],
+        ],
+      );
+      assert.match(found[0]?.what ?? "", /^write the repository .* \(3 writers\)$/);
+    });
+
+    it("the fix proposes a UID:GID pair some writer uses, never one made of two majorities", async () => {
+      const files = {
+        "volsync/policy.yaml": NFS_POLICY,
+        "media/d.yaml":
+          secret("media", "d-secret", "filesystem:///repository") +
+          mover("media", "a", "d-secret", { uid: 1000, gid: 1000 }) +
+          mover("media", "b", "d-secret", { uid: 1000, gid: 1000 }) +
+          mover("media", "c", "d-secret", { uid: 2000, gid: 3000 }) +
+          mover("media", "d", "d-secret", { uid: 4000, gid: 3000 }) +
+          mover("media", "e", "d-secret", { uid: 5000, gid: 3000 }),
+      };
+      // The most common UID is 1000 and the most common GID 3000, but no writer runs as 1000:3000.
+      const found = ofRule(await lint(repo(files)), "permissions/uid-mismatch");
+      assert.deepEqual(
+        found.map((f) => f.subject),
+        ["ReplicationSource media/c (mover)", "ReplicationSource media/d (mover)", "ReplicationSource media/e (mover)"],
+      );
+      for (const f of found) assert.match(f.fix, /run it as runAsUser: 1000, runAsGroup: 1000 /);
+    });
+  });
+
+  describe("Kopiur mover identities", () => {
+    // The policy and its schedule (a Restore is a mover of its own, with its own context).
+    const policy = (app: string, uid = 1000) =>
+      kopiurApp("media", app, "nas", uid)
+        .split("---\n")
+        .filter((d) => !d.includes("kind: Restore"))
+        .join("---\n");
+    const withMover = (app: string, mover: string) =>
+      policy(app).replace(/ {2}mover:\n {4}securityContext:\n {6}runAsUser: \d+\n {6}runAsGroup: \d+\n/, mover);
+    const defaults = (uid: number) =>
+      clusterRepository("nas", NFS).replace(
+        "  encryption:",
+        `  moverDefaults:\n    securityContext:\n      runAsUser: ${uid}\n      runAsGroup: ${uid}\n  encryption:`,
+      );
+
+    it("a mover without a security context runs as Kopiur's 65532, the repository's bootstrap mover too", async () => {
+      const files = {
+        "kopiur/clusterrepository.yaml": clusterRepository("nas", NFS),
+        "media/a.yaml": policy("a"),
+        "media/b.yaml": policy("b"),
+        "media/c.yaml": withMover("c", ""),
+      };
+      const found = ofRule(await lint(repo(files)), "permissions/uid-mismatch");
+      assert.deepEqual(
+        found.map((f) => [f.subject, f.file]),
+        [
+          ["ClusterRepository nas (mover)", "kopiur/clusterrepository.yaml"],
+          ["SnapshotPolicy media/c (mover)", "media/c.yaml"],
+        ],
+      );
+      assert.match(found[1]?.what ?? "", /runAsUser 65532 \(others: 1000\).*from Kopiur's default \(65532\)/);
+      assert.match(
+        found[1]?.fix ?? "",
+        /spec\.mover\.securityContext, or once for every mover in ClusterRepository nas spec\.moverDefaults/,
+      );
+    });
+
+    it("the repository's moverDefaults reach every mover; a recipe's own context wins over them", async () => {
+      const clean = {
+        "kopiur/clusterrepository.yaml": defaults(1000),
+        "media/a.yaml": policy("a"),
+        "media/c.yaml": withMover("c", ""),
+      };
+      assert.deepEqual(ofRule(await lint(repo(clean)), "permissions/uid-mismatch"), []);
+      const pinned = { ...clean, "media/c.yaml": policy("c", 2000) };
+      const found = ofRule(await lint(repo(pinned)), "permissions/uid-mismatch");
+      assert.deepEqual(
+        found.map((f) => [f.subject, f.file]),
+        [["SnapshotPolicy media/c (mover)", "media/c.yaml"]],
+      );
+      // A pod-level runAsUser in a higher layer beats a container-level one in a lower layer.
+      const podLevel = {
+        ...clean,
+        "media/c.yaml": withMover(
+          "c",
+          "  mover:\n    podSecurityContext:\n      runAsUser: 2000\n      runAsGroup: 2000\n",
+        ),
+      };
+      assert.match(
+        ofRule(await lint(repo(podLevel)), "permissions/uid-mismatch")[0]?.what ?? "",
+        /runAsUser 2000 \(others: 1000\)/,
+      );
+    });
+
+    it("Kopiur's per-app identities: another UID is a warning on a PVC, an info on NFS (the export may map every user to one)", async () => {
+      const files = (backend: string) => ({
+        "kopiur/clusterrepository.yaml": defaults(1000).replace(NFS, backend),
+        "media/a.yaml": policy("a"),
+        "media/c.yaml": policy("c", 2000),
+        ...(backend === ON_PVC ? { "media/pvc.yaml": pvcKopia("media") } : {}),
+      });
+      const severity = async (backend: string) =>
+        ofRule(await lint(repo(files(backend))), "permissions/uid-mismatch").map((f) => [f.subject, f.severity]);
+      assert.deepEqual(await severity(ON_PVC), [["SnapshotPolicy media/c (mover)", "warning"]]);
+      assert.deepEqual(await severity(NFS), [["SnapshotPolicy media/c (mover)", "info"]]);
+    });
+
+    it("an identity decided in the cluster (inherited from the workload, privileged) is not judged", async () => {
+      const files = {
+        "kopiur/clusterrepository.yaml": defaults(1000),
+        "media/a.yaml": policy("a"),
+        "media/c.yaml": withMover("c", "  mover:\n    inheritSecurityContextFrom:\n      pvcConsumer: {}\n"),
+        "media/d.yaml": withMover("d", "  mover:\n    privilegedMode: true\n"),
+      };
+      assert.deepEqual(ofRule(await lint(repo(files)), "permissions/uid-mismatch"), []);
+    });
+
+    it("an object store has no file owners: no permission findings", async () => {
+      const files = {
+        "kopiur/clusterrepository.yaml": clusterRepository("nas", S3),
+        "media/a.yaml": policy("a"),
+        "media/c.yaml": withMover("c", ""),
+      };
+      const r = await lint(repo(files));
+      assert.deepEqual(
+        r.findings.filter((f) => f.rule.startsWith("permissions/")),
+        [],
+      );
     });
   });
 });

@@ -2,24 +2,33 @@
  * permissions/*: one UID/GID writes each repository, and nothing re-owns it. Only writers of a filesystem
  * repository (a PVC or an NFS export: core/transport.ts) count; an object store has no file owners.
  */
-import { consumersByNamespace, moverSpec } from "../consumers.ts";
-import { get, isVolsync, objectsOf, perModel, rec, str } from "../model.ts";
-import { onFilesystem, reachOf, type Transport, volumeKey } from "../transport.ts";
-import { type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
+import { consumersByNamespace } from "../consumers.ts";
+import { get, isKopiur, isVolsync, type ModelObject, objectsOf, perModel, type RepoModel, rec, str } from "../model.ts";
+import { int, KOPIUR_WRITERS, kopiurMoverIdentity, type MoverIdentity, volsyncMoverIdentity } from "../movers.ts";
+import { onFilesystem, type Reach, reachesOf, reachOf, type Transport, volumeKey } from "../transport.ts";
+import { type Finding, type Rule, type RuleContext, reporter, type Severity, where } from "./types.ts";
 import { podWriters, volsyncConsumers, writerRepository } from "./wiring.ts";
 
 /** A security context that applies to a writer of the repository. */
 interface Context {
-  subject: string;
-  owner: { doc: { file: string; index: number; line: number } };
+  /** Every writer this place stands for (component copies collapse into one place), in delivery order. */
+  subjects: string[];
+  owner: ModelObject;
   keys: (string | number)[];
-  /** Where fsGroup is (the pod's security context for pods). */
+  /** Where fsGroup is (the pod's security context for pods; a Kopiur Repository's moverDefaults). */
+  fsOwner: ModelObject;
   fsKeys: (string | number)[];
   uid: number | undefined;
   gid: number | undefined;
   fsGroup: number | undefined;
   changePolicy: string | undefined;
   kind: "mover" | "pod";
+  /** Kopiur gives each app's movers the app's identity by design: their differences weigh less. */
+  kopiur: boolean;
+  /** Where the UID comes from when it is not written at `keys` (a Kopiur default or moverDefaults). */
+  from: string | undefined;
+  /** Movers: where a fix sets the UID and GID. */
+  setIn: string | undefined;
   /** The repository it writes (core/transport.ts Reach.repository) and the volume that holds it. */
   repository: string;
   storage: string;
@@ -30,10 +39,7 @@ interface Context {
   writers: number;
 }
 
-const num = (v: unknown): number | undefined =>
-  typeof v === "number" && Number.isInteger(v) ? v : typeof v === "string" && /^\d+$/.test(v) ? Number(v) : undefined;
-
-/** Every writer's effective security context, each place once (with the number of writers it stands for). */
+/** Every writer's effective security context, each place once (with the writers it stands for). */
 export function writerContexts(ctx: RuleContext): Context[] {
   return contexts(ctx.model);
 }
@@ -43,7 +49,7 @@ const contexts = perModel((model): Context[] => {
   // document -> "keys uid gid fsGroup policy repository" -> context: one per place, values and repository
   // (component copies collapse, and count as writers of it).
   const seen = new Map<object, Map<string, Context>>();
-  const push = (c: Context, key: string) => {
+  const add = (c: Context, key: string) => {
     let inner = seen.get(c.owner.doc);
     if (!inner) {
       inner = new Map();
@@ -52,74 +58,82 @@ const contexts = perModel((model): Context[] => {
     const prev = inner.get(key);
     if (prev) {
       prev.writers++;
+      const subject = c.subjects[0] as string;
+      if (!prev.subjects.includes(subject)) prev.subjects.push(subject);
       return;
     }
     inner.set(key, c);
     out.push(c);
   };
-  const MOVER_KEYS = {
-    KopiaMaintenance: ["spec", "moverSecurityContext"],
-    KopiaMaintenancePod: ["spec", "podSecurityContext"],
-    other: ["spec", "kopia", "moverSecurityContext"],
-  };
   const seedStorage = volumeKey({ type: "pvc", claimName: model.conventions.claimName });
-  for (const o of volsyncConsumers(model)) {
-    const reach = reachOf(model, o);
-    if (!onFilesystem(model, reach)) continue;
-    // KopiaMaintenance names it podSecurityContext (some forks: moverSecurityContext)
-    const maint = o.kind === "KopiaMaintenance";
-    const mover = rec(moverSpec(o), "moverSecurityContext");
-    const sc = mover ?? (maint ? rec(moverSpec(o), "podSecurityContext") : undefined);
-    if (!sc) continue;
-    const uid = num(sc.runAsUser);
-    const gid = num(sc.runAsGroup);
-    const fsGroup = num(sc.fsGroup);
-    const changePolicy = str(sc, "fsGroupChangePolicy");
-    const keys = !maint ? MOVER_KEYS.other : mover ? MOVER_KEYS.KopiaMaintenance : MOVER_KEYS.KopiaMaintenancePod;
+  const addMover = (o: ModelObject, id: MoverIdentity, reach: Reach) => {
     // Unresolved in a repository with the seed's layout: taken to be the per-namespace PVC, directory unknown.
     const guessed = !reach.resolved;
     const storage = guessed ? seedStorage : reach.storage;
-    push(
+    const repository = guessed ? storage : reach.repository;
+    add(
       {
-        subject: `${o.kind} ${o.namespace ?? "?"}/${o.name} (mover)`,
-        owner: o,
-        keys,
-        fsKeys: keys,
-        uid,
-        gid,
-        fsGroup,
-        changePolicy,
+        subjects: [`${o.kind} ${o.namespace === undefined ? "" : `${o.namespace}/`}${o.name} (mover)`],
+        owner: id.at,
+        keys: id.keys,
+        fsOwner: id.fsAt,
+        fsKeys: id.fsKeys,
+        uid: id.uid,
+        gid: id.gid,
+        fsGroup: id.fsGroup,
+        changePolicy: id.changePolicy,
         kind: "mover",
-        repository: guessed ? storage : reach.repository,
+        kopiur: isKopiur(o),
+        from: id.at === o && !id.from.startsWith("Kopiur") ? undefined : id.from,
+        setIn: id.setIn,
+        repository,
         storage,
         dirKnown: !guessed && reach.dir !== undefined,
         transport: guessed ? "pvc" : reach.transport,
         writers: 1,
       },
-      `mover ${uid} ${gid} ${fsGroup} ${changePolicy} ${guessed ? storage : reach.repository}`,
+      `mover ${o.kind} ${o.doc.index} ${id.keys.join("/")} ${id.uid} ${id.gid} ${id.fsGroup} ${id.changePolicy} ${repository}`,
     );
+  };
+  for (const o of volsyncConsumers(model)) {
+    const reach = reachOf(model, o);
+    if (!onFilesystem(model, reach)) continue;
+    const id = volsyncMoverIdentity(o);
+    if (id) addMover(o, id, reach);
+  }
+  for (const o of kopiurWriters(model)) {
+    for (const reach of reachesOf(model, o)) {
+      // Only a delivered repository on a volume has file owners (an unresolved reference could be anything).
+      if (!reach.resolved || !onFilesystem(model, reach)) continue;
+      const id = kopiurMoverIdentity(o, reach.repositoryObject);
+      if (id) addMover(o, id, reach);
+    }
   }
   for (const w of podWriters(model)) {
     const pod = w.podSecurity ?? {};
     const own = rec(w.container, "securityContext") ?? {};
-    const uid = num(own.runAsUser) ?? num(pod.runAsUser);
-    const gid = num(own.runAsGroup) ?? num(pod.runAsGroup);
+    const uid = int(own.runAsUser) ?? int(pod.runAsUser);
+    const gid = int(own.runAsGroup) ?? int(pod.runAsGroup);
     const ownKeys = [...w.containerKeys, "securityContext"];
     const keys = own.runAsUser !== undefined ? ownKeys : w.podSecurity ? w.podSecurityKeys : w.containerKeys;
-    const fsGroup = num(pod.fsGroup);
+    const fsGroup = int(pod.fsGroup);
     const changePolicy = str(pod, "fsGroupChangePolicy");
     const repo = writerRepository(model, w);
-    push(
+    add(
       {
-        subject: w.label,
+        subjects: [w.label],
         owner: w.owner,
         keys,
+        fsOwner: w.owner,
         fsKeys: w.podSecurityKeys,
         uid,
         gid,
         fsGroup,
         changePolicy,
         kind: "pod",
+        kopiur: false,
+        from: undefined,
+        setIn: undefined,
         repository: repo.repository,
         storage: repo.storage,
         dirKnown: repo.dir !== undefined,
@@ -132,19 +146,51 @@ const contexts = perModel((model): Context[] => {
   return out;
 });
 
-/** The most common value, each value weighted by its writers. */
-function majority(values: { v: number; n: number }[], fallback: number): number {
-  const counts = new Map<number, number>();
-  for (const { v, n } of values) counts.set(v, (counts.get(v) ?? 0) + n);
-  let best = fallback;
+/** Kopiur objects that run movers writing a repository: recipes and the repositories themselves (bootstrap). */
+const kopiurWriters = perModel((model: RepoModel): ModelObject[] => {
+  const out: ModelObject[] = [];
+  for (const kind of KOPIUR_WRITERS) for (const o of objectsOf(model, kind)) if (isKopiur(o)) out.push(o);
+  return out;
+});
+
+/** "A", "A and B", "A, B and C": every subject, in order. */
+function subjectsText(subjects: string[]): string {
+  if (subjects.length <= 1) return subjects[0] ?? "";
+  return `${subjects.slice(0, -1).join(", ")} and ${subjects[subjects.length - 1]}`;
+}
+
+/**
+ * The UID:GID pair the writers of one repository should share: the pair most writers use (each weighted by
+ * the writers it stands for; ties: the conventions' pair, then the first). Only pairs that some writer
+ * uses are candidates; without any writer stating both, the most common UID with the conventions' GID.
+ */
+function majorityPair(group: Context[], fallback: { uid: number; gid: number }): { uid: number; gid: number } {
+  const pairs = new Map<string, { uid: number; gid: number; n: number }>();
+  const uids = new Map<number, number>();
+  for (const c of group) {
+    if (c.uid === undefined) continue;
+    uids.set(c.uid, (uids.get(c.uid) ?? 0) + c.writers);
+    if (c.gid === undefined) continue;
+    const key = `${c.uid}:${c.gid}`;
+    const p = pairs.get(key) ?? { uid: c.uid, gid: c.gid, n: 0 };
+    p.n += c.writers;
+    pairs.set(key, p);
+  }
+  let best: { uid: number; gid: number; n: number } | undefined;
+  for (const p of pairs.values()) {
+    const preferred = p.uid === fallback.uid && p.gid === fallback.gid;
+    if (!best || p.n > best.n || (p.n === best.n && preferred)) best = p;
+  }
+  if (best) return { uid: best.uid, gid: best.gid };
+  let uid = fallback.uid;
   let n = -1;
-  for (const [v, k] of counts) {
-    if (k > n || (k === n && v === fallback)) {
-      best = v;
+  for (const [v, k] of uids) {
+    if (k > n || (k === n && v === fallback.uid)) {
+      uid = v;
       n = k;
     }
   }
-  return best;
+  return { uid, gid: fallback.gid };
 }
 
 /**
@@ -177,12 +223,32 @@ function byRepository(ctxs: Context[]): Context[][] {
   return [...groups.values()];
 }
 
+const WHY_GID =
+  "Kopia creates its files and directories for their owner only (0600/0700), so writers with the same UID can read each other's files whatever their group; a different group still breaks access where the repository relies on group permissions (an NFS export shared by group)";
+const WHY_NFS =
+  "a writer with another UID leaves files (Kopia makes them owner-only, 0600/0700) that the others cannot read or delete, unless the NFS export maps every user to one (all_squash / Mapall User), which the repository does not say; on an export that keeps UIDs this breaks backups and maintenance";
+const WHY_KOPIUR =
+  "Kopiur runs each app's movers with that app's identity by design (so that they can read and restore the app's files), and real setups run many UIDs against one repository; whether the others can still read what one UID wrote depends on the volume (an NFS export that maps every user to one makes it moot). Worth knowing when a mover fails with permission denied";
+
+/**
+ * How sure a UID/GID difference is to break the repository: another UID on a volume that keeps owners
+ * (CephFS) is an error; on NFS the export may map every user to one (a warning); Kopiur's per-app
+ * identities weigh one step less (by design, and common in working setups); the same UID with another
+ * GID is at most a warning.
+ */
+function uidSeverity(c: Context, otherUid: boolean, nfs: boolean): { severity?: Severity; why?: string } {
+  if (c.kopiur) return { severity: otherUid && !nfs ? "warning" : "info", why: WHY_KOPIUR };
+  if (!otherUid) return { severity: "warning", why: WHY_GID };
+  return nfs ? { severity: "warning", why: WHY_NFS } : {};
+}
+
 export const uidMismatch: Rule = {
   meta: {
     id: "permissions/uid-mismatch",
     severity: "error",
     title: "writers run with different UIDs or GIDs",
-    severityNote: "warning when only the GID differs",
+    severityNote:
+      "warning when only the GID differs, and on NFS (an export that maps every user to one makes UIDs moot, and the repository does not say); for Kopiur movers, which run with each app's identity by design: warning on a PVC, info on NFS",
     why: "movers, maintenance, the init Job and the Kopia server must write the repository as one UID/GID; a writer with another UID leaves files and index blobs the others cannot read or delete (the most common incident: xunholy/k8s-gitops#4291, Tanguille/cluster#3823). Writers of different repositories do not conflict; object stores have no file owners",
   },
   check(ctx) {
@@ -190,14 +256,7 @@ export const uidMismatch: Rule = {
     const groups = byRepository(writerContexts(ctx));
     const out: Finding[] = [];
     for (const group of groups) {
-      const uid = majority(
-        group.flatMap((c) => (c.uid !== undefined ? [{ v: c.uid, n: c.writers }] : [])),
-        ctx.conventions.uid,
-      );
-      const gid = majority(
-        group.flatMap((c) => (c.gid !== undefined ? [{ v: c.gid, n: c.writers }] : [])),
-        ctx.conventions.gid,
-      );
+      const { uid, gid } = majorityPair(group, ctx.conventions);
       const repository = (group.find((c) => c.dirKnown) ?? (group[0] as Context)).repository;
       const nfs = group.some((c) => c.transport === "nfs");
       for (const c of group) {
@@ -207,22 +266,18 @@ export const uidMismatch: Rule = {
         if (c.gid !== undefined && c.gid !== gid) diffs.push(`runAsGroup ${c.gid} (others: ${gid})`);
         if (diffs.length === 0) continue;
         const writers = c.writers > 1 ? ` (${c.writers} writers)` : "";
+        const from = c.from ? `, from ${c.from}` : "";
         out.push(
           report(
             where(ctx, c.owner, c.keys),
-            c.subject,
-            `writes the repository${groups.length > 1 ? ` ${repository}` : ""} with ${diffs.join(" and ")}${writers}`,
-            `run it as runAsUser: ${uid}, runAsGroup: ${gid}${c.kind === "mover" ? ` (${c.keys[c.keys.length - 1]})` : ""}, like every other writer; then fix ownership once: chown -R ${uid}:${gid} on the repository directory${
+            subjectsText(c.subjects),
+            `${c.subjects.length > 1 ? "write" : "writes"} the repository${groups.length > 1 ? ` ${repository}` : ""} with ${diffs.join(" and ")}${from}${writers}`,
+            `run it as runAsUser: ${uid}, runAsGroup: ${gid}${c.setIn ? ` (${c.setIn})` : ""}, like every other writer; then fix ownership once: chown -R ${uid}:${gid} on the repository directory${
               nfs
                 ? `. On NFS fsGroup does nothing (kubelet does not re-own NFS files): if the UIDs must differ, give every writer one supplemental group (supplementalGroups: [${gid}]) and make the export group-writable with setgid (chmod -R 2775)`
                 : ""
             }`,
-            otherUid
-              ? {}
-              : {
-                  severity: "warning",
-                  why: "Kopia creates its files and directories for their owner only (0600/0700), so writers with the same UID can read each other's files whatever their group; a different group still breaks access where the repository relies on group permissions (an NFS export shared by group)",
-                },
+            uidSeverity(c, otherUid, nfs),
           ),
         );
       }
@@ -245,8 +300,8 @@ export const unsetUid: Rule = {
       .map((c) =>
         report(
           where(ctx, c.owner, c.keys),
-          c.subject,
-          "mounts the repository but sets no runAsUser",
+          subjectsText(c.subjects),
+          `${c.subjects.length > 1 ? "mount" : "mounts"} the repository but ${c.subjects.length > 1 ? "set" : "sets"} no runAsUser`,
           `set securityContext.runAsUser: ${ctx.conventions.uid} and runAsGroup: ${ctx.conventions.gid} (the movers' UID/GID)`,
         ),
       );
@@ -269,9 +324,9 @@ export const fsGroupPolicy: Rule = {
       if (c.transport === "nfs") continue;
       out.push(
         report(
-          where(ctx, c.owner, [...c.fsKeys, "fsGroup"]),
-          c.subject,
-          `sets fsGroup ${c.fsGroup} ${c.changePolicy ? `with fsGroupChangePolicy ${c.changePolicy}` : "without fsGroupChangePolicy"}`,
+          where(ctx, c.fsOwner, [...c.fsKeys, "fsGroup"]),
+          subjectsText(c.subjects),
+          `${c.subjects.length > 1 ? "set" : "sets"} fsGroup ${c.fsGroup} ${c.changePolicy ? `with fsGroupChangePolicy ${c.changePolicy}` : "without fsGroupChangePolicy"}`,
           "add fsGroupChangePolicy: OnRootMismatch next to fsGroup",
         ),
       );
