@@ -72,18 +72,22 @@ export function mountsOf(c: ContainerView, volumes: string[]): Mount[] {
   return out;
 }
 
-/** Workloads (pods, jobs, deployments, ...) that mount the PVC `claim`. */
-export const claimWorkloads = perModel((model: RepoModel): PodView[] => {
-  const claim = model.conventions.claimName;
+/** Every workload (pods, jobs, deployments, ...) with a pod spec. */
+export const workloads = perModel((model: RepoModel): PodView[] => {
   const out: PodView[] = [];
   for (const kind of Object.keys(POD_PATHS)) {
     for (const o of objectsOf(model, kind)) {
       const p = podOf(o);
-      if (p && claimVolumes(p, claim).length > 0) out.push(p);
+      if (p) out.push(p);
     }
   }
   return out;
 });
+
+/** Workloads (pods, jobs, deployments, ...) that mount the PVC `claim`. */
+export const claimWorkloads = perModel((model: RepoModel): PodView[] =>
+  workloads(model).filter((p) => claimVolumes(p, model.conventions.claimName).length > 0),
+);
 
 /** "/repository" + "repository" relative path helpers (POSIX, no trailing slash). */
 export function normalizeAbs(p: string): string {

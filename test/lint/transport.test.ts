@@ -475,6 +475,78 @@ describe("transport: how consumers reach the repository", () => {
       assert.match(f?.fix ?? "", /supplementalGroups: \[568\]/);
     });
 
+    it("a Job or a Kopia server mounting the NFS export inline writes the same repository as the movers", async () => {
+      const job = (uid: number, path: string, dir = "/repository") => `---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: kopia-init
+  namespace: volsync-system
+spec:
+  template:
+    spec:
+      securityContext:
+        runAsUser: ${uid}
+        runAsGroup: ${uid}
+      containers:
+        - name: kopia
+          image: kopia/kopia
+          env:
+            - name: KOPIA_REPOSITORY
+              value: filesystem://${dir}
+      volumes:
+        - name: repo
+          nfs:
+            server: nas.internal
+            path: ${path}
+`;
+      const withMount = (text: string, mountPath: string) =>
+        text.replace(
+          "          env:",
+          `          volumeMounts:\n            - name: repo\n              mountPath: ${mountPath}\n          env:`,
+        );
+      const files = (init: string) => ({
+        "volsync/policy.yaml": NFS_POLICY,
+        "volsync/init.yaml": init,
+        "media/a.yaml":
+          secret("media", "a-secret", "filesystem:///repository") + mover("media", "a", "a-secret", { uid: 568 }),
+      });
+      // The export itself, another UID: the Job's files are the movers' problem too (NFS: a warning).
+      let r = await lint(repo(files(withMount(job(0, "/volume2/kopia"), "/repository"))));
+      assert.deepEqual(rules(r, "permissions/uid-mismatch"), [
+        "permissions/uid-mismatch Job volsync-system/kopia-init container kopia",
+      ]);
+      assert.equal(ofRule(r, "permissions/uid-mismatch")[0]?.severity, "warning");
+      // The directory above the export, the repository named through it: the same repository.
+      r = await lint(repo(files(withMount(job(0, "/volume2", "/data/kopia"), "/data"))));
+      assert.deepEqual(rules(r, "permissions/uid-mismatch"), [
+        "permissions/uid-mismatch Job volsync-system/kopia-init container kopia",
+      ]);
+      // Another directory of the export than the movers use: two repositories where one was meant.
+      r = await lint(repo(files(withMount(job(568, "/volume2/kopia", "/repository/other"), "/repository"))));
+      assert.deepEqual(
+        rules(r, "path/mismatch").map((x) => x.split(" ")[0]),
+        ["path/mismatch"],
+      );
+      // The same UID, the same directory: nothing to say; another export of the server is another volume.
+      assert.deepEqual(
+        rules(
+          await lint(repo(files(withMount(job(568, "/volume2/kopia"), "/repository")))),
+          "permissions/uid-mismatch",
+          "path/mismatch",
+        ),
+        [],
+      );
+      assert.deepEqual(
+        rules(
+          await lint(repo(files(withMount(job(0, "/volume3"), "/repository")))),
+          "permissions/uid-mismatch",
+          "path/mismatch",
+        ),
+        [],
+      );
+    });
+
     it("the same UID with another GID is a warning: Kopia's files are owner-only", async () => {
       const files = {
         "volsync/policy.yaml": NFS_POLICY,

@@ -101,8 +101,8 @@ export function repositoryPlaces(ctx: RuleContext): Place[] {
       );
     }
   }
-  const podStorage = volumeKey({ type: "pvc", claimName: ctx.conventions.claimName });
   for (const w of podWriters(model)) {
+    const podStorage = volumeKey(w.volume);
     const how = `${w.label} mounts it at ${w.mounts.map((m) => (m.subPath ? `${m.mountPath} (subPath ${m.subPath})` : m.mountPath)).join(", ")}`;
     const env = envRepository(w.container);
     const refs: { abs: string; at: At; subject: string; user?: string }[] = [];

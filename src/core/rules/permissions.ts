@@ -137,7 +137,7 @@ const contexts = perModel((model): Context[] => {
         repository: repo.repository,
         storage: repo.storage,
         dirKnown: repo.dir !== undefined,
-        transport: "pvc",
+        transport: w.volume.type === "nfs" ? "nfs" : "pvc",
         writers: 1,
       },
       `${keys.join("/")} ${uid} ${gid} ${fsGroup} ${changePolicy} ${repo.repository}`,

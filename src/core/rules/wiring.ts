@@ -3,10 +3,21 @@
  * `repositoryPVC`: resolved in core/transport.ts), pods that mount the PVC, and the Kopia server in an
  * app-template HelmRelease. Shared by the path, permissions and admission rules.
  */
-import { filesystemPath, isConsumer, repositoryOfSecret } from "../consumers.ts";
-import { arr, get, isVolsync, type ModelObject, objectsOf, perModel, type RepoModel, rec, str } from "../model.ts";
-import { claimVolumes, claimWorkloads, containersOf, type Mount, mountsOf, onVolume, type PodView } from "../pods.ts";
-import { repositoryKey, volumeKey } from "../transport.ts";
+import { consumersByNamespace, filesystemPath, isConsumer, repositoryOfSecret } from "../consumers.ts";
+import {
+  arr,
+  get,
+  isKopiur,
+  isVolsync,
+  type ModelObject,
+  objectsOf,
+  perModel,
+  type RepoModel,
+  rec,
+  str,
+} from "../model.ts";
+import { containersOf, type Mount, mountsOf, normalizeAbs, onVolume, type PodView, workloads } from "../pods.ts";
+import { reachesOf, repositoryKey, type Volume, volumeKey, volumeOfSource } from "../transport.ts";
 
 export type { AdmissionWiring, MoverMount } from "../transport.ts";
 // The wiring is resolved once, in core/transport.ts; the rules read it from here.
@@ -21,8 +32,10 @@ export const volsyncConsumers = perModel((model: RepoModel): ModelObject[] => {
   return out;
 });
 
-/** A container that mounts the repository PVC, with where it mounts it. */
+/** A container that mounts the repository's volume (the PVC, or an NFS export a consumer reaches it on). */
 export interface Writer {
+  /** The volume it mounts: the PVC `kopia`, or the NFS export as the pod names it. */
+  volume: Volume;
   owner: ModelObject;
   /** Human label: "Job volsync-system/kopia-init container kopia". */
   label: string;
@@ -35,16 +48,59 @@ export interface Writer {
   podSecurityKeys: (string | number)[];
 }
 
-/** Containers of pods, jobs, deployments ... that mount the PVC `kopia`. */
+/**
+ * NFS exports some consumer's movers reach a repository on (core/transport.ts), as "server:/path". A pod
+ * that mounts one of them, a directory above it or one below it (the init Job, a Kopia server) writes the
+ * same files as those movers.
+ */
+const reachedExports = perModel((model: RepoModel): { server: string; path: string }[] => {
+  const seen = new Map<string, { server: string; path: string }>();
+  const add = (o: ModelObject) => {
+    for (const r of reachesOf(model, o)) {
+      const nfs = r.transport === "nfs" ? r.mount?.nfs : undefined;
+      if (nfs && !nfs.path.includes("${")) seen.set(`${nfs.server}:${normalizeAbs(nfs.path)}`, nfs);
+    }
+  };
+  for (const list of consumersByNamespace(model).values()) for (const o of list) add(o);
+  for (const o of objectsOf(model, "ClusterRepository")) if (isKopiur(o)) add(o);
+  return [...seen.values()];
+});
+
+/** Is `p` the directory `dir` or inside it (both normalised)? */
+const under = (dir: string, p: string) => p === dir || p.startsWith(dir === "/" ? "/" : `${dir}/`);
+
+/** Is `v` the repository's volume: the PVC `claim`, or NFS on (or above, or below) an export a consumer reaches? */
+function repositoryVolume(model: RepoModel, v: Volume | undefined): v is Volume {
+  if (!v) return false;
+  if (v.type === "pvc") return v.claimName === model.conventions.claimName;
+  if (v.type !== "nfs" || v.path.includes("${")) return false;
+  const p = normalizeAbs(v.path);
+  return reachedExports(model).some((e) => {
+    if (e.server !== v.server) return false;
+    const q = normalizeAbs(e.path);
+    return under(p, q) || under(q, p);
+  });
+}
+
+/** Containers of pods, jobs, deployments ... that mount the PVC `kopia` or an NFS export of the repository. */
 export const podWriters = perModel((model: RepoModel): Writer[] => {
   const out: Writer[] = [];
-  const claim = model.conventions.claimName;
-  for (const p of claimWorkloads(model)) {
-    const vols = claimVolumes(p, claim);
+  for (const p of workloads(model)) {
+    // Volume name -> the repository volume it is (a pod mounts one of them; the first wins).
+    const byName = new Map<string, Volume>();
+    for (const v of arr(p.spec, "volumes")) {
+      const volume = volumeOfSource(v);
+      const name = str(v, "name");
+      if (name !== undefined && repositoryVolume(model, volume)) byName.set(name, volume);
+    }
+    if (byName.size === 0) continue;
+    const names = [...byName.keys()];
     for (const c of containersOf(p)) {
-      const mounts: Mount[] = mountsOf(c, vols);
+      const mounts: Mount[] = mountsOf(c, names);
       if (mounts.length === 0) continue;
+      const first = str(arr(c.c, "volumeMounts").find((m) => names.includes(str(m, "name") ?? "")), "name") ?? "";
       out.push({
+        volume: byName.get(first) as Volume,
         owner: p.owner,
         label: `${p.owner.kind} ${p.owner.namespace ?? "?"}/${p.owner.name} container ${c.name}`,
         mounts,
@@ -62,10 +118,10 @@ export const podWriters = perModel((model: RepoModel): Writer[] => {
 
 /**
  * bjw-s app-template HelmReleases (the usual way to run a Kopia server): `persistence.<x>.existingClaim`
- * naming the PVC, mounted at `globalMounts[].path` (default /<x>) into every container.
+ * naming the PVC, or `type: nfs` with the `server` and `path` of an export the repository is on, mounted
+ * at `globalMounts[].path` (default /<x>) into every container.
  */
 function helmWriters(model: RepoModel): Writer[] {
-  const claim = model.conventions.claimName;
   const out: Writer[] = [];
   for (const hr of objectsOf(model, "HelmRelease")) {
     const values = rec(hr.body, "spec", "values");
@@ -73,9 +129,18 @@ function helmWriters(model: RepoModel): Writer[] {
     if (!values || !persistence) continue;
     const mounts: { mountPath: string; subPath: string }[] = [];
     let mountKeys: (string | number)[] | undefined;
+    let volume: Volume | undefined;
     for (const key of Object.keys(persistence)) {
       const p = persistence[key];
-      if (str(p, "existingClaim") !== claim) continue;
+      const claim = str(p, "existingClaim");
+      const v: Volume | undefined =
+        claim !== undefined
+          ? { type: "pvc", claimName: claim }
+          : str(p, "type") === "nfs"
+            ? { type: "nfs", server: str(p, "server") ?? "?", path: str(p, "path") ?? "/" }
+            : undefined;
+      if (!repositoryVolume(model, v)) continue;
+      volume ??= v;
       const gm = arr(p, "globalMounts");
       if (gm.length === 0) {
         mounts.push({ mountPath: `/${key}`, subPath: "" });
@@ -95,12 +160,13 @@ function helmWriters(model: RepoModel): Writer[] {
         }
       }
     }
-    if (mounts.length === 0) continue;
+    if (mounts.length === 0 || !volume) continue;
     const podSecurity = rec(values, "defaultPodOptions", "securityContext");
     for (const [ctrl, cv] of Object.entries(rec(values, "controllers") ?? {})) {
       const ctrlPod = rec(cv, "pod", "securityContext");
       for (const [cname, cont] of Object.entries(rec(cv, "containers") ?? {})) {
         out.push({
+          volume,
           owner: hr,
           label: `HelmRelease ${hr.namespace ?? "?"}/${hr.name} container ${ctrl}/${cname}`,
           mounts,
@@ -172,7 +238,7 @@ export function writerRepository(
   model: RepoModel,
   w: Writer,
 ): { storage: string; repository: string; dir: string | undefined } {
-  const storage = volumeKey({ type: "pvc", claimName: model.conventions.claimName });
+  const storage = volumeKey(w.volume);
   const paths: string[] = [];
   const env = envRepository(w.container);
   if (env) {
