@@ -98,9 +98,9 @@ export const podWriters = perModel((model: RepoModel): Writer[] => {
     for (const c of containersOf(p)) {
       const mounts: Mount[] = mountsOf(c, names);
       if (mounts.length === 0) continue;
-      const first = str(arr(c.c, "volumeMounts").find((m) => names.includes(str(m, "name") ?? "")), "name") ?? "";
+      const mounted = arr(c.c, "volumeMounts").find((m) => byName.has(str(m, "name") ?? ""));
       out.push({
-        volume: byName.get(first) as Volume,
+        volume: byName.get(str(mounted, "name") ?? "") as Volume,
         owner: p.owner,
         label: `${p.owner.kind} ${p.owner.namespace ?? "?"}/${p.owner.name} container ${c.name}`,
         mounts,
