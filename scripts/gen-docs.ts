@@ -1,7 +1,7 @@
 /**
  * Generates the rules table at the top of docs/rules.md from the rule registry (RULES in
- * src/core/rules/index.ts): id (linked to its section), severity (with the rule's severityNote) and
- * title. Only the region between the rules-table markers is written; the sections are hand-written,
+ * src/core/rules/index.ts): id (linked to its section), severity (with the rule's severityNote), the
+ * transports it is about and its title. Only the region between the rules-table markers is written; the sections are hand-written,
  * and every rule id must have exactly one `## <id>` section (and every such section a rule).
  *
  *   npm run docs              # rewrite the table in docs/rules.md
@@ -10,7 +10,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { RULES, ruleAnchor } from "../src/core/rules/index.ts";
-import type { Rule } from "../src/core/rules/types.ts";
+import { ALL_TRANSPORTS, type Rule, type RuleTransport } from "../src/core/rules/types.ts";
 
 export const RULES_MD = path.resolve(import.meta.dirname, "..", "docs", "rules.md");
 export const TABLE_START = "<!-- rules-table:start -->";
@@ -19,12 +19,17 @@ export const TABLE_END = "<!-- rules-table:end -->";
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\s*\n\s*/g, " ");
 
 /** The markdown table, one row per rule in registry order. */
+/** "any" when a rule holds whatever the transport, else the transports it is about. */
+function transportsCell(transports: readonly RuleTransport[]): string {
+  return ALL_TRANSPORTS.every((t) => transports.includes(t)) ? "any" : transports.join(", ");
+}
+
 export function rulesTable(rules: readonly Rule[] = RULES): string {
   const rows = rules.map(({ meta }) => {
     const severity = meta.severityNote ? `${meta.severity} (${meta.severityNote})` : meta.severity;
-    return `| [\`${meta.id}\`](#${ruleAnchor(meta.id)}) | ${cell(severity)} | ${cell(meta.title)} |`;
+    return `| [\`${meta.id}\`](#${ruleAnchor(meta.id)}) | ${cell(severity)} | ${transportsCell(meta.transports)} | ${cell(meta.title)} |`;
   });
-  return ["| id | severity | checks |", "|---|---|---|", ...rows].join("\n");
+  return ["| id | severity | transports | checks |", "|---|---|---|---|", ...rows].join("\n");
 }
 
 /** docs/rules.md with the region between the markers replaced by the generated table. */

@@ -13,7 +13,14 @@ import type { Rule } from "../src/core/rules/types.ts";
 import { ROOT } from "./helpers.ts";
 
 const fake = (id: string, severityNote?: string): Rule => ({
-  meta: { id, severity: "error", title: "a | b", why: "w", ...(severityNote ? { severityNote } : {}) },
+  meta: {
+    id,
+    severity: "error",
+    transports: ["pvc"],
+    title: "a | b",
+    why: "w",
+    ...(severityNote ? { severityNote } : {}),
+  },
   check: () => [],
 });
 
@@ -42,10 +49,10 @@ describe("scripts/gen-docs.ts", () => {
     assert.equal(
       rulesTable([fake("volume/reclaim-policy", "warning for static PVs"), fake("input/skipped")]),
       [
-        "| id | severity | checks |",
-        "|---|---|---|",
-        "| [`volume/reclaim-policy`](#volumereclaim-policy) | error (warning for static PVs) | a \\| b |",
-        "| [`input/skipped`](#inputskipped) | error | a \\| b |",
+        "| id | severity | transports | checks |",
+        "|---|---|---|---|",
+        "| [`volume/reclaim-policy`](#volumereclaim-policy) | error (warning for static PVs) | pvc | a \\| b |",
+        "| [`input/skipped`](#inputskipped) | error | pvc | a \\| b |",
       ].join("\n"),
     );
   });

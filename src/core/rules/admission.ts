@@ -3,9 +3,11 @@ import { type ModelObject, objectsOf } from "../model.ts";
 import {
   compareKube,
   describeStated,
+  FILESYSTEM,
   type Finding,
   formatKubeVersion,
   type KubeVersion,
+  PVC_ONLY,
   type Rule,
   type RuleContext,
   type RuleMeta,
@@ -38,6 +40,7 @@ export function mapVersionFor(v: KubeVersion): string | undefined {
 export const apiVersion: Rule = {
   meta: {
     id: "admission/api-version",
+    transports: FILESYSTEM,
     severity: "error",
     severityNote:
       "warning for an older version on a newer cluster, still served while --runtime-config enables it; info when the repository states versions that disagree",
@@ -139,6 +142,7 @@ function uncertainApiVersion(ctx: RuleContext, meta: RuleMeta): Finding[] {
 export const noBinding: Rule = {
   meta: {
     id: "admission/no-binding",
+    transports: FILESYSTEM,
     severity: "error",
     title: "MutatingAdmissionPolicy without a binding",
     why: "a MutatingAdmissionPolicy does nothing until a MutatingAdmissionPolicyBinding names it: mover Jobs get no repository volume",
@@ -161,6 +165,7 @@ export const noBinding: Rule = {
 export const noGuard: Rule = {
   meta: {
     id: "admission/no-guard",
+    transports: FILESYSTEM,
     severity: "warning",
     title: "policy adds the volume without an idempotency guard",
     why: 'admission runs again on reinvocation and on UPDATE; a policy without a matchCondition like "no volume named repository yet" adds the volume twice and the Job is rejected (duplicate volume name)',
@@ -193,6 +198,7 @@ export const noGuard: Rule = {
 export const claimName: Rule = {
   meta: {
     id: "admission/claim-name",
+    transports: PVC_ONLY,
     severity: "error",
     title: "policy mounts another PVC than the per-namespace claim",
     why: "the policy cannot look objects up: it mounts whatever claimName it names in every mover's namespace, and only the per-namespace PVC (kopia) exists there",

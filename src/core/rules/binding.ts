@@ -2,7 +2,7 @@
 import { isSharedPv, repositoryClaims, sharedPvs } from "../claims.ts";
 import { arr, type ModelObject, objectsOf, perModel, str } from "../model.ts";
 import { claimMismatches, pvcFactsOf } from "../volume-facts.ts";
-import { type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
+import { type Finding, PVC_ONLY, type Rule, type RuleContext, reporter, where } from "./types.ts";
 import { factsOfPv } from "./volume.ts";
 
 const DYNAMIC_PV = /^pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -36,6 +36,7 @@ const subjectPvc = (p: ModelObject) => `PersistentVolumeClaim ${p.namespace ?? "
 export const noClaimRef: Rule = {
   meta: {
     id: "binding/no-claim-ref",
+    transports: PVC_ONLY,
     severity: "warning",
     title: "shared PV not reserved with claimRef",
     why: "a PV without spec.claimRef can be bound by any claim that matches its class, size and access modes, in any namespace: another tenant's PVC can take the shared backup volume",
@@ -60,6 +61,7 @@ export const noClaimRef: Rule = {
 export const staleClaimRef: Rule = {
   meta: {
     id: "binding/stale-claim-ref",
+    transports: PVC_ONLY,
     severity: "warning",
     title: "claimRef with uid or resourceVersion in Git",
     why: "a claimRef uid belongs to one PVC object: once that PVC is deleted and recreated the PV stays Released and the new PVC Pending until uid and resourceVersion are removed (kubernetes/kubernetes#91847)",
@@ -87,6 +89,7 @@ export const staleClaimRef: Rule = {
 export const unknownVolume: Rule = {
   meta: {
     id: "binding/unknown-volume",
+    transports: PVC_ONLY,
     severity: "error",
     title: "PVC names a PV that the repository does not declare",
     severityNote: "info for a dynamic `pvc-<uid>` volume",
@@ -121,6 +124,7 @@ export const unknownVolume: Rule = {
 export const noVolumeName: Rule = {
   meta: {
     id: "binding/no-volume-name",
+    transports: PVC_ONLY,
     severity: "error",
     title: "PVC of the shared volume without volumeName",
     severityNote: "info in the repository namespace",
@@ -155,6 +159,7 @@ const modes = (o: ModelObject) => arr(o.body, "spec", "accessModes").map(String)
 export const mismatch: Rule = {
   meta: {
     id: "binding/mismatch",
+    transports: PVC_ONLY,
     severity: "error",
     title: "PVC and its PV disagree on class, size or access modes",
     why: "the binder only binds a pre-bound PVC to its PV when storageClassName matches, the PV is at least as large as the request, and the PV offers every requested access mode; otherwise the PVC stays Pending",
@@ -217,6 +222,7 @@ export const mismatch: Rule = {
 export const notRwx: Rule = {
   meta: {
     id: "binding/not-rwx",
+    transports: PVC_ONLY,
     severity: "error",
     title: "shared PV or PVC without ReadWriteMany",
     why: "movers, maintenance and the init Job of one namespace run on different nodes at the same time; the shared volume must be ReadWriteMany on the PV and on the PVC",
@@ -250,6 +256,7 @@ export const notRwx: Rule = {
 export const claimRefMismatch: Rule = {
   meta: {
     id: "binding/claim-ref-mismatch",
+    transports: PVC_ONLY,
     severity: "error",
     title: "PV reserved for another claim than the PVC that names it",
     why: "a PVC's volumeName and its PV's claimRef must name each other; otherwise the PV is held for a claim that never comes and the PVC stays Pending",
@@ -286,6 +293,7 @@ export const claimRefMismatch: Rule = {
 export const duplicateNamespace: Rule = {
   meta: {
     id: "binding/duplicate-namespace",
+    transports: PVC_ONLY,
     severity: "error",
     title: "two shared PVs for one namespace",
     why: "one namespace has one PVC `kopia`, so it needs exactly one PV; the second is either unbound and up for grabs, or competes for the same claim",
@@ -328,6 +336,7 @@ export const duplicateNamespace: Rule = {
 export const duplicateName: Rule = {
   meta: {
     id: "binding/duplicate-name",
+    transports: PVC_ONLY,
     severity: "error",
     title: "one PV or PVC `kopia` declared twice",
     why: "two documents declaring the same PV (or the same PVC in one namespace) fight over one object: Flux applies whichever it reads last, and pruning one deletes the other's object",

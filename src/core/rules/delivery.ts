@@ -5,13 +5,14 @@ import { consumersByNamespace, isConsumer } from "../consumers.ts";
 import { type FluxKs, kustomizationById, type ModelObject, objectsOf, type PathRef } from "../model.ts";
 import { claimWorkloads } from "../pods.ts";
 import { claimNeeded } from "../transport.ts";
-import { type Finding, type Rule, reporter, where } from "./types.ts";
+import { ALL_TRANSPORTS, type Finding, PVC_ONLY, type Rule, reporter, where } from "./types.ts";
 
 const BUILTIN = new Set(["default", "kube-system", "kube-public", "kube-node-lease"]);
 
 export const notApplied: Rule = {
   meta: {
     id: "delivery/not-applied",
+    transports: ALL_TRANSPORTS,
     severity: "warning",
     title: "Flux Kustomization that nothing applies",
     why: "a ks.yaml only takes effect when a kustomization.yaml that Flux applies lists it; otherwise its PV, PVC or app never reach the cluster",
@@ -56,6 +57,7 @@ export const notApplied: Rule = {
 export const missingPath: Rule = {
   meta: {
     id: "delivery/missing-path",
+    transports: ALL_TRANSPORTS,
     severity: "error",
     title: "path, component or resource that does not exist",
     why: "Flux fails the whole Kustomization when its path, a component or a kustomize resource is missing (or a listed folder has no kustomization.yaml): nothing in it is applied, including later fixes",
@@ -143,6 +145,7 @@ const UNRELATED_WHY =
 export const buildFails: Rule = {
   meta: {
     id: "delivery/build-fails",
+    transports: ALL_TRANSPORTS,
     severity: "error",
     severityNote: "warning when the failing Kustomization delivers nothing of the backup system",
     title: "a patch that kustomize cannot apply",
@@ -165,6 +168,7 @@ export const buildFails: Rule = {
 export const unknownSource: Rule = {
   meta: {
     id: "delivery/unknown-source",
+    transports: ALL_TRANSPORTS,
     severity: "error",
     title: "sourceRef names a source the repository does not declare",
     why: "a Flux Kustomization whose sourceRef names a GitRepository that does not exist never reconciles; the seed's `home-kubernetes` is one user's name, Flux's default is `flux-system`",
@@ -202,6 +206,7 @@ export const unknownSource: Rule = {
 export const noClaim: Rule = {
   meta: {
     id: "delivery/no-claim",
+    transports: PVC_ONLY,
     severity: "error",
     severityNote: "warning when the claim is declared in a file its kustomization.yaml leaves out (made by hand)",
     title: "namespace with consumers but no PVC `kopia`",
@@ -267,6 +272,7 @@ export const noClaim: Rule = {
 export const orphan: Rule = {
   meta: {
     id: "delivery/orphan",
+    transports: PVC_ONLY,
     severity: "info",
     title: "PV/PVC for a namespace that nothing uses",
     why: "a per-namespace PV and PVC that no consumer uses cost nothing but attention; when the namespace itself is gone from the repository they are leftovers to remove with `kopiashare disable`. Consumers that reach their repository over NFS or an object store do not use the PVC",
@@ -312,6 +318,7 @@ function hasOtherObjects(objects: ModelObject[], ns: string, claim: string): boo
 export const missingDependsOn: Rule = {
   meta: {
     id: "delivery/missing-depends-on",
+    transports: PVC_ONLY,
     severity: "warning",
     title: "app without dependsOn on its namespace's repository PVC",
     why: "without dependsOn, Flux may apply an app's ReplicationSource before the namespace's PVC `kopia` exists: the first mover Job fails (or, with a dynamic fallback, writes elsewhere); on a fresh cluster restores race the PVC",
@@ -383,6 +390,7 @@ function dependsOn(model: Parameters<typeof kustomizationById>[0], ks: FluxKs, t
 export const noRoot: Rule = {
   meta: {
     id: "delivery/no-root",
+    transports: ALL_TRANSPORTS,
     severity: "info",
     title: "no bootstrap Kustomization found",
     why: "lint follows what Flux applies from the cluster's root Kustomization (the one that delivers itself, or a FluxInstance's sync path); without one it guesses the roots and cannot tell which ks.yaml files are never applied",

@@ -1,13 +1,14 @@
 /** flux/*: postBuild substitution produces what was meant (Flux >= 2.9 substitutes strictly). */
 import { stopsBackups } from "../backups.ts";
 import { kustomizationOf, type Loc, type ModelObject, type VarOccurrence } from "../model.ts";
-import { type Finding, placeKey, type Rule, type RuleContext, reporter, where } from "./types.ts";
+import { ALL_TRANSPORTS, type Finding, placeKey, type Rule, type RuleContext, reporter, where } from "./types.ts";
 
 const locOf = (ctx: RuleContext, o: ModelObject, occ: VarOccurrence) => where(ctx, o, occ.path);
 
 export const undefinedVariable: Rule = {
   meta: {
     id: "flux/undefined-variable",
+    transports: ALL_TRANSPORTS,
     severity: "error",
     title: "${VAR} with no value and no default",
     why: "from Flux 2.9 postBuild substitution is strict: a ${VAR} that is not set and has no default fails the whole Kustomization (before, it silently became an empty string); a `$` meant for a shell script must be written `$$`",
@@ -75,6 +76,7 @@ export const undefinedVariable: Rule = {
 export const noPostBuild: Rule = {
   meta: {
     id: "flux/no-post-build",
+    transports: ALL_TRANSPORTS,
     severity: "error",
     title: "${VAR} placeholders applied literally",
     why: "substitution only runs when the Flux Kustomization has spec.postBuild; without it a component's ${APP} stays in names and values, which the API server rejects or, worse, accepts as a literal",
@@ -114,6 +116,7 @@ export const noPostBuild: Rule = {
 export const substituteFromMissing: Rule = {
   meta: {
     id: "flux/substitute-from-missing",
+    transports: ALL_TRANSPORTS,
     severity: "info",
     title: "postBuild.substituteFrom names an object not in the repository",
     why: "Flux fails a Kustomization whose substituteFrom ConfigMap/Secret does not exist (unless optional: true); such objects are often made in the cluster (by bootstrap, or an ExternalSecret elsewhere), so lint cannot tell, and cannot see its variables either",

@@ -6,7 +6,7 @@
 import { moverSpec } from "../consumers.ts";
 import { isVolsync, type ModelObject, objectsOf, perModel, type RepoModel, rec, str } from "../model.ts";
 import { reachOf } from "../transport.ts";
-import { type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
+import { ALL_TRANSPORTS, type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
 
 export const USERNAME_MAX = 50;
 
@@ -98,6 +98,7 @@ const SI = ["spec", "kopia", "sourceIdentity"];
 export const noSource: Rule = {
   meta: {
     id: "identity/no-source",
+    transports: ALL_TRANSPORTS,
     severity: "error",
     title: "restore looks for a source that does not exist",
     why: "a ReplicationDestination restores the snapshots of identity <sourceName>@<sourceNamespace>:/data (sourceNamespace defaults to its own namespace); when no ReplicationSource writes that identity the restore finds nothing, or another app's data",
@@ -156,6 +157,7 @@ function explainDefault(rd: ModelObject): string | undefined {
 export const defaultedNamespace: Rule = {
   meta: {
     id: "identity/defaulted-namespace",
+    transports: ALL_TRANSPORTS,
     severity: "warning",
     title: "sourceNamespace comes from the default of an unset variable",
     why: "the origin wrote sourceNamespace: ${NAMESPACE:-default} and never set NAMESPACE, so every restore outside `default` looked for another namespace's snapshots; when such a source happens to exist the restore silently brings back the wrong data",
@@ -193,6 +195,7 @@ export const defaultedNamespace: Rule = {
 export const collision: Rule = {
   meta: {
     id: "identity/collision",
+    transports: ALL_TRANSPORTS,
     severity: "error",
     title: "two sources write one snapshot identity",
     why: "in one shared repository the snapshot identity is <username>@<namespace>:/data, the username being the ReplicationSource name sanitised and cut at 50 characters; two sources with the same identity in the same repository interleave their snapshots and retention deletes each other's",

@@ -1,10 +1,11 @@
 /** input/*: files that could not be read as YAML, and files skipped on purpose. */
 import { stopsBackups } from "../backups.ts";
-import { type Finding, type Rule, reporter } from "./types.ts";
+import { ALL_TRANSPORTS, type Finding, type Rule, reporter } from "./types.ts";
 
 export const invalidYaml: Rule = {
   meta: {
     id: "input/invalid-yaml",
+    transports: ALL_TRANSPORTS,
     severity: "error",
     title: "a YAML file does not parse",
     why: "kustomize and Flux reject the whole Kustomization that includes a broken file, so nothing in it is applied; lint checks the rest",
@@ -50,6 +51,7 @@ const REASONS: Record<string, string> = {
 export const skipped: Rule = {
   meta: {
     id: "input/skipped",
+    transports: ALL_TRANSPORTS,
     severity: "info",
     title: "a file or folder was skipped",
     why: "lint reads only regular YAML files inside the repository, up to 5 MiB; anything else is not checked",

@@ -7,7 +7,17 @@ import { filesystemPath, moverSecretName, repositoryOfMover, repositoryOfSecret 
 import type { ModelObject } from "../model.ts";
 import { normalizeAbs, onVolume } from "../pods.ts";
 import { type MoverMount, mountHolding, volumeKey } from "../transport.ts";
-import { type At, atKey, type Finding, type Rule, type RuleContext, reporter, resolve, where } from "./types.ts";
+import {
+  type At,
+  atKey,
+  FILESYSTEM,
+  type Finding,
+  type Rule,
+  type RuleContext,
+  reporter,
+  resolve,
+  where,
+} from "./types.ts";
 import {
   admissionWirings,
   envFromSecrets,
@@ -140,6 +150,7 @@ export function repositoryPlaces(ctx: RuleContext): Place[] {
 export const mismatch: Rule = {
   meta: {
     id: "path/mismatch",
+    transports: FILESYSTEM,
     severity: "error",
     title: "places name different repository directories",
     why: "the Kopia mover connects to KOPIA_REPOSITORY and, when nothing is there, creates a new empty repository: a path that differs in one place silently splits backups into two repositories (the seed's origin had /kopia/repository, /repository/repository and /repository)",
@@ -199,6 +210,7 @@ export const mismatch: Rule = {
 export const notMounted: Rule = {
   meta: {
     id: "path/not-mounted",
+    transports: FILESYSTEM,
     severity: "error",
     title: "mover without the repository volume",
     why: "a Volsync kopia mover whose KOPIA_REPOSITORY is a filesystem path but whose Job gets no volume (the PVC or an NFS export) creates a fresh repository inside the container on every run: backups that vanish with the pod",

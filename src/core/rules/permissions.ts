@@ -6,7 +6,16 @@ import { consumersByNamespace } from "../consumers.ts";
 import { get, isKopiur, isVolsync, type ModelObject, objectsOf, perModel, type RepoModel, rec, str } from "../model.ts";
 import { int, KOPIUR_WRITERS, kopiurMoverIdentity, type MoverIdentity, volsyncMoverIdentity } from "../movers.ts";
 import { onFilesystem, type Reach, reachesOf, reachOf, type Transport, volumeKey } from "../transport.ts";
-import { type Finding, type Rule, type RuleContext, reporter, type Severity, where } from "./types.ts";
+import {
+  FILESYSTEM,
+  type Finding,
+  PVC_ONLY,
+  type Rule,
+  type RuleContext,
+  reporter,
+  type Severity,
+  where,
+} from "./types.ts";
 import { podWriters, volsyncConsumers, writerRepository } from "./wiring.ts";
 
 /** A security context that applies to a writer of the repository. */
@@ -245,6 +254,7 @@ function uidSeverity(c: Context, otherUid: boolean, nfs: boolean): { severity?: 
 export const uidMismatch: Rule = {
   meta: {
     id: "permissions/uid-mismatch",
+    transports: FILESYSTEM,
     severity: "error",
     title: "writers run with different UIDs or GIDs",
     severityNote:
@@ -289,6 +299,7 @@ export const uidMismatch: Rule = {
 export const unsetUid: Rule = {
   meta: {
     id: "permissions/unset-uid",
+    transports: FILESYSTEM,
     severity: "warning",
     title: "a pod writes the repository as the image's user",
     why: "a Job, server or pod that mounts the repository without runAsUser runs as whatever user its image declares (root for kopia/kopia): the files it creates are owned by that user and the unprivileged movers cannot write them",
@@ -311,6 +322,7 @@ export const unsetUid: Rule = {
 export const fsGroupPolicy: Rule = {
   meta: {
     id: "permissions/fsgroup-change-policy",
+    transports: PVC_ONLY,
     severity: "warning",
     title: "fsGroup without fsGroupChangePolicy: OnRootMismatch",
     why: "ceph-csi's CSIDriver has fsGroupPolicy: File, so kubelet re-owns every file of the volume to the fsGroup on every mount unless fsGroupChangePolicy is OnRootMismatch: slow mounts of a large repository, and ownership flapping between writers. Not reported for NFS volumes: kubelet never applies fsGroup to NFS (shared writers there need one UID or a supplemental group)",
@@ -338,6 +350,7 @@ export const fsGroupPolicy: Rule = {
 export const privilegedMovers: Rule = {
   meta: {
     id: "permissions/privileged-movers",
+    transports: FILESYSTEM,
     severity: "warning",
     title: "namespace runs privileged movers",
     why: 'with the namespace annotation volsync.backube/privileged-movers: "true" Volsync runs that namespace\'s movers as root: they create root-owned files in the shared repository that every unprivileged writer then fails on (adampetrovic/home-ops#2008)',

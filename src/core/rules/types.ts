@@ -26,6 +26,13 @@ export interface Finding {
   fix: string;
 }
 
+export type RuleTransport = "pvc" | "nfs" | "object";
+export const ALL_TRANSPORTS: readonly RuleTransport[] = ["pvc", "nfs", "object"];
+/** Rules about files on a volume: mounts, directories, owners. */
+export const FILESYSTEM: readonly RuleTransport[] = ["pvc", "nfs"];
+/** Rules about the PV and PVC of each namespace (the seed's layout). */
+export const PVC_ONLY: readonly RuleTransport[] = ["pvc"];
+
 export interface RuleMeta {
   id: string;
   /** Severity of most findings (some rules downgrade or upgrade a case, and say so in severityNote). */
@@ -36,6 +43,13 @@ export interface RuleMeta {
    * rule reports some findings with another severity.
    */
   severityNote?: string;
+  /**
+   * The transports (core/transport.ts) whose consumers the rule is about: "pvc" (the per-namespace PVC on
+   * the shared volume), "nfs" (an NFS export mounted inline), "object" (an object store or remote). Rules
+   * about delivery, substitution, identities and input hold whatever the transport. Listed in the rules
+   * table of docs/rules.md.
+   */
+  transports: readonly RuleTransport[];
   /** One line, for SARIF and headings. */
   title: string;
   /** Why it matters (the default `why` of findings). */

@@ -19,6 +19,7 @@ import {
   type Finding,
   formatKubeVersion,
   minorsOf,
+  PVC_ONLY,
   type Rule,
   type RuleContext,
   reporter,
@@ -81,6 +82,7 @@ const ref = (pv: ModelObject) => `${pv.name} (${pv.doc.file}:${pv.doc.line})`;
 export const mixedStyle: Rule = {
   meta: {
     id: "volume/mixed-style",
+    transports: PVC_ONLY,
     severity: "error",
     title: "shared-handle and static PVs mixed",
     severityNote:
@@ -157,6 +159,7 @@ const FIELDS: { label: string; read: (pv: ModelObject) => string | undefined; ke
 export const attributeMismatch: Rule = {
   meta: {
     id: "volume/attribute-mismatch",
+    transports: PVC_ONLY,
     severity: "error",
     title: "PVs differ in driver, clusterID, fsName or node-stage secret",
     why: "every per-namespace PV must reach the same CephFS file system through the same driver and credentials; a PV that differs mounts another file system (an empty repository) or fails to stage",
@@ -192,6 +195,7 @@ export const attributeMismatch: Rule = {
 export const handleMismatch: Rule = {
   meta: {
     id: "volume/handle-mismatch",
+    transports: PVC_ONLY,
     severity: "error",
     title: "shared-handle PVs with different volume handles",
     why: "in the shared-handle style every PV copies the handle of the original volume; a PV with another handle mounts another subvolume, so that namespace's backups land in a separate, isolated repository",
@@ -222,6 +226,7 @@ export const handleMismatch: Rule = {
 export const staticLayout: Rule = {
   meta: {
     id: "volume/static-layout",
+    transports: PVC_ONLY,
     severity: "error",
     title: "static PVs with different rootPaths or a shared handle",
     why: "ceph-csi static volumes must all name the same rootPath (the repository's subvolume) and each needs its own volumeHandle: kubelet keys the node's staging mount by handle, and two PVs with one static handle on a node collide",
@@ -275,6 +280,7 @@ export const staticLayout: Rule = {
 export const reclaimPolicy: Rule = {
   meta: {
     id: "volume/reclaim-policy",
+    transports: PVC_ONLY,
     severity: "error",
     title: "shared PV not Retain",
     severityNote: "warning for static PVs",
@@ -303,6 +309,7 @@ export const reclaimPolicy: Rule = {
 export const oldKubernetes: Rule = {
   meta: {
     id: "volume/old-kubernetes",
+    transports: PVC_ONLY,
     severity: "error",
     severityNote: "info when the repository states versions that disagree",
     title: "shared volume handle on Kubernetes < 1.24",
