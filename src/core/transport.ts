@@ -422,13 +422,20 @@ function refOf(v: unknown): RepoRef | undefined {
   return { kind: str(v, "kind") ?? "Repository", name, namespace: str(v, "namespace") };
 }
 
-function allowedIn(repo: ModelObject, ns: string | undefined): boolean | undefined {
+/**
+ * Does a ClusterRepository's `allowedNamespaces` (exactly one of `all`, `list`, `selector`; Kopiur's webhook
+ * rejects a consumer in a namespace it does not allow) let namespace `ns` use it? undefined when that cannot
+ * be told offline: no gate, a label selector (namespace labels are the cluster's), a `${VAR}` in the list.
+ */
+export function allowedIn(repo: ModelObject, ns: string | undefined): boolean | undefined {
   const a = rec(repo.body, "spec", "allowedNamespaces");
   if (!a) return undefined;
   if (a.all === true || a.all === "true") return true;
   const list = arr(a, "list").filter((x): x is string => typeof x === "string");
-  if (list.length === 0 || ns === undefined || list.some((x) => x.includes("${"))) return undefined;
-  return list.includes(ns);
+  if (ns !== undefined && list.includes(ns)) return true;
+  if (list.length === 0 || ns === undefined || ns.includes("${") || a.selector !== undefined) return undefined;
+  if (list.some((x) => x.includes("${"))) return undefined;
+  return false;
 }
 
 /** The reach of a Kopiur Repository / ClusterRepository's backend. */

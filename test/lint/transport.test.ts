@@ -297,6 +297,38 @@ describe("transport: how consumers reach the repository", () => {
       assert.equal(ofRule(r, "delivery/no-claim")[0]?.fix, "kopiashare enable media");
     });
 
+    it("allowedNamespaces: a consumer outside the list is an error at the consumer; all, a selector or a ${VAR} are not judged", async () => {
+      const files = {
+        "kopiur/clusterrepository.yaml": clusterRepository("nas", S3),
+        "media/app.yaml": kopiurApp("media", "app"),
+        "default/app.yaml": kopiurApp("default", "other"),
+      };
+      const r = await lint(repo(files));
+      assert.deepEqual(rules(r, "delivery/not-allowed"), [
+        "delivery/not-allowed SnapshotPolicy default/other",
+        "delivery/not-allowed SnapshotSchedule default/other",
+        "delivery/not-allowed Restore default/other",
+      ]);
+      const f = ofRule(r, "delivery/not-allowed").find((x) => x.subject.startsWith("SnapshotPolicy"));
+      assert.equal(f?.severity, "error");
+      assert.equal(f?.file, "default/app.yaml");
+      assert.match(f?.what ?? "", /allowedNamespaces list \(media\) does not include default/);
+      assert.match(
+        f?.fix ?? "",
+        /add default to spec.allowedNamespaces.list of ClusterRepository nas \(kopiur\/clusterrepository.yaml:\d+\)/,
+      );
+      const gate = (g: string) => clusterRepository("nas", S3).replace("    list:\n      - media\n", g);
+      for (const g of [
+        "    all: true\n",
+        "    selector:\n      matchLabels:\n        backups: kopiur\n",
+        "    list:\n      - ${APPS_NS}\n",
+      ]) {
+        const other = { ...files, "kopiur/clusterrepository.yaml": gate(g) };
+        assert.ok(gate(g) !== clusterRepository("nas", S3), "the gate was replaced");
+        assert.deepEqual(rules(await lint(repo(other)), "delivery/not-allowed"), [], g);
+      }
+    });
+
     it("a ClusterRepository the repository does not declare: unknown, a PVC only where the seed's layout is", async () => {
       const app = { "media/app.yaml": kopiurApp("media", "app", "elsewhere") };
       const m = model(app);

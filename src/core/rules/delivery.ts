@@ -2,9 +2,9 @@
 import { concernsBackups, stopsBackups } from "../backups.ts";
 import { repositoryPairs } from "../claims.ts";
 import { consumersByNamespace, isConsumer } from "../consumers.ts";
-import { type FluxKs, kustomizationById, type ModelObject, objectsOf, type PathRef } from "../model.ts";
+import { arr, type FluxKs, kustomizationById, type ModelObject, objectsOf, type PathRef } from "../model.ts";
 import { claimWorkloads } from "../pods.ts";
-import { claimNeeded } from "../transport.ts";
+import { claimNeeded, reachesOf } from "../transport.ts";
 import { ALL_TRANSPORTS, type Finding, PVC_ONLY, type Rule, reporter, where } from "./types.ts";
 
 const BUILTIN = new Set(["default", "kube-system", "kube-public", "kube-node-lease"]);
@@ -422,6 +422,39 @@ export const noRoot: Rule = {
   },
 };
 
+export const notAllowed: Rule = {
+  meta: {
+    id: "delivery/not-allowed",
+    transports: ALL_TRANSPORTS,
+    severity: "error",
+    title: "Kopiur consumer in a namespace its ClusterRepository does not allow",
+    why: "Kopiur's admission webhook rejects every consumer (SnapshotPolicy, SnapshotSchedule, Snapshot, Restore, ...) whose namespace the ClusterRepository's spec.allowedNamespaces leaves out: Flux fails to apply the Kustomization that delivers it, and the app is never backed up",
+  },
+  check(ctx) {
+    const m = ctx.model;
+    const report = reporter(this.meta);
+    const out: Finding[] = [];
+    for (const [ns, list] of consumersByNamespace(m)) {
+      for (const o of list) {
+        for (const r of reachesOf(m, o)) {
+          const repo = r.repositoryObject;
+          if (r.allowed !== false || !repo) continue;
+          const listed = arr(repo.body, "spec", "allowedNamespaces", "list").join(", ");
+          out.push(
+            report(
+              where(ctx, o, ["spec"]),
+              `${o.kind} ${ns}/${o.name}`,
+              `uses ClusterRepository ${repo.name}, whose allowedNamespaces list (${listed}) does not include ${ns}: Kopiur rejects it on apply`,
+              `add ${ns} to spec.allowedNamespaces.list of ClusterRepository ${repo.name} (${repo.doc.file}:${ctx.at(repo.doc, ["spec", "allowedNamespaces", "list"])})`,
+            ),
+          );
+        }
+      }
+    }
+    return out;
+  },
+};
+
 export const deliveryRules: Rule[] = [
   notApplied,
   missingPath,
@@ -430,5 +463,6 @@ export const deliveryRules: Rule[] = [
   noClaim,
   orphan,
   missingDependsOn,
+  notAllowed,
   noRoot,
 ];
