@@ -766,3 +766,113 @@ spec:
     });
   });
 });
+
+describe("repository/no-maintenance: some maintainer for every repository snapshots are written to", () => {
+  const kopiaMaintenance = (ns: string, name: string, secretName: string) => `---
+apiVersion: volsync.backube/v1alpha1
+kind: KopiaMaintenance
+metadata:
+  name: ${name}
+  namespace: ${ns}
+spec:
+  repository:
+    repository: ${secretName}
+  trigger:
+    schedule: "0 4 * * *"
+`;
+  const s3 = (ns: string, app: string) => secret(ns, `${app}-s3`, `s3://backups/${app}/`) + mover(ns, app, `${app}-s3`);
+
+  it("Volsync on S3 without a KopiaMaintenance: a warning naming the repository and its writers", async () => {
+    const r = await lint(repo({ "media/app.yaml": s3("media", "app") }));
+    assert.deepEqual(rules(r, "repository/no-maintenance"), ["repository/no-maintenance repository s3://backups/app"]);
+    const f = ofRule(r, "repository/no-maintenance")[0];
+    assert.equal(f?.severity, "warning");
+    assert.equal(f?.file, "media/app.yaml");
+    assert.match(f?.what ?? "", /ReplicationSource media\/app/);
+    assert.match(f?.fix ?? "", /KopiaMaintenance that uses the same repository secret as ReplicationSource app/);
+  });
+
+  it("a KopiaMaintenance on the same secret, one on an unreadable secret, or a job running kopia maintenance: none", async () => {
+    const app = s3("media", "app");
+    const cases: Record<string, Record<string, string>> = {
+      "same repository": { "media/app.yaml": app + kopiaMaintenance("media", "app-maint", "app-s3") },
+      "a secret made outside Git": { "media/app.yaml": app + kopiaMaintenance("media", "maint", "made-by-hand") },
+      "a CronJob on the NFS export": {
+        "media/app.yaml":
+          NFS_POLICY +
+          secret("media", "nfs", "filesystem:///repository") +
+          mover("media", "app", "nfs") +
+          `---
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: kopia-maintenance
+  namespace: media
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+            - name: kopia
+              image: kopia/kopia
+              command: ["kopia", "maintenance", "run", "--full"]
+              volumeMounts:
+                - name: repo
+                  mountPath: /repository
+          volumes:
+            - name: repo
+              nfs:
+                server: nas.internal
+                path: /volume2/kopia
+`,
+      },
+    };
+    for (const [name, files] of Object.entries(cases)) {
+      assert.deepEqual(rules(await lint(repo(files)), "repository/no-maintenance"), [], name);
+    }
+    // The CronJob case without its maintenance command: the NFS repository is found unmaintained.
+    const idle = {
+      "media/app.yaml": (cases["a CronJob on the NFS export"]?.["media/app.yaml"] ?? "").replace(
+        '"maintenance", "run", "--full"',
+        '"snapshot", "list"',
+      ),
+    };
+    assert.deepEqual(rules(await lint(repo(idle)), "repository/no-maintenance"), [
+      "repository/no-maintenance repository nfs://nas.internal/volume2/kopia",
+    ]);
+  });
+
+  it("Kopiur: maintained by default; spec.maintenance.enabled: false is a warning at that line unless a Maintenance names it", async () => {
+    const on = { "kopiur/cr.yaml": clusterRepository("nas", S3), "media/app.yaml": kopiurApp("media", "app") };
+    assert.deepEqual(rules(await lint(repo(on)), "repository/no-maintenance"), []);
+    const offRepo = clusterRepository("nas", S3).replace(
+      "  backend:\n",
+      "  maintenance:\n    enabled: false\n  backend:\n",
+    );
+    const off = { ...on, "kopiur/cr.yaml": offRepo };
+    const r = await lint(repo(off));
+    assert.deepEqual(rules(r, "repository/no-maintenance"), [
+      "repository/no-maintenance repository ClusterRepository/nas",
+    ]);
+    const f = ofRule(r, "repository/no-maintenance")[0];
+    assert.equal(f?.file, "kopiur/cr.yaml");
+    assert.equal(f?.line, offRepo.split("\n").indexOf("    enabled: false") + 1);
+    const named = {
+      ...off,
+      "kopiur/maintenance.yaml": `---
+apiVersion: ${KOPIUR}
+kind: Maintenance
+metadata:
+  name: nas
+  namespace: kopiur-system
+spec:
+  repository:
+    kind: ClusterRepository
+    name: nas
+`,
+    };
+    assert.deepEqual(rules(await lint(repo(named)), "repository/no-maintenance"), []);
+  });
+});

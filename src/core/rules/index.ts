@@ -12,6 +12,7 @@ import { identityRules } from "./identity.ts";
 import { inputRules } from "./input.ts";
 import { pathRules } from "./path.ts";
 import { permissionRules } from "./permissions.ts";
+import { repositoryRules } from "./repository.ts";
 import type { Finding, KubeVersion, Rule, RuleMeta, Severity, StatedKubeVersion } from "./types.ts";
 import { volumeRules } from "./volume.ts";
 
@@ -22,6 +23,7 @@ export const RULES: readonly Rule[] = [
   ...deliveryRules,
   ...pathRules,
   ...identityRules,
+  ...repositoryRules,
   ...permissionRules,
   ...admissionRules,
   ...fluxRules,
