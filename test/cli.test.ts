@@ -77,7 +77,8 @@ describe("cli conventions", () => {
     const init = await help("init");
     assert.match(init, /--volume-handle <handle> shared-handle style: csi\.volumeHandle/);
     assert.match(init, /--kubernetes-version <version> .*1\.34, v1\.34, 1\.34\.2 or v1\.34\.2/);
-    assert.match(init, /init adopts it as it is and refuses them/);
+    assert.match(init, /init adopts it as it is: flags that agree with it are fine, one that disagrees is refused/);
+    assert.match(init, /--storage-class <name> .*\(default: the CephFS storage class in the repo\)/);
     const disable = await help("disable");
     assert.match(
       disable,

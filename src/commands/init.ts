@@ -45,7 +45,7 @@ Examples:
   kopiashare init --tier system --volume-handle 0001-0024-…-841e604c-… --fs-name backups \\
       --storage-class csi-cephfs-backups-sc --kubernetes-version 1.34   # no repository PV in the repo yet
   kopiashare init --style static --root-path /volumes/backups/kopia --cluster-id 4070… --fs-name backups \\
-      --storage-class csi-cephfs-backups-sc --node-stage-secret ceph-csi/csi-cephfs-static --mover volsync-0.17
+      --mover volsync-0.17                                    # storage class and node-stage secret from the repo
 
 Writes, next to the repository namespace's PVC (<apps>/<tier>/volsync-system/):
   kopia/ks.yaml, kopia/app/{externalsecret,kopia-init-job,kopiamaintenance}.yaml and the mover wiring
@@ -53,8 +53,10 @@ Writes, next to the repository namespace's PVC (<apps>/<tier>/volsync-system/):
   volsync-repository-pvc/ when the repo has no repository PV yet, the component in
   kubernetes/components/volsync, and mover (and kubernetesVersion) in kopiashare.yaml.
 The volume flags (--style, --volume-handle, --root-path, --cluster-id, --fs-name, --driver, --storage-class,
---capacity, --node-stage-secret) describe the repository PV init creates; when the repo already has one,
-init adopts it as it is and refuses them (exit 2).
+--capacity, --node-stage-secret) describe the repository PV init creates; what is not given is read from a
+CephFS StorageClass or the Rook/ceph-csi HelmRelease in the repo, else Rook's defaults (each printed).
+When the repo already has a repository PV, init adopts it as it is: flags that agree with it are fine,
+one that disagrees is refused (exit 2).
 Running it again changes nothing; a hand-edited generated file is refused (with its diff) unless --force.`,
     )
     .action(async (opts) => {

@@ -45,18 +45,19 @@ const VOLUME_HELP = {
   },
   init: {
     volumeHandle: "shared-handle style: csi.volumeHandle of the shared subvolume",
-    clusterId: "Ceph cluster ID (default: read from the handle)",
-    fsName: "CephFS file system name",
-    driver: "CSI driver (default cephfs.csi.ceph.com)",
-    storageClass: "storageClassName of the repository PV and PVC",
+    clusterId: "Ceph cluster ID (default: read from the handle, else the CephFS storage class in the repo)",
+    fsName: "CephFS file system name (default: the CephFS storage class or Rook cluster in the repo)",
+    driver: "CSI driver (default: the CephFS storage class's provisioner in the repo, else Rook's)",
+    storageClass: "storageClassName of the repository PV and PVC (default: the CephFS storage class in the repo)",
     capacity: "capacity of the repository PV and PVC (default 200Gi)",
-    nodeStageSecret: "nodeStageSecretRef (static style: the secret with userID/userKey)",
+    nodeStageSecret:
+      "nodeStageSecretRef, the secret with userID/userKey (default: the CephFS storage class's node-stage secret)",
   },
 } as const;
 
 /**
  * The flags that describe the repository volume: for `enable` they override what the repository PV says;
- * for `init` they describe the repository PV it creates (and are refused when the repo already has one).
+ * for `init` they describe the repository PV it creates (and must agree with the one the repo already has).
  */
 export function volumeOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(
   cmd: Command<A, O, G>,

@@ -18,8 +18,15 @@ import {
   renderMutatingAdmissionPolicy,
   versionOfMapApi,
 } from "../core/render/wiring.ts";
-import { clusterIdFromHandle, type RepositoryVolume, type SourceRef } from "../core/topology.ts";
+import {
+  attribute,
+  clusterIdFromHandle,
+  type RepositoryVolume,
+  type SourceRef,
+  type VolumeStyle,
+} from "../core/topology.ts";
 import { usageError } from "../errors.ts";
+import { discoverCephfs, type Found } from "./cephfs.ts";
 import {
   detectLayout,
   discoverSource,
@@ -35,7 +42,7 @@ import {
 import { type FileChange, type Plan, readMaybe } from "./plan.ts";
 import { registerInNamespaceFolder } from "./register.ts";
 import { CONFIG_FILE } from "./repo.ts";
-import { get, type K8sObject, type RepoScan, str } from "./scan.ts";
+import { get, type K8sObject, locate, type RepoScan, str } from "./scan.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // State of a repository
@@ -288,17 +295,10 @@ export interface InitPlan {
 }
 
 function staticVolume(c: Conventions, o: InitOptions): RepositoryVolume {
-  const missing = [
-    !o.rootPath && "--root-path",
-    !o.clusterId && "--cluster-id",
-    !o.fsName && "--fs-name",
-    !o.storageClass && !c.storageClassName && "--storage-class",
-    !o.nodeStageSecret && "--node-stage-secret",
-  ].filter(Boolean);
-  if (missing.length > 0) {
+  if (!o.rootPath) {
     throw usageError(
-      `a static-style repository volume needs ${missing.join(", ")}`,
-      "ceph-csi static volumes: --root-path is the subvolume's path, --node-stage-secret the secret with userID/userKey (namespace/name)",
+      "a static-style repository volume needs --root-path",
+      "the subvolume's path, as `ceph fs subvolume getpath <fs> <subvolume> <group>` prints it (ceph-csi's rootPath)",
     );
   }
   const [ns, name] = (o.nodeStageSecret as string).split("/");
@@ -310,7 +310,7 @@ function staticVolume(c: Conventions, o: InitOptions): RepositoryVolume {
       ["clusterID", o.clusterId as string],
       ["fsName", o.fsName as string],
       ["staticVolume", "true"],
-      ["rootPath", o.rootPath as string],
+      ["rootPath", o.rootPath],
     ],
     nodeStageSecretRef: { namespace: ns, name },
     capacity: o.capacity ?? c.capacity ?? "200Gi",
@@ -320,18 +320,84 @@ function staticVolume(c: Conventions, o: InitOptions): RepositoryVolume {
   };
 }
 
-/** The flags that describe a new repository PV (they have no effect when the repo already has one). */
-const VOLUME_FLAGS: [keyof InitOptions, string][] = [
-  ["style", "--style"],
-  ["volumeHandle", "--volume-handle"],
-  ["rootPath", "--root-path"],
-  ["clusterId", "--cluster-id"],
-  ["fsName", "--fs-name"],
-  ["driver", "--driver"],
-  ["storageClass", "--storage-class"],
-  ["capacity", "--capacity"],
-  ["nodeStageSecret", "--node-stage-secret"],
-];
+/**
+ * The volume flags of a new repository PV, completed from the repository (gitops/cephfs.ts: a CephFS
+ * StorageClass, the Rook or ceph-csi HelmRelease) or Rook's defaults. Each value taken from there is a
+ * note: where it was found, or that it is assumed and which flag changes it.
+ */
+function completeVolumeFlags(
+  scan: RepoScan,
+  c: Conventions,
+  o: InitOptions,
+  style: VolumeStyle,
+  notes: string[],
+): InitOptions {
+  const fromHandle = style === "shared-handle" && o.volumeHandle ? clusterIdFromHandle(o.volumeHandle) : undefined;
+  const clusterId = o.clusterId ?? fromHandle;
+  const { facts, ambiguous } = discoverCephfs(scan, c, { storageClass: o.storageClass, clusterId, fsName: o.fsName });
+  const out: InitOptions = { ...o };
+  const missing: string[] = [];
+  const take = <K extends "driver" | "storageClass" | "nodeStageSecret" | "clusterId" | "fsName">(
+    key: K,
+    flag: string,
+    found: Found<string | { namespace: string; name: string }>,
+  ) => {
+    if (o[key] !== undefined) return;
+    if (key === "storageClass" && c.storageClassName !== undefined) return;
+    if (key === "clusterId" && fromHandle !== undefined) return;
+    if (ambiguous.length > 0) {
+      missing.push(flag);
+      return;
+    }
+    const value = typeof found.value === "string" ? found.value : `${found.value.namespace}/${found.value.name}`;
+    out[key] = value;
+    notes.push(
+      found.assumed
+        ? `${flag} ${value}: assumed (${found.source}); pass ${flag} to change it`
+        : `${flag} ${value}: read from ${found.source}`,
+    );
+  };
+  take("clusterId", "--cluster-id", facts.clusterId);
+  take("fsName", "--fs-name", facts.fsName);
+  take("driver", "--driver", facts.driver);
+  take("storageClass", "--storage-class", facts.storageClass);
+  take("nodeStageSecret", "--node-stage-secret", facts.nodeStageSecret);
+  if (missing.length > 0) {
+    throw usageError(
+      `several CephFS storage classes could hold the repository: ${ambiguous.join(", ")}`,
+      `pass ${missing.join(", ")} (or --storage-class alone, to pick one of them)`,
+    );
+  }
+  return out;
+}
+
+/**
+ * Flags that disagree with the repository PV init adopts, each as "--flag value: <what the PV says>
+ * (file:line)". A flag that agrees is accepted, so re-running the command that created the volume is fine.
+ */
+function disagreements(scan: RepoScan, pv: K8sObject, found: RepositoryVolume, o: InitOptions): string[] {
+  const at = (...keys: string[]) => `${pv.doc.file}:${locate(scan, pv.doc, ["spec", ...keys])}`;
+  const secret = found.nodeStageSecretRef
+    ? `${found.nodeStageSecretRef.namespace}/${found.nodeStageSecretRef.name}`
+    : "";
+  const checks: [keyof InitOptions, string, string | undefined, string][] = [
+    ["volumeHandle", "--volume-handle", found.volumeHandle, at("csi", "volumeHandle")],
+    ["rootPath", "--root-path", attribute(found, "rootPath"), at("csi", "volumeAttributes", "rootPath")],
+    ["clusterId", "--cluster-id", attribute(found, "clusterID"), at("csi", "volumeAttributes", "clusterID")],
+    ["fsName", "--fs-name", attribute(found, "fsName"), at("csi", "volumeAttributes", "fsName")],
+    ["driver", "--driver", found.driver, at("csi", "driver")],
+    ["storageClass", "--storage-class", found.storageClassName, at("storageClassName")],
+    ["capacity", "--capacity", found.capacity, at("capacity", "storage")],
+    ["nodeStageSecret", "--node-stage-secret", secret, at("csi", "nodeStageSecretRef")],
+  ];
+  const out: string[] = [];
+  for (const [key, flag, has, where] of checks) {
+    const given = o[key];
+    if (given === undefined || given === has) continue;
+    out.push(`${flag} ${given}: the PV has ${has === undefined || has === "" ? "none" : has} (${where})`);
+  }
+  return out;
+}
 
 export function planInit(scan: RepoScan, c: Conventions, o: InitOptions): InitPlan {
   const state = detectState(scan, c);
@@ -388,21 +454,22 @@ export function planInit(scan: RepoScan, c: Conventions, o: InitOptions): InitPl
         "a repository must not mix the two styles; drop --style/--root-path",
       );
     }
-    const given = VOLUME_FLAGS.filter(([key]) => o[key] !== undefined).map(([, flag]) => flag);
-    if (given.length > 0) {
+    const differ = disagreements(scan, existingPv, found, o);
+    if (differ.length > 0) {
       throw usageError(
-        `${given.join(", ")} would have no effect: the repository PV ${existingPv.name} is already declared in ${found.origin}, and init adopts it as it is`,
-        `drop ${given.length === 1 ? "that flag" : "those flags"}, or change ${found.origin} by hand`,
+        `the repository PV ${existingPv.name} (${found.origin}) is adopted as it is, and ${differ.length === 1 ? "this flag disagrees" : "these flags disagree"} with it:\n  ${differ.join("\n  ")}`,
+        "drop the flag (a flag that agrees with the PV is fine); to move the repository, change the PV by hand (spec.csi is immutable: a new volume needs a new PV)",
       );
     }
     volume = found;
   } else if ((o.style ?? (o.rootPath ? "static" : "shared-handle")) === "static") {
-    volume = staticVolume(conv, o);
+    if (!o.rootPath) staticVolume(conv, o);
+    volume = staticVolume(conv, completeVolumeFlags(scan, conv, o, "static", notes));
   } else {
     if (o.volumeHandle && !o.clusterId && !clusterIdFromHandle(o.volumeHandle)) {
       throw usageError(`--volume-handle ${o.volumeHandle}: cannot read the cluster ID from it`, "pass --cluster-id");
     }
-    volume = resolveVolume(scan, conv, o);
+    volume = resolveVolume(scan, conv, o.volumeHandle ? completeVolumeFlags(scan, conv, o, "shared-handle", notes) : o);
   }
 
   // The repository namespace's folder.

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { removeEntry } from "../../src/gitops/kustomize-edit.ts";
 import { EXAMPLE, read, run, tempRepo, treeOf, writeFiles } from "../helpers.ts";
-import { FRESH_FLAGS, freshRepo, golden, init } from "./util.ts";
+import { FRESH_FLAGS, freshRepo, golden, HANDLE, init } from "./util.ts";
 
 const NS_DIR = "kubernetes/apps/system/volsync-system";
 const CENTRAL = [
@@ -20,6 +20,24 @@ const CENTRAL = [
   "kubernetes/components/volsync/replicationdestination.yaml",
   "kubernetes/components/volsync/replicationsource.yaml",
 ];
+
+/** 1-based line of the first line of `text` that contains `needle`. */
+const lineOf = (text: string, needle: string) => text.split("\n").findIndex((l) => l.includes(needle)) + 1;
+
+/** A StorageClass of ceph-csi's CephFS driver with its node-stage secret. */
+const cephfsClass = (name: string, clusterId: string, fsName: string, driver = "cephfs.csi.ceph.com") => `---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: ${name}
+provisioner: ${driver}
+parameters:
+  clusterID: ${clusterId}
+  fsName: ${fsName}
+  csi.storage.k8s.io/node-stage-secret-name: ${name}-node
+  csi.storage.k8s.io/node-stage-secret-namespace: ceph-csi
+reclaimPolicy: Retain
+`;
 
 describe("init reproduces the example's central files", () => {
   it("removing them from a copy of the example and running init --mover volsync-0.16 --kubernetes-version 1.34 gives them back byte for byte", async () => {
@@ -202,14 +220,47 @@ describe("init: bad input exits 2 and writes nothing", () => {
     assert.deepEqual(treeOf(dir), before);
   });
 
-  it("a static style that misses its flags", async () => {
+  it("a static style without --root-path (the one thing init cannot find)", async () => {
     const dir = freshRepo();
     const before = treeOf(dir);
     const r = await run(["init", "--repo", dir, "--mover", "kopiur", "--tier", "system", "--style", "static"], {
       cwd: dir,
     });
     assert.equal(r.code, 2);
-    assert.match(r.err, /static-style repository volume needs --root-path, --cluster-id, --fs-name/);
+    assert.match(r.err, /static-style repository volume needs --root-path/);
+    assert.match(r.err, /ceph fs subvolume getpath/);
+    assert.deepEqual(treeOf(dir), before);
+  });
+
+  it("two CephFS storage classes that both fit: asks which, naming both", async () => {
+    const dir = freshRepo();
+    writeFiles(dir, {
+      "kubernetes/apps/system/sc.yaml": [cephfsClass("a", "c1", "fs1"), cephfsClass("b", "c1", "fs1")].join(""),
+    });
+    const before = treeOf(dir);
+    const r = await run(
+      [
+        "init",
+        "--repo",
+        dir,
+        "--mover",
+        "volsync-0.17",
+        "--tier",
+        "system",
+        "--style",
+        "static",
+        "--root-path",
+        "/v/x",
+      ],
+      {
+        cwd: dir,
+      },
+    );
+    assert.equal(r.code, 2);
+    assert.match(
+      r.err,
+      /several CephFS storage classes could hold the repository: a \(kubernetes\/apps\/system\/sc\.yaml\), b/,
+    );
     assert.deepEqual(treeOf(dir), before);
   });
 
@@ -249,36 +300,80 @@ describe("init: registration, adopted volumes and Kubernetes versions", () => {
     assert.ok(existsSync(path.join(dir, `${NS_DIR}/kopia/ks.yaml`)));
   });
 
-  for (const [flag, value] of [
-    ["--style", "shared-handle"],
-    ["--volume-handle", "0001-0024-x"],
-    ["--cluster-id", "c"],
-    ["--fs-name", "other"],
-    ["--driver", "other.csi.ceph.com"],
-    ["--storage-class", "other"],
-    ["--capacity", "10Gi"],
-    ["--node-stage-secret", "ns/name"],
+  // flag, a value the PV does not have, the PV's value, the text of the line the error points at
+  for (const [flag, value, has, at] of [
+    ["--volume-handle", "0001-0024-x", HANDLE, `volumeHandle: ${HANDLE}`],
+    ["--cluster-id", "c", "407036f5-1f73-44ff-ba81-1f219b7a8a64", "clusterID: 407036f5"],
+    ["--fs-name", "other", "backups", "fsName: backups"],
+    ["--driver", "other.csi.ceph.com", "cephfs.csi.ceph.com", "driver: cephfs.csi.ceph.com"],
+    ["--storage-class", "other", "csi-cephfs-backups-sc", "storageClassName: csi-cephfs-backups-sc"],
+    ["--capacity", "10Gi", "200Gi", "storage: 200Gi"],
+    ["--node-stage-secret", "ns/name", "ceph-csi/csi-ceph-admin-secret", "nodeStageSecretRef:"],
   ] as const) {
-    it(`refuses ${flag} when it adopts the repository PV the repo has (it would have no effect)`, async () => {
+    it(`refuses ${flag} when it disagrees with the repository PV it adopts, naming the PV's value and line`, async () => {
       const dir = tempRepo(EXAMPLE);
       const before = treeOf(dir);
       const r = await run(["init", "--repo", dir, flag, value], { cwd: dir });
       assert.equal(r.code, 2, r.err);
-      assert.match(
-        r.err,
-        new RegExp(
-          `${flag} would have no effect: the repository PV kopia-repository-pv-volsync-system is already declared in ${REPOSITORY_PV.replaceAll("/", "\\/").replaceAll(".", "\\.")}:\\d+`,
-        ),
-      );
+      const file = REPOSITORY_PV.replaceAll("/", "\\/").replaceAll(".", "\\.");
+      assert.match(r.err, /the repository PV kopia-repository-pv-volsync-system .* is adopted as it is/);
+      const line = lineOf(read(dir, REPOSITORY_PV), at);
+      assert.match(r.err, new RegExp(`${flag} ${value}: the PV has ${has} \\(${file}:${line}\\)`));
       assert.deepEqual(treeOf(dir), before);
     });
   }
 
-  it("names every volume flag given", async () => {
+  it("the same volume flags as the PV has: up to date, nothing written (re-running a command is safe)", async () => {
     const dir = tempRepo(EXAMPLE);
-    const r = await run(["init", "--repo", dir, "--fs-name", "x", "--capacity", "1Gi"], { cwd: dir });
+    const before = treeOf(dir);
+    const r = await run(
+      [
+        "init",
+        "--repo",
+        dir,
+        "--style",
+        "shared-handle",
+        "--volume-handle",
+        HANDLE,
+        "--fs-name",
+        "backups",
+        "--cluster-id",
+        "407036f5-1f73-44ff-ba81-1f219b7a8a64",
+        "--storage-class",
+        "csi-cephfs-backups-sc",
+        "--node-stage-secret",
+        "ceph-csi/csi-ceph-admin-secret",
+        "--capacity",
+        "200Gi",
+      ],
+      { cwd: dir },
+    );
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /nothing to change/);
+    assert.deepEqual(treeOf(dir), before);
+  });
+
+  it("a --style that the PV has is accepted; another is refused", async () => {
+    const dir = tempRepo(EXAMPLE);
+    assert.equal((await run(["init", "--repo", dir, "--style", "shared-handle"], { cwd: dir })).code, 0);
+    const r = await run(["init", "--repo", dir, "--style", "static"], { cwd: dir });
     assert.equal(r.code, 2);
-    assert.match(r.err, /--fs-name, --capacity would have no effect/);
+    assert.match(r.err, /must not mix the two styles/);
+  });
+
+  it("names every flag that disagrees", async () => {
+    const dir = tempRepo(EXAMPLE);
+    const r = await run(
+      ["init", "--repo", dir, "--fs-name", "x", "--capacity", "1Gi", "--driver", "cephfs.csi.ceph.com"],
+      {
+        cwd: dir,
+      },
+    );
+    assert.equal(r.code, 2);
+    assert.match(r.err, /these flags disagree/);
+    assert.match(r.err, /--fs-name x: the PV has backups/);
+    assert.match(r.err, /--capacity 1Gi: the PV has 200Gi/);
+    assert.doesNotMatch(r.err, /--driver/);
   });
 
   it("accepts v1.NN, 1.NN.P and v1.NN.P and records 1.NN", async () => {
@@ -315,5 +410,116 @@ describe("init: registration, adopted volumes and Kubernetes versions", () => {
     const again = await run(["init", "--repo", dir, "--kubernetes-version", "1.34"], { cwd: dir });
     assert.equal(again.code, 2, again.err);
     assert.match(again.err, /mutatingadmissionpolicy\.yaml exists with different content/);
+  });
+});
+
+describe("init finds what a new repository PV needs, and asks only for the root path", () => {
+  const PV = "kubernetes/apps/system/volsync-system/volsync-repository-pvc/app/pvc.yaml";
+  const FSID = "407036f5-1f73-44ff-ba81-1f219b7a8a64";
+  const SEED = [
+    "--style",
+    "static",
+    "--root-path",
+    "/volumes/csi/kopia/abc",
+    "--cluster-id",
+    FSID,
+    "--fs-name",
+    "backups",
+  ];
+
+  it("the seed's flags alone (no storage class, no secret): Rook's defaults, each said to be assumed; the same command again is up to date", async () => {
+    const dir = freshRepo();
+    const args = ["init", "--repo", dir, "--tier", "system", ...SEED, "--kubernetes-version", "1.35"];
+    const r = await run(args, { cwd: dir });
+    assert.equal(r.code, 0, r.err);
+    const pv = read(dir, PV);
+    assert.match(pv, /driver: cephfs\.csi\.ceph\.com\n/, "a Ceph fsid as cluster ID: ceph-csi's driver, not Rook's");
+    assert.match(pv, /storageClassName: ceph-filesystem/);
+    assert.match(pv, /name: rook-csi-cephfs-node\n\s+namespace: rook-ceph/);
+    assert.match(
+      r.err,
+      /--storage-class ceph-filesystem: assumed \(Rook's default\); pass --storage-class to change it/,
+    );
+    assert.match(r.err, /--node-stage-secret rook-ceph\/rook-csi-cephfs-node: assumed/);
+    assert.doesNotMatch(r.err, /--cluster-id|--fs-name/, "given flags are not notes");
+    const before = treeOf(dir);
+    const again = await run(args, { cwd: dir });
+    assert.equal(again.code, 0, again.err);
+    assert.match(again.out, /nothing to change/);
+    assert.deepEqual(treeOf(dir), before);
+  });
+
+  it("a CephFS StorageClass in the repository: driver, secret, cluster and file system are read from it, with file:line", async () => {
+    const dir = freshRepo();
+    writeFiles(dir, {
+      "kubernetes/apps/system/ceph/sc.yaml":
+        cephfsClass("cephfs-other", "other-cluster", "fs9") +
+        cephfsClass("cephfs-backups", FSID, "backups", "rook-ceph.cephfs.csi.ceph.com"),
+    });
+    const wrote = await init(dir, [
+      "--mover",
+      "volsync-0.17",
+      "--tier",
+      "system",
+      "--style",
+      "static",
+      "--root-path",
+      "/v/kopia",
+      "--fs-name",
+      "backups",
+    ]);
+    const pv = wrote.get(PV) ?? "";
+    assert.match(pv, /driver: rook-ceph\.cephfs\.csi\.ceph\.com/);
+    assert.match(pv, /storageClassName: cephfs-backups/);
+    assert.match(pv, /name: cephfs-backups-node\n\s+namespace: ceph-csi/);
+    assert.match(pv, new RegExp(`clusterID: ${FSID}`));
+  });
+
+  it("the Rook cluster's HelmRelease: its file system, storage class, namespace and operator namespace", async () => {
+    const dir = freshRepo();
+    writeFiles(dir, {
+      "kubernetes/apps/rook-ceph/cluster/helmrelease.yaml": `---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: rook-ceph-cluster
+  namespace: storage
+spec:
+  chart:
+    spec:
+      chart: rook-ceph-cluster
+  values:
+    operatorNamespace: rook-system
+    cephFileSystems:
+      - name: ceph-fs
+        storageClass:
+          enabled: true
+          name: ceph-fs-sc
+`,
+    });
+    const r = await run(
+      [
+        "init",
+        "--repo",
+        dir,
+        "--mover",
+        "volsync-0.17",
+        "--tier",
+        "system",
+        "--style",
+        "static",
+        "--root-path",
+        "/volumes/csi/x",
+      ],
+      { cwd: dir },
+    );
+    assert.equal(r.code, 0, r.err);
+    const pv = read(dir, PV);
+    assert.match(pv, /driver: rook-system\.cephfs\.csi\.ceph\.com/);
+    assert.match(pv, /storageClassName: ceph-fs-sc/);
+    assert.match(pv, /clusterID: storage\n/);
+    assert.match(pv, /fsName: ceph-fs\n/);
+    assert.match(pv, /name: rook-csi-cephfs-node\n\s+namespace: storage/);
+    assert.match(r.err, /--fs-name ceph-fs: read from kubernetes\/apps\/rook-ceph\/cluster\/helmrelease\.yaml:\d+/);
   });
 });
