@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { removeEntry } from "../../src/gitops/kustomize-edit.ts";
 import { EXAMPLE, read, run, tempRepo, treeOf, writeFiles } from "../helpers.ts";
-import { FRESH_FLAGS, freshRepo, golden, HANDLE, init } from "./util.ts";
+import { FRESH_FLAGS, freshRepo, golden, HANDLE, init, lint } from "./util.ts";
 
 const NS_DIR = "kubernetes/apps/system/volsync-system";
 const CENTRAL = [
@@ -416,6 +416,21 @@ describe("init: registration, adopted volumes and Kubernetes versions", () => {
 describe("init finds what a new repository PV needs, and asks only for the root path", () => {
   const PV = "kubernetes/apps/system/volsync-system/volsync-repository-pvc/app/pvc.yaml";
   const FSID = "407036f5-1f73-44ff-ba81-1f219b7a8a64";
+  const JELLYFIN_KS = `---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: jellyfin
+  namespace: flux-system
+spec:
+  targetNamespace: media
+  path: ./kubernetes/apps/system/media/jellyfin/app
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  interval: 30m
+`;
   const SEED = [
     "--style",
     "static",
@@ -448,6 +463,47 @@ describe("init finds what a new repository PV needs, and asks only for the root 
     assert.match(again.out, /nothing to change/);
     assert.deepEqual(treeOf(dir), before);
   });
+
+  for (const mover of ["volsync-0.16", "volsync-0.17", "kopiur"]) {
+    it(`closed loop, ${mover}: init with the seed's flags, enable, app, lint clean, the same init again up to date`, async () => {
+      const dir = freshRepo();
+      const initArgs = [
+        "init",
+        "--repo",
+        dir,
+        "--mover",
+        mover,
+        "--tier",
+        "system",
+        ...SEED,
+        "--kubernetes-version",
+        "1.35",
+      ];
+      for (const args of [initArgs, ["enable", "media", "--repo", dir, "--tier", "system"]]) {
+        const r = await run(args, { cwd: dir });
+        assert.equal(r.code, 0, `${args.join(" ")}: ${r.err}`);
+      }
+      // An app of the user's own, listed in the namespace folder enable made.
+      const media = "kubernetes/apps/system/media";
+      writeFiles(dir, {
+        [`${media}/jellyfin/ks.yaml`]: JELLYFIN_KS,
+        [`${media}/jellyfin/app/kustomization.yaml`]: "resources: []\n",
+        [`${media}/kustomization.yaml`]: `${read(dir, `${media}/kustomization.yaml`)}  - ./jellyfin/ks.yaml\n`,
+      });
+      const app = await run(["app", "media", "jellyfin", "--repo", dir], { cwd: dir });
+      assert.equal(app.code, 0, app.err);
+      const l = await lint(dir);
+      assert.deepEqual(
+        l.findings.filter((f) => f.severity !== "info").map((f) => `${f.rule ?? f.id} ${f.file}: ${f.what}`),
+        [],
+      );
+      const before = treeOf(dir);
+      const again = await run(initArgs, { cwd: dir });
+      assert.equal(again.code, 0, again.err);
+      assert.match(again.out, /nothing to change/);
+      assert.deepEqual(treeOf(dir), before);
+    });
+  }
 
   it("a CephFS StorageClass in the repository: driver, secret, cluster and file system are read from it, with file:line", async () => {
     const dir = freshRepo();
