@@ -118,7 +118,7 @@ export function planMigrate(scan: RepoScan, c: Conventions, o: MigrateOptions): 
     );
     if (to === "kopiur") {
       notes.push(
-        "Kopia keys history by user@host:path; Kopiur writes <APP>@<namespace> like Volsync did, but records the path /pvc/<APP> where Volsync recorded /data, so older snapshots are restored with a Restore by identity (sourcePath: /data)",
+        "Kopia keys history by user@host:path; Kopiur's SnapshotPolicy writes <APP>@<namespace>:/data (sourcePathOverride) as Volsync did, so its snapshots continue each app's history and restores find the older ones",
       );
     }
   }

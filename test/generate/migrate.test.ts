@@ -19,15 +19,19 @@ function identities(dir: string): Record<string, unknown> {
     const dst = load(tree.get(`${COMPONENT}/replicationdestination.yaml`) ?? "") as {
       spec: { kopia: { sourceIdentity: Record<string, unknown> } };
     };
+    // The fork's kopia mover mounts the data at /data and records that path.
     return {
       name: src.metadata.name,
       namespace: src.metadata.namespace ?? "(from the app)",
+      path: "/data",
       lookup: dst.spec.kopia.sourceIdentity,
     };
   }
   const policy = load(tree.get(`${COMPONENT}/snapshotpolicy.yaml`) ?? "") as {
     metadata: { name: string; namespace?: string };
+    spec: { sources: { sourcePathOverride?: string; pvc: { name: string } }[] };
   };
+  const source = policy.spec.sources[0];
   const cr = load(tree.get(`${KOPIA}/clusterrepository.yaml`) ?? "") as {
     spec: { identityDefaults: { usernameExpr: string; hostnameExpr: string } };
   };
@@ -36,6 +40,8 @@ function identities(dir: string): Record<string, unknown> {
   return {
     name: policy.metadata.name,
     namespace: policy.metadata.namespace ?? "(from the app)",
+    // Kopiur records /pvc/<name> unless sourcePathOverride says otherwise.
+    path: source?.sourcePathOverride ?? `/pvc/${source?.pvc.name}`,
     lookup: { sourceName: policy.metadata.name },
   };
 }
@@ -86,7 +92,12 @@ describe("migrate round trips keep snapshot identities and lint clean", () => {
     assert.equal(wired.code, 0, wired.err);
     await lintClean(dir, "0.16 + app --enable");
     const start = identities(dir);
-    assert.deepEqual(start, { name: "${APP}", namespace: "(from the app)", lookup: { sourceName: "${APP}" } });
+    assert.deepEqual(start, {
+      name: "${APP}",
+      namespace: "(from the app)",
+      path: "/data",
+      lookup: { sourceName: "${APP}" },
+    });
 
     await migrate(dir, ["--to", "volsync-0.17"]);
     assert.equal(identities(dir).name, start.name);

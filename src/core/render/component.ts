@@ -190,11 +190,14 @@ function replicationDestination(c: Conventions, mover: Mover): string {
   return lines.join("\n");
 }
 
+/** The path the Volsync fork's kopia mover records for every source (it mounts the data at /data). */
+export const VOLSYNC_SOURCE_PATH = "/data";
+
 function snapshotPolicy(c: Conventions): string {
   return [
     "---",
-    "# The app's backup recipe. Its identity is <APP>@<namespace> (the ClusterRepository's identityDefaults),",
-    "# the same user@host the Volsync ReplicationSource of the same name wrote.",
+    "# The app's backup recipe. Its identity is <APP>@<namespace>:/data (the ClusterRepository's identityDefaults",
+    "# and sourcePathOverride), the user@host:path the Volsync ReplicationSource of the same name wrote: one history.",
     schemaLine("https://kubernetes-schemas.pages.dev/kopiur.home-operations.com/snapshotpolicy_v1alpha1.json"),
     `apiVersion: ${KOPIUR_API}`,
     "kind: SnapshotPolicy",
@@ -207,6 +210,7 @@ function snapshotPolicy(c: Conventions): string {
     "  sources:",
     "    - pvc:",
     "        name: ${APP}",
+    `      sourcePathOverride: ${VOLSYNC_SOURCE_PATH}`,
     "  retention:",
     "    keepHourly: 24",
     "    keepDaily: 7",
