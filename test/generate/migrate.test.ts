@@ -75,21 +75,27 @@ const WIKI = [
   "",
 ].join("\n");
 
+/** A copy of the example with app wiki in namespace media wired by `app --enable` (0.16). */
+async function exampleWithWiki(): Promise<string> {
+  const dir = tempRepo(EXAMPLE);
+  writeFiles(dir, {
+    "kubernetes/apps/home/media/kustomization.yaml":
+      "---\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./namespace.yaml\n  - ./wiki/ks.yaml\n",
+    "kubernetes/apps/home/media/namespace.yaml": "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: media\n",
+    "kubernetes/apps/home/media/wiki/ks.yaml": WIKI,
+    "kubernetes/apps/home/media/wiki/app/kustomization.yaml":
+      "---\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n",
+  });
+  const home = "kubernetes/apps/home/kustomization.yaml";
+  writeFileSync(path.join(dir, home), `${read(dir, home)}  - ./media\n`);
+  const wired = await run(["app", "media", "wiki", "--repo", dir, "--enable"], { cwd: dir });
+  assert.equal(wired.code, 0, wired.err);
+  return dir;
+}
+
 describe("migrate round trips keep snapshot identities and lint clean", () => {
   it("0.16 → 0.17 → kopiur → 0.16 on the example, with init, app and enable in between", async () => {
-    const dir = tempRepo(EXAMPLE);
-    writeFiles(dir, {
-      "kubernetes/apps/home/media/kustomization.yaml":
-        "---\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./namespace.yaml\n  - ./wiki/ks.yaml\n",
-      "kubernetes/apps/home/media/namespace.yaml": "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: media\n",
-      "kubernetes/apps/home/media/wiki/ks.yaml": WIKI,
-      "kubernetes/apps/home/media/wiki/app/kustomization.yaml":
-        "---\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n",
-    });
-    const home = "kubernetes/apps/home/kustomization.yaml";
-    writeFileSync(path.join(dir, home), `${read(dir, home)}  - ./media\n`);
-    const wired = await run(["app", "media", "wiki", "--repo", dir, "--enable"], { cwd: dir });
-    assert.equal(wired.code, 0, wired.err);
+    const dir = await exampleWithWiki();
     await lintClean(dir, "0.16 + app --enable");
     const start = identities(dir);
     assert.deepEqual(start, {
@@ -126,6 +132,20 @@ describe("migrate round trips keep snapshot identities and lint clean", () => {
     assert.deepEqual(identities(dir), start);
     assert.match(read(dir, `${KOPIA}/mutatingadmissionpolicy.yaml`), /admissionregistration\.k8s\.io\/v1alpha1/);
     await lintClean(dir, "migrate --to volsync-0.16");
+  });
+
+  it("the other direction, 0.16 → kopiur → 0.17 → 0.16: the same identities after every step", async () => {
+    const dir = await exampleWithWiki();
+    const start = identities(dir);
+    for (const [to, extra] of [
+      ["kopiur", []],
+      ["volsync-0.17", []],
+      ["volsync-0.16", ["--kubernetes-version", "1.34"]],
+    ] as const) {
+      await migrate(dir, ["--to", to, ...extra]);
+      assert.deepEqual(identities(dir), start, `after migrate --to ${to}`);
+      await lintClean(dir, `migrate --to ${to}`);
+    }
   });
 
   for (const mover of ["volsync-0.16", "volsync-0.17", "kopiur"]) {
