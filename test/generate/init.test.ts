@@ -24,6 +24,18 @@ const CENTRAL = [
 /** 1-based line of the first line of `text` that contains `needle`. */
 const lineOf = (text: string, needle: string) => text.split("\n").findIndex((l) => l.includes(needle)) + 1;
 
+/** A volsync-0.17 init of a new static repository PV in tier system, with nothing but its root path. */
+const STATIC_017 = (rootPath: string) => [
+  "--mover",
+  "volsync-0.17",
+  "--tier",
+  "system",
+  "--style",
+  "static",
+  "--root-path",
+  rootPath,
+];
+
 /** A StorageClass of ceph-csi's CephFS driver with its node-stage secret. */
 const cephfsClass = (name: string, clusterId: string, fsName: string, driver = "cephfs.csi.ceph.com") => `---
 apiVersion: storage.k8s.io/v1
@@ -238,24 +250,9 @@ describe("init: bad input exits 2 and writes nothing", () => {
       "kubernetes/apps/system/sc.yaml": [cephfsClass("a", "c1", "fs1"), cephfsClass("b", "c1", "fs1")].join(""),
     });
     const before = treeOf(dir);
-    const r = await run(
-      [
-        "init",
-        "--repo",
-        dir,
-        "--mover",
-        "volsync-0.17",
-        "--tier",
-        "system",
-        "--style",
-        "static",
-        "--root-path",
-        "/v/x",
-      ],
-      {
-        cwd: dir,
-      },
-    );
+    const r = await run(["init", "--repo", dir, ...STATIC_017("/v/x")], {
+      cwd: dir,
+    });
     assert.equal(r.code, 2);
     assert.match(
       r.err,
@@ -553,22 +550,7 @@ spec:
           name: ceph-fs-sc
 `,
     });
-    const r = await run(
-      [
-        "init",
-        "--repo",
-        dir,
-        "--mover",
-        "volsync-0.17",
-        "--tier",
-        "system",
-        "--style",
-        "static",
-        "--root-path",
-        "/volumes/csi/x",
-      ],
-      { cwd: dir },
-    );
+    const r = await run(["init", "--repo", dir, ...STATIC_017("/volumes/csi/x")], { cwd: dir });
     assert.equal(r.code, 0, r.err);
     const pv = read(dir, PV);
     assert.match(pv, /driver: rook-system\.cephfs\.csi\.ceph\.com/);
