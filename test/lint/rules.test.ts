@@ -423,6 +423,26 @@ describe("lint rules", () => {
       assert.match(f[0]?.fix ?? "", /name: volsync-repository-pvc-media/);
     });
     it("passes: dependsOn names it", () => assert.deepEqual(ofRule(base, "delivery/missing-depends-on"), []));
+    it("passes: an app whose movers write an NFS export does not need the PVC, nor a dependsOn on it", async () => {
+      const nfs =
+        "    copyMethod: Snapshot\n    moverVolumes:\n      - mountPath: nas\n        volumeSource:\n          nfs:\n            server: nas.lan\n            path: /export/kopia\n";
+      const { r } = await broken([
+        [APP_KS, "  dependsOn:\n    - name: volsync-repository-pvc-media\n", ""],
+        [
+          "kubernetes/components/volsync/externalsecret.yaml",
+          "KOPIA_REPOSITORY: filesystem:///repository/repository",
+          "KOPIA_REPOSITORY: filesystem:///mnt/nas/repository",
+        ],
+        ["kubernetes/components/volsync/replicationsource.yaml", "    copyMethod: Snapshot\n", nfs],
+        ["kubernetes/components/volsync/replicationdestination.yaml", "    copyMethod: Snapshot\n", nfs],
+      ]);
+      assert.deepEqual(
+        ofRule(r, "path/mismatch").filter((f) => f.file.startsWith("kubernetes/components")),
+        [],
+        "the movers resolve to the NFS export",
+      );
+      assert.deepEqual(ofRule(r, "delivery/missing-depends-on"), []);
+    });
   });
 
   describe("delivery/no-root", () => {

@@ -321,7 +321,7 @@ export const missingDependsOn: Rule = {
     transports: PVC_ONLY,
     severity: "warning",
     title: "app without dependsOn on its namespace's repository PVC",
-    why: "without dependsOn, Flux may apply an app's ReplicationSource before the namespace's PVC `kopia` exists: the first mover Job fails (or, with a dynamic fallback, writes elsewhere); on a fresh cluster restores race the PVC",
+    why: "without dependsOn, Flux may apply an app's backup objects (a ReplicationSource, a Kopiur SnapshotPolicy) before the namespace's PVC `kopia` exists: the first mover Job fails (or, with a dynamic fallback, writes elsewhere); on a fresh cluster restores race the PVC. Only consumers that reach the repository through that PVC count",
   },
   check(ctx) {
     const report = reporter(this.meta);
@@ -337,7 +337,11 @@ export const missingDependsOn: Rule = {
     for (const ks of m.kustomizations) {
       if (!ks.reachable) continue;
       const namespaces = new Set<string>();
-      for (const o of ks.objects) if (o.namespace !== undefined && isConsumer(m, o)) namespaces.add(o.namespace);
+      for (const o of ks.objects) {
+        if (o.namespace !== undefined && isConsumer(m, o) && claimNeeded(m, o) === c.claimName) {
+          namespaces.add(o.namespace);
+        }
+      }
       for (const ns of namespaces) {
         const need = claimKs.get(ns);
         if (need === undefined || need === ks.id || dependsOn(m, ks, need)) continue;
