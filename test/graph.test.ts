@@ -72,6 +72,13 @@ describe("graph goldens", () => {
     }
   }
 
+  it("docs/commands.md shows the home-ops goldens (text and mermaid) verbatim", () => {
+    const docs = readFileSync(path.join(ROOT, "docs", "commands.md"), "utf8");
+    for (const f of ["home-ops.txt.golden", "home-ops.md.golden"]) {
+      assert.ok(docs.includes(readFileSync(path.join(GOLDEN, f), "utf8")), `docs/commands.md#graph does not show ${f}`);
+    }
+  });
+
   it("a changed fact changes the output, and the golden comparison fails on it", async () => {
     const dir = repoWith(
       [["kubernetes/components/kopia-backup/source.yaml", "runAsUser: 2000", "runAsUser: 2001"]],
