@@ -2,6 +2,15 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { type Ctx, version } from "../cli.ts";
 import { parseKubeVersion } from "../core/names.ts";
 import { EXIT_OK, usageError } from "../errors.ts";
+import {
+  checkKubeFlags,
+  connectKube,
+  contextOption,
+  kubeconfigOption,
+  liveConventions,
+  requestTimeoutOption,
+  withKube,
+} from "./kube-common.ts";
 import { loadRepo, repoOption } from "./shared.ts";
 
 /** Kept here (not imported from core/graph) so that --help does not load the graph code. */
@@ -22,6 +31,13 @@ export function graphCommand(ctx: Ctx) {
       "--kubernetes-version <1.NN>",
       "the cluster's Kubernetes minor version, for the version-dependent lint rules whose findings are marked (as for lint)",
     )
+    .option(
+      "--live",
+      "draw what the cluster runs instead of the repository (not linted; --repo only gives kopiashare.yaml)",
+    )
+    .addOption(kubeconfigOption())
+    .addOption(contextOption())
+    .addOption(requestTimeoutOption())
     .addHelpText(
       "after",
       `
@@ -30,13 +46,21 @@ Examples:
   kopiashare graph --repo ~/home-ops -o mermaid    # a flowchart to paste into a GitHub comment or README
   kopiashare graph -o dot | dot -Tsvg > graph.svg  # Graphviz
   kopiashare graph -o json | jq '.repositories[].key'
+  kopiashare graph --live --context prod           # from the cluster: Volsync/Kopiur objects, policies, PVs
 
 Reads the repository as lint does (Flux Kustomizations, kustomize, postBuild substitution) and marks
 the nodes lint's errors (✗) and warnings (!) are about; findings about nothing drawn are listed apart.
-Exit codes: 0 the graph was drawn (whatever lint found: use lint as the gate), 2 usage or input error.
-Reads only; never writes and never needs a network. Docs: docs/commands.md#graph`,
+With --live it lists the Volsync and Kopiur objects, admission policies, PVs and PVCs, and reads only
+KOPIA_REPOSITORY of the Secrets the Volsync objects name; nothing is linted.
+Exit codes: 0 the graph was drawn (whatever lint found: use lint as the gate), 1 the cluster could not be
+read (unreachable, a missing permission), 2 usage or input error. Never writes; without --live never
+needs a network. Docs: docs/commands.md#graph`,
     )
     .action(async (opts) => {
+      if (opts.live) return drawLive(ctx, opts);
+      for (const flag of ["kubeconfig", "context"] as const) {
+        if (opts[flag] !== undefined) throw usageError(`--${flag} is for --live`);
+      }
       const [{ root, conventions, scan }, { lintScan }, { buildGraph }, { renderGraph }] = await Promise.all([
         loadRepo(ctx, opts.repo),
         import("../gitops/lint.ts"),
@@ -65,4 +89,45 @@ Reads only; never writes and never needs a network. Docs: docs/commands.md#graph
       }
       ctx.exitCode = EXIT_OK;
     });
+}
+
+interface LiveOpts {
+  repo?: string;
+  output: (typeof GRAPH_FORMATS)[number];
+  kubernetesVersion?: string;
+  kubeconfig?: string;
+  context?: string;
+  requestTimeout?: string;
+}
+
+async function drawLive(ctx: Ctx, opts: LiveOpts): Promise<void> {
+  if (opts.kubernetesVersion !== undefined) {
+    throw usageError("--kubernetes-version is for lint's version rules: with --live nothing is linted");
+  }
+  checkKubeFlags(opts);
+  const conventions = liveConventions(ctx, opts.repo);
+  await withKube(async () => {
+    const kube = await connectKube(ctx, opts);
+    const [{ readGraphObjects }, { modelFromObjects }, { buildGraph }, { renderGraph }] = await Promise.all([
+      import("../kube/graph-objects.ts"),
+      import("../core/graph/live.ts"),
+      import("../core/graph/build.ts"),
+      import("../core/graph/render.ts"),
+    ]);
+    const read = await readGraphObjects(kube, conventions);
+    const graph = buildGraph(modelFromObjects(read.objects, conventions), [], {
+      server: read.server,
+      unreadSecrets: read.unreadSecrets,
+    });
+    ctx.io.stdout.write(
+      renderGraph(opts.output, graph, ctx.colors("stdout"), { repo: read.server, version: version() }),
+    );
+    for (const s of read.unreadSecrets) {
+      ctx.say(`note: Secret ${s}: the repository of the consumers that name it is unknown`);
+    }
+    ctx.say(
+      `kopiashare graph --live: ${read.objects.length} object(s) in ${read.requests} request(s) from ${read.server}`,
+    );
+    ctx.exitCode = EXIT_OK;
+  });
 }

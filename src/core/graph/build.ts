@@ -69,6 +69,8 @@ export interface RepositoryNode {
 }
 
 export interface Graph {
+  /** Drawn from a cluster (`graph --live`): objects have no file, and nothing was linted. */
+  live?: { server: string; unreadSecrets: string[] };
   repositories: RepositoryNode[];
   /** Error and warning findings that concern no node of the graph (a Flux Kustomization, a YAML file). */
   other: Problem[];
@@ -180,7 +182,7 @@ function sortProblems(list: Problem[]): void {
  * subject names. A finding about a namespace ("namespace media") goes to that namespace. Anything else is
  * listed under `other`.
  */
-export function buildGraph(model: RepoModel, findings: readonly Finding[]): Graph {
+export function buildGraph(model: RepoModel, findings: readonly Finding[], live?: Graph["live"]): Graph {
   const repos = new Map<string, RepositoryNode>();
   const transports = new Map<string, TransportNode>();
   const namespaces = new Map<string, NamespaceNode>();
@@ -347,6 +349,7 @@ export function buildGraph(model: RepoModel, findings: readonly Finding[]): Grap
   }
   sortProblems(other);
   return {
+    ...(live ? { live } : {}),
     repositories: out,
     other,
     summary: { repositories: out.length, namespaces: nsByName.size, consumers: seen.size, errors, warnings },

@@ -60,6 +60,10 @@ const worst = (problems: Problem[]): "error" | "warning" | undefined =>
 
 export function summaryText(g: Graph): string {
   const s = g.summary;
+  if (g.live) {
+    const repos = s.repositories === 1 ? "1 repository" : `${s.repositories} repositories`;
+    return `${repos}, ${plural(s.namespaces, "namespace")}, ${plural(s.consumers, "consumer")}; from the cluster ${g.live.server} (not linted)`;
+  }
   const repos = s.repositories === 1 ? "1 repository" : `${s.repositories} repositories`;
   return `${repos}, ${plural(s.namespaces, "namespace")}, ${plural(s.consumers, "consumer")}; lint: ${plural(s.errors, "error")}, ${plural(s.warnings, "warning")}`;
 }
@@ -102,7 +106,7 @@ export function renderGraphText(g: Graph, c: Paint = plain): string {
     const tree: TreeNode = {
       label: c.bold(repositoryLabel(r)),
       children: r.transports.map((t) => ({
-        label: `${mark(c.cyan(transportLabel(t)), t.problems, c)}${t.object ? ` ${c.dim(`(${t.object.file}:${t.object.line})`)}` : ""}`,
+        label: `${mark(c.cyan(transportLabel(t)), t.problems, c)}${t.object?.file ? ` ${c.dim(`(${t.object.file}:${t.object.line})`)}` : ""}`,
         children: [
           ...problemLeaves(t.problems, c),
           ...t.namespaces.map((n) => ({
@@ -110,7 +114,7 @@ export function renderGraphText(g: Graph, c: Paint = plain): string {
             children: [
               ...problemLeaves(n.problems, c),
               ...n.consumers.map((k) => ({
-                label: `${mark(consumerLabel(k), k.problems, c)} ${c.dim(`(${k.file}:${k.line})`)}`,
+                label: `${mark(consumerLabel(k), k.problems, c)}${k.file ? ` ${c.dim(`(${k.file}:${k.line})`)}` : ""}`,
                 children: problemLeaves(k.problems, c),
               })),
             ],
@@ -288,6 +292,7 @@ export function renderGraphJson(g: Graph, meta: GraphMeta): string {
     version: 1,
     tool: { name: "kopiashare", version: meta.version },
     repo: meta.repo,
+    ...(g.live ? { live: g.live } : {}),
     summary: g.summary,
     repositories: g.repositories,
     other: g.other,
