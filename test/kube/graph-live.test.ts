@@ -124,6 +124,11 @@ describe("graph --live", () => {
         json.repositories.map((x: Node) => `${x.key} ${x.transport}`),
         ["s3://cluster-backups/kopia object", "secret media/jellyfin-kopia unknown"],
       );
+      const text = await kube(sim, ["graph", "--live", "--repo", dir]);
+      assert.match(
+        text.out,
+        /^repository secret media\/jellyfin-kopia \(not resolved\)\n└── unknown · via secret jellyfin-kopia/m,
+      );
       sim.denied.add({ verb: "list", resource: "replicationsources", group: "volsync.backube" });
       const denied = await kube(sim, ["graph", "--live", "--repo", dir]);
       assert.equal(denied.code, 1);

@@ -25,7 +25,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 // Labels shared by every format
 
 export function repositoryLabel(r: RepositoryNode): string {
-  return r.resolved ? `repository ${r.key}` : `repository ${r.key} (not known offline)`;
+  return r.resolved ? `repository ${r.key}` : `repository ${r.key} (not resolved)`;
 }
 
 export function transportLabel(t: TransportNode): string {
