@@ -11,6 +11,7 @@ import { disableCommand } from "./commands/disable.ts";
 import { doctorCommand } from "./commands/doctor.ts";
 import { driftCommand } from "./commands/drift.ts";
 import { enableCommand } from "./commands/enable.ts";
+import { graphCommand } from "./commands/graph.ts";
 import { initCommand } from "./commands/init.ts";
 import { lintCommand } from "./commands/lint.ts";
 import { migrateCommand } from "./commands/migrate.ts";
@@ -69,6 +70,7 @@ Docs: docs/commands.md`,
     appCommand,
     migrateCommand,
     lintCommand,
+    graphCommand,
     verifyCommand,
     doctorCommand,
     driftCommand,

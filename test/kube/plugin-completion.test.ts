@@ -53,6 +53,7 @@ describe("kubectl plugin completion", () => {
       "app",
       "migrate",
       "lint",
+      "graph",
       "verify",
       "doctor",
       "drift",
@@ -68,6 +69,7 @@ describe("kubectl plugin completion", () => {
     assert.deepEqual(bin("doctor", "-n", "media", "-o", "").candidates, ["text", "json"]);
     assert.deepEqual(bin("verify", "--output=j").candidates, ["--output=json"]);
     assert.deepEqual(bin("completion", "").candidates, ["bash", "zsh"]);
+    assert.deepEqual(bin("graph", "-o", "").candidates, ["text", "mermaid", "dot", "json"]);
     assert.deepEqual(bin("enable", "media", "-o", "y").candidates, ["yaml"]);
     assert.deepEqual(bin("verify", "--kubeconfig", ""), { candidates: [], directive: `:${DIRECTIVE.default}` });
     assert.deepEqual(bin("drift", "--repo", ""), { candidates: [], directive: `:${DIRECTIVE.filterDirs}` });
