@@ -18,7 +18,11 @@ const MAINTAINS = /\bmaintenance\s+run\b|\bserver\s+start\b/;
 /** What maintains which repositories: keys, volumes (a maintainer whose directory is unknown) and wildcards. */
 interface Maintainers {
   repositories: Map<string, string>;
-  /** Storage keys of maintainers whose directory on the volume is not known: any repository on them. */
+  /**
+   * Volumes a maintainer writes: every repository on them counts as maintained (a second directory on one
+   * volume is a split repository, which path/mismatch reports; a maintainer whose directory is unknown may
+   * be in any of them).
+   */
   storages: Map<string, string>;
   /** A maintainer lint cannot place (a secret made outside Git, a ${VAR}): it may maintain anything. */
   unplaced: string | undefined;
@@ -37,7 +41,11 @@ function maintainers(model: RepoModel): Maintainers {
   const add = (o: ModelObject, label: string) => {
     for (const r of reachesOf(model, o)) {
       if (!r.resolved || r.repository.includes("${")) m.unplaced ??= label;
-      else if (!m.repositories.has(r.repository)) m.repositories.set(r.repository, label);
+      else {
+        if (!m.repositories.has(r.repository)) m.repositories.set(r.repository, label);
+        // Another directory of the same volume is a second repository there: path/mismatch reports that.
+        if (r.dir !== undefined && !m.storages.has(r.storage)) m.storages.set(r.storage, label);
+      }
     }
   };
   for (const o of objectsOf(model, "KopiaMaintenance")) {
@@ -55,8 +63,8 @@ function maintainers(model: RepoModel): Maintainers {
   for (const w of podWriters(model)) {
     if (!MAINTAINS.test(commandText(w.container))) continue;
     const at = writerRepository(model, w);
-    if (at.dir === undefined) m.storages.set(at.storage, w.label);
-    else m.repositories.set(at.repository, w.label);
+    m.storages.set(at.storage, w.label);
+    if (at.dir !== undefined) m.repositories.set(at.repository, w.label);
   }
   return m;
 }
