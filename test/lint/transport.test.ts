@@ -329,6 +329,24 @@ describe("transport: how consumers reach the repository", () => {
       }
     });
 
+    it("a Restore from a SnapshotPolicy that is not delivered into its namespace: identity/no-source at fromPolicy", async () => {
+      const files = {
+        "kopiur/clusterrepository.yaml": clusterRepository("nas", S3),
+        "media/app.yaml": kopiurApp("media", "app").replace(
+          "    fromPolicy:\n      name: app",
+          "    fromPolicy:\n      name: ap",
+        ),
+      };
+      const r = await lint(repo(files));
+      assert.deepEqual(rules(r, "identity/no-source"), ["identity/no-source Restore media/app"]);
+      const f = ofRule(r, "identity/no-source")[0];
+      assert.equal(f?.severity, "error");
+      assert.equal(f?.line, files["media/app.yaml"].split("\n").indexOf("      name: ap") + 1);
+      assert.match(f?.what ?? "", /restores from SnapshotPolicy ap, which nothing delivers into media/);
+      const fine = { ...files, "media/app.yaml": kopiurApp("media", "app") };
+      assert.deepEqual(rules(await lint(repo(fine)), "identity/no-source"), []);
+    });
+
     it("a ClusterRepository the repository does not declare: unknown, a PVC only where the seed's layout is", async () => {
       const app = { "media/app.yaml": kopiurApp("media", "app", "elsewhere") };
       const m = model(app);

@@ -4,7 +4,7 @@
  * transport (PVC, NFS or object store).
  */
 import { moverSpec } from "../consumers.ts";
-import { isVolsync, type ModelObject, objectsOf, perModel, type RepoModel, rec, str } from "../model.ts";
+import { isKopiur, isVolsync, type ModelObject, objectsOf, perModel, type RepoModel, rec, str } from "../model.ts";
 import { reachOf } from "../transport.ts";
 import { ALL_TRANSPORTS, type Finding, type Rule, type RuleContext, reporter, where } from "./types.ts";
 
@@ -143,9 +143,42 @@ export const noSource: Rule = {
         ),
       );
     }
+    out.push(...kopiurRestores(ctx, report));
     return out;
   },
 };
+
+/**
+ * Kopiur Restores that restore "from policy" name a SnapshotPolicy of their own namespace; when none is
+ * delivered there the restore has no snapshots to find (with `onMissingSnapshot: Continue`, the app comes up
+ * empty without a word).
+ */
+function kopiurRestores(ctx: RuleContext, report: ReturnType<typeof reporter>): Finding[] {
+  const out: Finding[] = [];
+  const seen = new Set<string>();
+  for (const r of objectsOf(ctx.model, "Restore")) {
+    const policy = str(r.body, "spec", "source", "fromPolicy", "name");
+    if (!isKopiur(r) || policy === undefined || policy.includes("${") || r.namespace === undefined) continue;
+    if (objectsOf(ctx.model, "SnapshotPolicy", r.namespace).some((p) => p.name === policy && isKopiur(p))) continue;
+    const loc = where(ctx, r, ["spec", "source", "fromPolicy", "name"]);
+    const key = `${loc.file}:${loc.line}:${r.namespace}/${policy}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const elsewhere = objectsOf(ctx.model, "SnapshotPolicy").find((p) => p.name === policy && isKopiur(p));
+    out.push(
+      report(
+        loc,
+        `Restore ${r.namespace}/${r.name}`,
+        `restores from SnapshotPolicy ${policy}, which nothing delivers into ${r.namespace}${elsewhere ? ` (one is delivered into ${elsewhere.namespace ?? "?"})` : ""}${str(r.body, "spec", "policy", "onMissingSnapshot") === "Continue" ? ": with onMissingSnapshot: Continue the volume comes up empty" : ""}`,
+        `name the SnapshotPolicy that backs up this app in ${r.namespace} (spec.source.fromPolicy.name), or deliver it with the Restore`,
+        {
+          why: "a Kopiur Restore from policy finds the snapshots of a SnapshotPolicy in its own namespace; when that policy does not exist it finds none, and with onMissingSnapshot: Continue the app starts on an empty volume",
+        },
+      ),
+    );
+  }
+  return out;
+}
 
 /** "`${NAMESPACE:-default}` took its default ..." when sourceNamespace came from a default of an unset variable. */
 function explainDefault(rd: ModelObject): string | undefined {
