@@ -784,7 +784,8 @@ class Builder {
       remote: false,
       loc: { file: ks.doc.file, line: ks.doc.line },
     };
-    return this.deliver({ ...ks, path, components: [] });
+    // spec.components are resolved against the path as read from this checkout: they hold when it is the same.
+    return this.deliver({ ...ks, path, components: ks.path?.target === target ? ks.components : [] });
   }
 
   /** Applies a Kustomization: one ModelObject per rendered document, after its spec.patches. */

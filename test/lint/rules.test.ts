@@ -382,6 +382,8 @@ describe("lint rules", () => {
       const { dir, r } = await broken([[APP_KS, "name: home-kubernetes", "name: flux-system"]]);
       assert.deepEqual(where(r, "delivery/unknown-source"), [`${APP_KS}:${lineOf(dir, APP_KS, "name: flux-system")}`]);
       assert.match(ofRule(r, "delivery/unknown-source")[0]?.fix ?? "", /home-kubernetes/);
+      // Its spec.components (the volsync component) would deliver backups from this checkout: an error.
+      assert.equal(ofRule(r, "delivery/unknown-source")[0]?.severity, "error");
     });
     it("passes: home-kubernetes is declared", () => assert.deepEqual(ofRule(base, "delivery/unknown-source"), []));
   });
