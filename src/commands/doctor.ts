@@ -57,9 +57,10 @@ Examples:
   kopiashare doctor -o json | jq '.checks[] | select(.status != "pass")'
 
 Checks (stable ids; docs/commands.md#doctor explains each): repository-pv, reclaim-retain, volume-style,
-same-subvolume, server-version, backup-crds, admission-policy, consumers-without-pvc, pv-missing,
+same-subvolume, server-version, backup-crds, repository-maintenance, admission-policy, consumers-without-pvc, pv-missing,
 pv-bound-elsewhere, pv-released, pv-mismatch, pvc-bound, pv-claimref, privileged-movers, stale-backups,
-and with --probe: permission-probe. A check the cluster refuses to let us read is a warning.
+and with --probe: permission-probe. A check the cluster refuses to let us read is a warning; one whose
+API the cluster does not serve (or with nothing to look at) is skipped with the reason.
 Exit 1 only when a check fails. The probe deletes its Jobs when done, on failure and on Ctrl-C.`,
     )
     .action((opts) =>
@@ -236,6 +237,7 @@ function progressReporter(ctx: Ctx, label: string) {
 
 const BADGE: Record<Status, (c: Colors) => string> = {
   pass: (c) => c.green("PASS"),
+  skip: (c) => c.dim("SKIP"),
   warn: (c) => c.yellow("WARN"),
   fail: (c) => c.red("FAIL"),
 };
@@ -249,13 +251,14 @@ function printDoctor(ctx: Ctx, o: Observed, reports: CheckReport[], s: Record<St
   const w = Math.max(...reports.map((r) => r.id.length));
   for (const r of reports) {
     const problems = r.results.filter((x) => x.status !== "pass");
-    const head = problems.length === 0 ? (r.results[0]?.what ?? r.title) : r.title;
+    // A pass, or a skip with one reason, is one line: what was seen, or why the check could not look.
+    const oneLine = problems.length === 0 || (r.status === "skip" && r.results.length === 1);
+    const head = oneLine ? (r.results[0]?.what ?? r.title) : r.title;
     out.write(`${BADGE[r.status](c)}  ${r.id.padEnd(w)}  ${head}\n`);
-    const shown = r.status === "pass" ? [] : r.id === "permission-probe" ? r.results : problems;
+    const shown = oneLine ? [] : r.id === "permission-probe" ? r.results : problems;
     for (const x of shown) {
-      out.write(
-        `      ${x.status === "pass" ? c.green("✓") : x.status === "warn" ? c.yellow("!") : c.red("✗")} ${x.what}\n`,
-      );
+      const mark = { pass: c.green("✓"), skip: c.dim("-"), warn: c.yellow("!"), fail: c.red("✗") }[x.status];
+      out.write(`      ${mark} ${x.what}\n`);
       if (x.why) out.write(`        ${c.dim("why:")} ${x.why}\n`);
       if (x.fix) {
         const [first, ...rest] = x.fix.split("\n");
@@ -264,5 +267,7 @@ function printDoctor(ctx: Ctx, o: Observed, reports: CheckReport[], s: Record<St
       }
     }
   }
-  out.write(`\n${reports.length} checks: ${s.pass} passed, ${s.warn} warning(s), ${s.fail} failed\n`);
+  out.write(
+    `\n${reports.length} checks: ${s.pass} passed, ${s.warn} warning(s), ${s.fail} failed${s.skip ? `, ${s.skip} skipped` : ""}\n`,
+  );
 }

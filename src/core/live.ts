@@ -82,7 +82,8 @@ export type ConsumerKind =
   | "Repository"
   | "SnapshotPolicy"
   | "SnapshotSchedule"
-  | "Restore";
+  | "Restore"
+  | "Maintenance";
 
 /** An object whose mover Jobs run in its namespace and need the repository there. */
 export interface LiveConsumer {
@@ -129,9 +130,11 @@ export type Source =
   | "kustomizations"
   | "admissionpolicies";
 
-/** A request the server refused with 401/403. */
+/** A read the server refused (403), or answered 404 for (a resource discovery did not promise). */
 export interface Denial {
   source: Source;
+  /** Undefined: forbidden (403). */
+  reason?: "forbidden" | "notfound";
   verb: string;
   /** plural, with the group when not core: "replicationsources.volsync.backube". */
   resource: string;
@@ -139,7 +142,10 @@ export interface Denial {
   namespace: string | undefined;
 }
 
-export function permissionText(d: Pick<Denial, "verb" | "resource" | "namespace">): string {
+export function permissionText(d: Pick<Denial, "verb" | "resource" | "namespace" | "reason">): string {
+  if (d.reason === "notfound") {
+    return `the server has no ${d.resource} (${d.verb} ${d.namespace ? `in ${d.namespace}` : "cluster-wide"} answered 404 NotFound)`;
+  }
   return `missing permission: ${d.verb} ${d.resource} ${d.namespace ? `in ${d.namespace}` : "cluster-wide"}`;
 }
 
@@ -190,6 +196,12 @@ export interface Observed {
   version: ServerVersion | undefined;
   /** Served API groups and their preferred versions ("volsync.backube" -> "v1alpha1"). */
   groups: Record<string, string>;
+  /**
+   * Resources (plurals) of the optional groups (Volsync, Kopiur, Flux) in their preferred version, from
+   * discovery ("volsync.backube" -> ["replicationsources", …]). Only these are listed; a group missing
+   * here is not served, or its discovery was refused (then `denied` says so).
+   */
+  resources: Record<string, string[]>;
   pvs: LivePv[];
   pvcs: LivePvc[];
   namespaces: LiveNamespace[];
@@ -214,6 +226,7 @@ export function emptyObserved(server = ""): Observed {
     server,
     version: undefined,
     groups: {},
+    resources: {},
     pvs: [],
     pvcs: [],
     namespaces: [],
@@ -230,6 +243,17 @@ export function emptyObserved(server = ""): Observed {
 
 export function deniedFor(o: Observed, sources: readonly Source[]): Denial[] {
   return o.denied.filter((d) => sources.includes(d.source));
+}
+
+/** Whether discovery says `group` serves `plural` (in its preferred version). */
+export function served(o: Observed, group: string, plural: string): boolean {
+  return o.resources[group]?.includes(plural) ?? false;
+}
+
+/** "kopiamaintenances.volsync.backube is not served (volsync.backube/v1alpha1 has no kopiamaintenances)". */
+export function notServedText(o: Observed, group: string, plural: string): string {
+  const v = o.groups[group];
+  return v ? `${group}/${v} serves no ${plural}` : `the API server serves no ${group} (not installed)`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import {
   type LiveStorageClass,
   type Observed,
   type Source,
+  served,
   VOLSYNC_GROUP,
 } from "../core/live.ts";
 import type { Kube } from "./client.ts";
@@ -55,6 +56,7 @@ const KOPIUR_KINDS: [string, ConsumerKind][] = [
   ["snapshotpolicies", "SnapshotPolicy"],
   ["snapshotschedules", "SnapshotSchedule"],
   ["restores", "Restore"],
+  ["maintenances", "Maintenance"],
 ];
 
 const iso = (d: Date | string | undefined): string | undefined =>
@@ -196,13 +198,31 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
   o.namespace = ns;
   const before = kube.stats.requests;
 
-  /** One read; a 403 records a Denial and yields undefined. */
-  const read = async <T>(source: Source, perm: Perm, fn: () => Promise<T>): Promise<T | undefined> => {
+  /**
+   * One read; a 403 records a Denial and yields undefined. A 404 (a resource discovery did not
+   * promise, or one removed since) yields undefined too: `onNotFound` decides what it means, by
+   * default a Denial of reason "notfound" (the checks that need it are skipped, nothing throws).
+   */
+  const read = async <T>(
+    source: Source,
+    perm: Perm,
+    fn: () => Promise<T>,
+    onNotFound?: () => void,
+  ): Promise<T | undefined> => {
     try {
       return await kube.call(perm, fn);
     } catch (e) {
-      if (e instanceof KubeError && e.kind === "forbidden") {
-        o.denied.push({ source, verb: perm.verb, resource: perm.resource, namespace: perm.namespace });
+      if (e instanceof KubeError && (e.kind === "forbidden" || e.kind === "notfound")) {
+        if (e.kind === "notfound" && onNotFound) onNotFound();
+        else {
+          o.denied.push({
+            source,
+            verb: perm.verb,
+            resource: perm.resource,
+            namespace: perm.namespace,
+            ...(e.kind === "notfound" ? { reason: "notfound" as const } : {}),
+          });
+        }
         return undefined;
       }
       throw e;
@@ -267,12 +287,41 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
     );
   }
 
+  // Discovery decides what is read: one resource list per optional group served, then a LIST only of
+  // the resources it names (an older Volsync without KopiaMaintenance, Kopiur without Maintenance).
+  const clusterScoped = new Set<string>();
+  await Promise.all(
+    [VOLSYNC_GROUP, KOPIUR_GROUP, FLUX_KS_GROUP].map(async (group) => {
+      const version = o.groups[group];
+      if (!version) return;
+      const r = await read(
+        "discovery",
+        { verb: "get", resource: `/apis/${group}/${version}` },
+        () => kube.custom.getAPIResources({ group, version }),
+        () => {
+          delete o.groups[group];
+        },
+      );
+      if (!r) return;
+      const plurals = r.resources.filter((x) => !x.name.includes("/")).map((x) => x.name);
+      for (const x of r.resources) if (!x.namespaced) clusterScoped.add(`${x.name}.${group}`);
+      o.resources[group] = plurals;
+    }),
+  );
   const list = (source: Source, group: string, plural: string) => {
     const version = o.groups[group] as string;
-    return read(source, { verb: "list", resource: `${plural}.${group}`, namespace: ns }, () =>
-      ns
-        ? kube.custom.listNamespacedCustomObject({ group, version, namespace: ns, plural })
-        : kube.custom.listClusterCustomObject({ group, version, plural }),
+    const cluster = clusterScoped.has(`${plural}.${group}`);
+    return read(
+      source,
+      { verb: "list", resource: `${plural}.${group}`, namespace: cluster ? undefined : ns },
+      () =>
+        ns && !cluster
+          ? kube.custom.listNamespacedCustomObject({ group, version, namespace: ns, plural })
+          : kube.custom.listClusterCustomObject({ group, version, plural }),
+      () => {
+        // Discovery named it, the LIST says it is gone (a CRD removed meanwhile): not served.
+        o.resources[group] = (o.resources[group] ?? []).filter((p) => p !== plural);
+      },
     );
   };
   const consumerLists: Promise<void>[] = [];
@@ -280,8 +329,8 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
     [VOLSYNC_GROUP, "volsync", VOLSYNC_KINDS],
     [KOPIUR_GROUP, "kopiur", KOPIUR_KINDS],
   ] as const) {
-    if (!o.groups[group]) continue;
     for (const [plural, kind] of kinds) {
+      if (!served(o, group, plural)) continue;
       consumerLists.push(
         list(source, group, plural).then((l) => {
           for (const item of itemsOf(l)) o.consumers.push(mapConsumer(item, kind, c));
@@ -289,7 +338,7 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
       );
     }
   }
-  if (o.groups[FLUX_KS_GROUP]) {
+  if (served(o, FLUX_KS_GROUP, "kustomizations")) {
     consumerLists.push(
       list("kustomizations", FLUX_KS_GROUP, "kustomizations").then((l) => {
         o.kustomizations = itemsOf(l).map(mapKustomization);
@@ -297,11 +346,14 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
     );
   }
   const admission = (async () => {
-    const served = ADMISSION_VERSIONS.filter((v) => versions.get(ADMISSION_GROUP)?.includes(v));
+    const offered = ADMISSION_VERSIONS.filter((v) => versions.get(ADMISSION_GROUP)?.includes(v));
     const found = await Promise.all(
-      served.map((version) =>
-        read("discovery", { verb: "get", resource: `/apis/${ADMISSION_GROUP}/${version}` }, () =>
-          kube.custom.getAPIResources({ group: ADMISSION_GROUP, version }),
+      offered.map((version) =>
+        read(
+          "discovery",
+          { verb: "get", resource: `/apis/${ADMISSION_GROUP}/${version}` },
+          () => kube.custom.getAPIResources({ group: ADMISSION_GROUP, version }),
+          () => undefined,
         ).then((r) => (r?.resources.some((x) => x.name === "mutatingadmissionpolicies") ? version : undefined)),
       ),
     );

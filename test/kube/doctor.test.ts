@@ -11,6 +11,8 @@ import { ROOT } from "../helpers.ts";
 import type { SimOptions } from "../kube-sim/index.ts";
 import {
   ensureNamespace,
+  kopiaMaintenance,
+  kopiurRepository,
   mismatchedHandle,
   pendingPvc,
   privilegedMovers,
@@ -32,9 +34,20 @@ const MOVER_VOLUMES = {
   moverVolumes: [{ mountPath: "repository", volumeSource: { persistentVolumeClaim: { claimName: "kopia" } } }],
 };
 
-/** Two healthy namespaces plus volsync-system, shared-handle style, Volsync installed. */
+/** Two healthy namespaces plus volsync-system, shared-handle style, and the repository's maintenance where served. */
 function healthy(sim: Sim): void {
   sharedRepository(sim, { namespaces: ["media", "home"], style: "shared-handle" });
+  if (sim.store.registry.find("kopiamaintenances.volsync.backube")) kopiaMaintenance(sim);
+  else if (sim.store.registry.find("maintenances.kopiur.home-operations.com")) kopiurRepository(sim, ["media", "home"]);
+}
+
+/** The healthy cluster with a scheduled Kopia ReplicationSource that synced a minute ago (nothing to skip). */
+function healthyWithBackups(sim: Sim): void {
+  healthy(sim);
+  replicationSource(sim, "media", "app", {
+    lastSyncTime: new Date(Date.now() - 60_000).toISOString(),
+    kopia: MOVER_VOLUMES,
+  });
 }
 
 const base: Scenario = { options: { crds: ["volsync"] }, seed: healthy };
@@ -262,6 +275,39 @@ const CASES: Record<string, Case> = {
     pass: [{ options: { crds: ["kopiur"] }, seed: healthy }],
     bad: [{ options: { crds: [] }, seed: healthy, status: "fail", what: /neither volsync\.backube nor kopiur/ }],
   },
+  "repository-maintenance": {
+    pass: [
+      { options: { crds: ["kopiur"] }, seed: healthy },
+      { options: { crds: ["volsync", "kopiur"], omit: ["kopiamaintenances.volsync.backube"] }, seed: healthy },
+    ],
+    bad: [
+      {
+        // An older Volsync: ReplicationSource and ReplicationDestination are served, KopiaMaintenance is not.
+        options: { crds: ["volsync"], omit: ["kopiamaintenances.volsync.backube"] },
+        seed: healthy,
+        status: "warn",
+        what: /^the repository has no maintenance: KopiaMaintenance is not installed \(volsync\.backube\/v1alpha1 serves no kopiamaintenances\) and no Kopiur Maintenance exists \(Kopiur is not installed\)$/,
+        fix: /upgrade Volsync/,
+      },
+      {
+        ...base,
+        seed: (sim) => sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" }),
+        status: "warn",
+        what: /no maintenance: no KopiaMaintenance exists/,
+        fix: /kopiamaintenance\.yaml/,
+      },
+      {
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRepository(sim, ["media"], { maintenance: false });
+        },
+        status: "warn",
+        what: /KopiaMaintenance is not installed \(the API server serves no volsync\.backube \(not installed\)\) and no Kopiur Maintenance exists$/,
+        fix: /maintenance\.yaml/,
+      },
+    ],
+  },
   "admission-policy": {
     pass: [
       {
@@ -457,6 +503,17 @@ const CASES: Record<string, Case> = {
         status: "fail",
         what: /PVC orphan\/kopia is Pending and names no PV.*ProvisioningFailed/,
       },
+      {
+        // Explained by pv-released, and still not Bound: never "PASS pvc-bound 0 of 1 PVC(s) kopia Bound".
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          releasedPv(sim, "media");
+        },
+        status: "fail",
+        what: /^PVC media\/kopia is Pending: the cause is reported by pv-released$/,
+        fix: /see pv-released/,
+      },
     ],
   },
   "pv-claimref": {
@@ -566,7 +623,7 @@ describe("doctor checks", () => {
   });
 
   it("a healthy cluster passes every check (exit 0)", async () => {
-    await withSim(base.options ?? {}, base.seed, async (sim) => {
+    await withSim(base.options ?? {}, healthyWithBackups, async (sim) => {
       const { r, json } = await doctorJson(sim);
       assert.equal(r.code, 0, r.out);
       for (const c of json.checks) assert.equal(c.status, "pass", `${c.id}: ${JSON.stringify(c.results)}`);
@@ -622,11 +679,15 @@ describe("doctor output and scope", () => {
       async (sim) => {
         const r = await kube(sim, ["doctor"]);
         assert.equal(r.code, 1);
-        assert.match(r.out, /^PASS {2}repository-pv/m);
+        assert.match(r.out, /^PASS {2}repository-pv +PV kopia-repository-pv-volsync-system exists/m);
         assert.match(r.out, /^FAIL {2}pv-released/m);
-        assert.match(r.out, /^WARN {2}pv-claimref/m);
+        assert.match(r.out, /^WARN {2}pv-claimref +every PV is reserved/m);
+        assert.match(
+          r.out,
+          /^SKIP {2}stale-backups +not checked: no Kopia ReplicationSource with spec.trigger.schedule$/m,
+        );
         assert.match(r.out, /fix: kubectl patch pv kopia-repository-pv-media --type json/);
-        assert.match(r.out, /16 checks: 14 passed, 1 warning\(s\), 1 failed/);
+        assert.match(r.out, /17 checks: 13 passed, 1 warning\(s\), 2 failed, 1 skipped/);
         assert.match(r.err, /doctor: http:\/\/127\.0\.0\.1:\d+ \(Kubernetes v1\.32\.0\)/);
       },
     );
