@@ -3,7 +3,7 @@ import type { Ctx } from "../cli.ts";
 import { repositoryPath } from "../core/config.ts";
 import type { CheckReport, CheckResult, Status } from "../core/doctor.ts";
 import type { Observed } from "../core/live.ts";
-import { usageError } from "../errors.ts";
+import { EXIT_INTERRUPTED, EXIT_PROBLEM, EXIT_UNCHECKED, usageError } from "../errors.ts";
 import { parseDuration } from "../kube/duration.ts";
 import type { ProbeResult, ProbeRun } from "../kube/probe.ts";
 import type { Colors } from "../output/colors.ts";
@@ -22,7 +22,6 @@ import {
 } from "./kube-common.ts";
 import { repoOption } from "./shared.ts";
 
-const EXIT_INTERRUPTED = 130;
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 function id(v: string, flag: string): number {
@@ -61,7 +60,8 @@ same-subvolume, server-version, backup-crds, repository-maintenance, admission-p
 pv-bound-elsewhere, pv-released, pv-mismatch, pvc-bound, pv-claimref, privileged-movers, stale-backups,
 and with --probe: permission-probe. A check the cluster refuses to let us read is a warning; one whose
 API the cluster does not serve (or with nothing to look at) is skipped with the reason.
-Exit 1 only when a check fails. The probe deletes its Jobs when done, on failure and on Ctrl-C.`,
+Exit 1 when a check fails; 3 when the cluster could not be checked (unreachable, 401, timed out, or
+neither PVs nor PVCs may be listed). The probe deletes its Jobs when done, on failure and on Ctrl-C.`,
     )
     .action((opts) =>
       withKube(async () => {
@@ -137,7 +137,13 @@ Exit 1 only when a check fails. The probe deletes its Jobs when done, on failure
           });
         }
         const s = summary(reports);
-        if (s.fail > 0) ctx.exitCode = 1;
+        // Forbidden everywhere that matters (neither PVs nor PVCs readable) and nothing failed: the
+        // repository could not be checked at all, which is not "healthy".
+        const blind = (["persistentvolumes", "persistentvolumeclaims"] as const).every((src) =>
+          observed.denied.some((d) => d.source === src),
+        );
+        if (s.fail > 0) ctx.exitCode = EXIT_PROBLEM;
+        else if (blind) ctx.exitCode = EXIT_UNCHECKED;
         if (probe?.aborted) ctx.exitCode = EXIT_INTERRUPTED;
         if (opts.output === "json") {
           ctx.io.stdout.write(
@@ -162,6 +168,14 @@ Exit 1 only when a check fails. The probe deletes its Jobs when done, on failure
           );
         } else {
           printDoctor(ctx, observed, reports, s, kube.stats.requests);
+        }
+        if (ctx.exitCode === EXIT_UNCHECKED) {
+          ctx.say(
+            `could not check: neither PVs nor PVCs ${conventions.claimName} may be listed (${observed.denied
+              .filter((d) => d.source === "persistentvolumes" || d.source === "persistentvolumeclaims")
+              .map((d) => d.resource)
+              .join(", ")} forbidden): exit ${EXIT_UNCHECKED}`,
+          );
         }
         if (probe) {
           ctx.say(

@@ -8,7 +8,7 @@ import path from "node:path";
 import { Option } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import type { Conventions } from "../core/config.ts";
-import { CliError, EXIT_PROBLEM, EXIT_USAGE, usageError } from "../errors.ts";
+import { CliError, EXIT_INTERRUPTED, EXIT_UNCHECKED, EXIT_USAGE, usageError } from "../errors.ts";
 import { findRepoRoot, loadConventions } from "../gitops/repo.ts";
 import type { Kube } from "../kube/client.ts";
 import { parseDuration } from "../kube/duration.ts";
@@ -66,12 +66,23 @@ export function liveConventions(ctx: Ctx, repo: string | undefined): Conventions
   return loadConventions(findRepoRoot(ctx.io.cwd, repo));
 }
 
-/** KubeError (duck-typed: src/kube is not imported here) -> CliError with one line. */
+/**
+ * KubeError (duck-typed: src/kube is not imported here) -> CliError with one line. A bad flag or
+ * kubeconfig is a usage error (2); Ctrl-C is 130; anything else the API did (unreachable, 401,
+ * timed out, refused, an error after the retries) means the cluster could not be checked (3), never
+ * "a problem was found" (1).
+ */
 export function toCliError(e: unknown): unknown {
   const err = e as { name?: string; kind?: string; message?: string };
   if (err?.name !== "KubeError") return e;
-  const usage = err.kind === "usage" || err.kind === "config";
-  return new CliError(err.message ?? "Kubernetes API error", usage ? EXIT_USAGE : EXIT_PROBLEM);
+  const code =
+    err.kind === "usage" || err.kind === "config"
+      ? EXIT_USAGE
+      : err.kind === "aborted"
+        ? EXIT_INTERRUPTED
+        : EXIT_UNCHECKED;
+  const message = err.message ?? "Kubernetes API error";
+  return new CliError(code === EXIT_UNCHECKED ? `could not check: ${message}` : message, code);
 }
 
 export async function withKube<T>(fn: () => Promise<T>): Promise<T> {

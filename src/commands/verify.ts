@@ -1,7 +1,7 @@
 import { Command } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import type { VerifyReport } from "../core/live.ts";
-import { CliError, EXIT_PROBLEM } from "../errors.ts";
+import { CliError, EXIT_PROBLEM, EXIT_UNCHECKED } from "../errors.ts";
 import {
   allNamespacesOption,
   checkKubeFlags,
@@ -39,8 +39,9 @@ Examples:
 
 Columns: PVC (phase), PV (the PV the claim names), PV PHASE, VOLUME (✓ when the PV's volumeHandle, or
 rootPath for static PVs, is the repository PV's), RECLAIM, RESERVED (✓ when spec.claimRef names this claim).
-Two LIST requests, whatever the number of namespaces. Exit 1 when any namespace is unhealthy;
-\`kopiashare doctor\` explains why and prints the fix.`,
+Two LIST requests, whatever the number of namespaces. Exit 1 when any namespace is unhealthy
+(\`kopiashare doctor\` explains why and prints the fix), 3 when the cluster could not be checked
+(unreachable, 401, timed out, listing PVs or PVCs forbidden), 2 on a usage error.`,
     )
     .action((opts) =>
       withKube(async () => {
@@ -54,7 +55,7 @@ Two LIST requests, whatever the number of namespaces. Exit 1 when any namespace 
         ]);
         const observed = await takeSnapshot(kube, { conventions, namespace: opts.namespace, depth: "storage" });
         const denied = observed.denied[0];
-        if (denied) throw new CliError(permissionText(denied), EXIT_PROBLEM);
+        if (denied) throw new CliError(`could not check: ${permissionText(denied)}`, EXIT_UNCHECKED);
         const report = verify(observed, conventions, scope);
         if (!report.healthy || report.namespaces.length === 0) ctx.exitCode = EXIT_PROBLEM;
         if (opts.output === "json") {
