@@ -17,6 +17,7 @@ import {
   liveOutputOption,
   namespaceOption,
   requestTimeoutOption,
+  retryBudgetOption,
   scopeOf,
   withKube,
 } from "./kube-common.ts";
@@ -44,6 +45,7 @@ export function doctorCommand(ctx: Ctx) {
     .addOption(kubeconfigOption())
     .addOption(contextOption())
     .addOption(requestTimeoutOption())
+    .addOption(retryBudgetOption())
     .addOption(repoOption())
     .addHelpText(
       "after",

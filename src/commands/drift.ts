@@ -11,6 +11,7 @@ import {
   liveOutputOption,
   namespaceOption,
   requestTimeoutOption,
+  retryBudgetOption,
   scopeOf,
   table,
   withKube,
@@ -27,6 +28,7 @@ export function driftCommand(ctx: Ctx) {
     .addOption(kubeconfigOption())
     .addOption(contextOption())
     .addOption(requestTimeoutOption())
+    .addOption(retryBudgetOption())
     .addHelpText(
       "after",
       `

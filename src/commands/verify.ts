@@ -12,6 +12,7 @@ import {
   liveOutputOption,
   namespaceOption,
   requestTimeoutOption,
+  retryBudgetOption,
   scopeOf,
   table,
   withKube,
@@ -27,6 +28,7 @@ export function verifyCommand(ctx: Ctx) {
     .addOption(kubeconfigOption())
     .addOption(contextOption())
     .addOption(requestTimeoutOption())
+    .addOption(retryBudgetOption())
     .addOption(repoOption())
     .addHelpText(
       "after",
