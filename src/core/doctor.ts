@@ -536,6 +536,17 @@ export const CHECKS: readonly CheckDef[] = [
         : `neither ${VOLSYNC_GROUP} nor ${KOPIUR_GROUP} is served (backup-crds reports it)`,
     run(env) {
       if (maintenances(env).length > 0) return [];
+      if (env.o.namespace && env.o.namespace !== env.c.repositoryNamespace) {
+        // -n limited the reads to one namespace: a maintenance elsewhere was not looked for.
+        return [
+          {
+            check: "repository-maintenance",
+            status: "skip",
+            subject: "cluster",
+            what: `not checked: -n ${env.o.namespace} reads that namespace's objects only, and the repository's maintenance lives elsewhere (usually ${env.c.repositoryNamespace}); run doctor without -n`,
+          },
+        ];
+      }
       const volsync = served(env.o, VOLSYNC_GROUP, "kopiamaintenances");
       const kopiur = served(env.o, KOPIUR_GROUP, "maintenances");
       const parts = [

@@ -728,6 +728,51 @@ describe("doctor output and scope", () => {
   });
 });
 
+describe("a pass says what was seen; nothing seen is a skip, never a pass", () => {
+  it("pass texts count what was read", async () => {
+    await withSim(base.options ?? {}, healthyWithBackups, async (sim) => {
+      const { check } = await doctorJson(sim);
+      const what = (id: string) => check(id).results[0]?.what;
+      assert.equal(what("pvc-bound"), "3 PVC(s) kopia, all Bound");
+      assert.equal(
+        what("pv-released"),
+        "3 PVC(s) kopia, all Bound; none waits for a PV Released with a stale claimRef.uid",
+      );
+      assert.equal(what("reclaim-retain"), "3 PV(s), all Retain");
+      assert.equal(what("pv-claimref"), "3 PV(s), each reserved for its claim");
+      assert.equal(what("privileged-movers"), "3 namespace(s) with backups, none runs privileged movers");
+      assert.equal(what("repository-maintenance"), "KopiaMaintenance volsync-system/kopia");
+      assert.equal(what("stale-backups"), "1 scheduled ReplicationSource(s), each synced within twice its schedule");
+    });
+  });
+
+  it("-n on a namespace without the PVC: the claim checks are skipped with the reason", async () => {
+    await withSim(base.options ?? {}, healthy, async (sim) => {
+      const { r, json, check } = await doctorJson(sim, ["-n", "nothing-here"]);
+      assert.equal(r.code, 0, r.out);
+      for (const id of ["pv-missing", "pv-bound-elsewhere", "pv-released", "pv-mismatch", "pvc-bound"]) {
+        assert.equal(check(id).status, "skip", id);
+        assert.equal(check(id).results[0]?.what, "not checked: no PVC kopia in nothing-here", id);
+      }
+      for (const id of ["reclaim-retain", "pv-claimref", "same-subvolume", "privileged-movers"]) {
+        assert.equal(check(id).status, "skip", id);
+      }
+      for (const c of json.checks) {
+        if (c.status === "pass") assert.doesNotMatch(c.results[0]?.what ?? "", /^0 |\b0 of /, c.id);
+      }
+    });
+  });
+
+  it("-n elsewhere does not claim the repository has no maintenance: it did not look", async () => {
+    await withSim(base.options ?? {}, healthy, async (sim) => {
+      const { check } = await doctorJson(sim, ["-n", "media"]);
+      const m = check("repository-maintenance");
+      assert.equal(m.status, "skip", JSON.stringify(m.results));
+      assert.match(m.results[0]?.what ?? "", /^not checked: -n media reads that namespace's objects only/);
+    });
+  });
+});
+
 describe("doctor with missing RBAC permissions", () => {
   it("a forbidden list turns the checks that need it into warnings naming the permission, not a crash", async () => {
     await withSim(
