@@ -58,7 +58,7 @@ Examples:
   kopiashare doctor -o json | jq '.checks[] | select(.status != "pass")'
 
 Checks (stable ids; docs/commands.md#doctor explains each): repository-pv, reclaim-retain, volume-style,
-same-subvolume, server-version, backup-crds, repository-maintenance, admission-policy, consumers-without-pvc, pv-missing,
+same-subvolume, server-version, backup-crds, repository-maintenance, kopiur-repository, admission-policy, consumers-without-pvc, pv-missing,
 pv-bound-elsewhere, pv-released, pv-mismatch, pvc-bound, pv-claimref, privileged-movers, stale-backups,
 and with --probe: permission-probe. A check the cluster refuses to let us read is a warning; one whose
 API the cluster does not serve (or with nothing to look at) is skipped with the reason.

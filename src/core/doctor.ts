@@ -14,7 +14,9 @@ import {
   findRepository,
   KOPIUR_GROUP,
   kopiaPvs,
+  kopiurRepositoriesOnClaim,
   type LiveConsumer,
+  type LiveKopiurRepository,
   type LivePv,
   type LivePvc,
   namespaceOfPv,
@@ -237,6 +239,10 @@ function kopiaConsumers(env: Env): LiveConsumer[] {
 function relevantNamespaces(env: Env): string[] {
   const relevant = new Set([...env.scope, ...kopiaConsumers(env).map((x) => x.namespace)]);
   return env.o.namespaces.filter((n) => relevant.has(n.name) && env.inScope(n.name)).map((n) => n.name);
+}
+
+function kopiurRepos(env: Env): LiveKopiurRepository[] {
+  return kopiurRepositoriesOnClaim(env.o, env.c).filter((r) => !r.namespace || env.inScope(r.namespace));
 }
 
 function maintenances(env: Env): LiveConsumer[] {
@@ -574,6 +580,78 @@ export const CHECKS: readonly CheckDef[] = [
       maintenances(env)
         .map((x) => `${x.kind} ${x.namespace}/${x.name}`)
         .join(", "),
+  },
+  {
+    id: "kopiur-repository",
+    title: "Kopiur's repository on the claim is Ready, its movers use the repository UID",
+    doc: {
+      checks:
+        "each Kopiur `ClusterRepository` (and `Repository` in scope) whose filesystem backend is PVC `kopia`: its status conditions `Ready`, `Initializing`, `Stalled`, and the UID its movers run as (`spec.moverDefaults.securityContext.runAsUser`) against `uid` in kopiashare.yaml",
+      warn: "it is still `Initializing`, reports no `Ready` condition, or its movers run as another UID",
+      fail: "it is `Stalled`",
+      fix: "`kubectl describe clusterrepository <name>` for the condition's message; set `moverDefaults.securityContext.runAsUser`/`runAsGroup` to the repository's UID/GID",
+    },
+    needs: ["kopiur"],
+    skip: (env) => {
+      if (!served(env.o, KOPIUR_GROUP, "clusterrepositories") && !served(env.o, KOPIUR_GROUP, "repositories")) {
+        return notServedText(env.o, KOPIUR_GROUP, "clusterrepositories");
+      }
+      return kopiurRepos(env).length === 0
+        ? `no Kopiur Repository or ClusterRepository has its filesystem backend on PVC ${env.c.claimName}`
+        : undefined;
+    },
+    run(env) {
+      const out: CheckResult[] = [];
+      for (const r of kopiurRepos(env)) {
+        const subject = r.namespace ? `${r.kind} ${r.namespace}/${r.name}` : `${r.kind} ${r.name}`;
+        const describe = `kubectl describe ${r.kind.toLowerCase()} ${r.namespace ? `-n ${r.namespace} ` : ""}${r.name}`;
+        const cond = (type: string) => r.conditions.find((x) => x.type === type && x.status === "True");
+        const said = (x: { reason: string; message: string }) =>
+          [x.reason, x.message].filter((t) => t.length > 0).join(": ") || "no reason given";
+        const stalled = cond("Stalled");
+        const ready = cond("Ready");
+        const init = cond("Initializing");
+        if (stalled) {
+          out.push({
+            check: "kopiur-repository",
+            status: "fail",
+            subject,
+            what: `${subject} is Stalled (${said(stalled)})`,
+            why: "Kopiur gave up reconciling it: no snapshot, restore or maintenance through it runs until the cause is fixed",
+            fix: `${describe}  # the condition's message says what to fix; then kubectl get events -A --field-selector involvedObject.name=${r.name}`,
+          });
+        } else if (!ready) {
+          out.push({
+            check: "kopiur-repository",
+            status: "warn",
+            subject,
+            what: init
+              ? `${subject} is still Initializing (${said(init)})`
+              : `${subject} reports no Ready condition (${r.conditions.length ? r.conditions.map((x) => `${x.type}=${x.status}`).join(", ") : "no status.conditions"})`,
+            why: "until it is Ready, Kopiur does not run snapshots into the shared repository",
+            fix: `${describe}; kubectl -n ${env.c.repositoryNamespace} get pvc ${env.c.claimName}  # the backend mounts this claim`,
+          });
+        }
+        if (r.moverUid !== undefined && r.moverUid !== env.c.uid) {
+          out.push({
+            check: "kopiur-repository",
+            status: "warn",
+            subject,
+            what: `${subject}'s movers run as UID ${r.moverUid} (spec.moverDefaults.securityContext.runAsUser), the repository's uid is ${env.c.uid}`,
+            why: "files a mover writes with another UID may not be writable by the other movers of the shared repository",
+            fix: `set spec.moverDefaults.securityContext {runAsUser: ${env.c.uid}, runAsGroup: ${env.c.gid}} on ${subject} (kopiashare init --mover kopiur writes it); check with kopiashare doctor --probe --uid ${env.c.uid}`,
+          });
+        }
+      }
+      return out;
+    },
+    passText: (env) =>
+      kopiurRepos(env)
+        .map(
+          (r) =>
+            `${r.kind} ${r.namespace ? `${r.namespace}/` : ""}${r.name} Ready${r.moverUid !== undefined ? `, movers run as UID ${r.moverUid}` : ""}`,
+        )
+        .join("; "),
   },
   {
     id: "admission-policy",

@@ -103,6 +103,29 @@ export interface LiveConsumer {
   created: string | undefined;
 }
 
+/** A status condition (metav1.Condition). */
+export interface LiveCondition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+
+/** A Kopiur Repository or ClusterRepository: where its filesystem backend lives and how it is doing. */
+export interface LiveKopiurRepository {
+  kind: "Repository" | "ClusterRepository";
+  /** "" for a ClusterRepository. */
+  namespace: string;
+  name: string;
+  /** spec.backend.filesystem.volume.pvc.name: the claim movers mount in their namespace. */
+  claim: string | undefined;
+  /** ClusterRepository spec.allowedNamespaces.list: the namespaces that may consume it. */
+  allowedNamespaces: string[];
+  /** spec.moverDefaults.securityContext.runAsUser: the UID Kopiur's movers will use. */
+  moverUid: number | undefined;
+  conditions: LiveCondition[];
+}
+
 export interface LiveKustomization {
   namespace: string;
   name: string;
@@ -209,6 +232,8 @@ export interface Observed {
   storageClasses: LiveStorageClass[];
   consumers: LiveConsumer[];
   kustomizations: LiveKustomization[];
+  /** Kopiur Repositories and ClusterRepositories (empty when Kopiur is not served). */
+  kopiurRepositories: LiveKopiurRepository[];
   admission: AdmissionPolicies;
   denied: Denial[];
   /** The snapshot was limited to one namespace (-n). */
@@ -234,6 +259,7 @@ export function emptyObserved(server = ""): Observed {
     storageClasses: [],
     consumers: [],
     kustomizations: [],
+    kopiurRepositories: [],
     admission: { served: [], policies: undefined, bindings: undefined },
     denied: [],
     namespace: undefined,
@@ -318,9 +344,19 @@ export interface NamespaceStatus {
   problems: string[];
 }
 
-/** Namespaces `verify` looks at by default: every one with a `kopia` PVC or a <pvPrefix>* PV. */
+/** Kopiur (Cluster)Repositories whose filesystem backend is the repository claim. */
+export function kopiurRepositoriesOnClaim(o: Observed, c: Conventions): LiveKopiurRepository[] {
+  return o.kopiurRepositories.filter((r) => r.claim === c.claimName);
+}
+
+/**
+ * Namespaces `verify` looks at by default: every one with a `kopia` PVC or a <pvPrefix>* PV, and every
+ * namespace a Kopiur ClusterRepository on the claim allows (it consumes the repository through Kopiur,
+ * so it needs the PVC there too).
+ */
 export function defaultScope(o: Observed, c: Conventions): string[] {
   const out = new Set<string>();
+  for (const r of kopiurRepositoriesOnClaim(o, c)) for (const ns of r.allowedNamespaces) out.add(ns);
   for (const p of o.pvcs) if (p.name === c.claimName) out.add(p.namespace);
   for (const pv of o.pvs) {
     if (!pv.name.startsWith(c.pvPrefix)) continue;

@@ -19,8 +19,10 @@ import {
   emptyObserved,
   FLUX_KS_GROUP,
   KOPIUR_GROUP,
+  type LiveCondition,
   type LiveConsumer,
   type LiveEvent,
+  type LiveKopiurRepository,
   type LiveKustomization,
   type LiveNamespace,
   type LivePolicy,
@@ -41,6 +43,8 @@ export interface SnapshotOptions {
   namespace?: string;
   /** "storage": PVs and `kopia` PVCs only (what verify and drift need). "full": everything doctor needs. */
   depth: "storage" | "full";
+  /** "storage" without a namespace: also read Kopiur's ClusterRepositories (verify's default scope). */
+  kopiurScope?: boolean;
 }
 
 const ADMISSION_GROUP = "admissionregistration.k8s.io";
@@ -174,6 +178,31 @@ export function mapPolicy(raw: unknown): LivePolicy {
   return { name: s(obj(o.metadata).name) ?? "", mutations: strings(obj(o.spec).mutations).join("\n") };
 }
 
+function mapConditions(v: unknown): LiveCondition[] {
+  if (!Array.isArray(v)) return [];
+  return v.map((x) => {
+    const c = obj(x);
+    return { type: s(c.type) ?? "", status: s(c.status) ?? "", reason: s(c.reason) ?? "", message: s(c.message) ?? "" };
+  });
+}
+
+export function mapKopiurRepository(raw: unknown, kind: LiveKopiurRepository["kind"]): LiveKopiurRepository {
+  const o = obj(raw);
+  const meta = obj(o.metadata);
+  const spec = obj(o.spec);
+  const allowed = obj(spec.allowedNamespaces).list;
+  const uid = obj(obj(spec.moverDefaults).securityContext).runAsUser;
+  return {
+    kind,
+    namespace: s(meta.namespace) ?? "",
+    name: s(meta.name) ?? "",
+    claim: s(obj(obj(obj(obj(spec.backend).filesystem).volume).pvc).name),
+    allowedNamespaces: Array.isArray(allowed) ? allowed.filter((x): x is string => typeof x === "string") : [],
+    moverUid: typeof uid === "number" ? uid : undefined,
+    conditions: mapConditions(obj(o.status).conditions),
+  };
+}
+
 function mapKustomization(raw: unknown): LiveKustomization {
   const o = obj(raw);
   const meta = obj(o.metadata);
@@ -240,7 +269,26 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
     ),
   ]);
   if (opts.depth === "storage") {
-    const [pvs, pvcs] = await storage;
+    // Without -n, the namespaces that consume the repository through Kopiur are in scope too: /apis
+    // (in parallel with the two lists), then, when Kopiur is served, its ClusterRepositories.
+    const kopiur =
+      ns || !opts.kopiurScope
+        ? undefined
+        : (async () => {
+            const apis = await read("discovery", { verb: "get", resource: "/apis" }, () => kube.apis.getAPIVersions());
+            const g = apis?.groups.find((x) => x.name === KOPIUR_GROUP);
+            const version = g?.preferredVersion?.version ?? g?.versions[0]?.version;
+            if (!version) return;
+            const l = await read(
+              "kopiur",
+              { verb: "list", resource: `clusterrepositories.${KOPIUR_GROUP}` },
+              () =>
+                kube.custom.listClusterCustomObject({ group: KOPIUR_GROUP, version, plural: "clusterrepositories" }),
+              () => undefined,
+            );
+            o.kopiurRepositories = itemsOf(l).map((x) => mapKopiurRepository(x, "ClusterRepository"));
+          })();
+    const [[pvs, pvcs]] = await Promise.all([storage, kopiur]);
     o.pvs = (pvs?.items ?? []).map(mapPv);
     o.pvcs = (pvcs?.items ?? []).map(mapPvc).filter((p) => p.name === c.claimName);
     o.requests = kube.stats.requests - before;
@@ -325,18 +373,35 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
     );
   };
   const consumerLists: Promise<void>[] = [];
+  const kopiurLists = new Map<string, Promise<unknown>>();
   for (const [group, source, kinds] of [
     [VOLSYNC_GROUP, "volsync", VOLSYNC_KINDS],
     [KOPIUR_GROUP, "kopiur", KOPIUR_KINDS],
   ] as const) {
     for (const [plural, kind] of kinds) {
       if (!served(o, group, plural)) continue;
+      const l = list(source, group, plural);
+      if (group === KOPIUR_GROUP) kopiurLists.set(plural, l);
       consumerLists.push(
-        list(source, group, plural).then((l) => {
+        l.then((l) => {
           for (const item of itemsOf(l)) o.consumers.push(mapConsumer(item, kind, c));
         }),
       );
     }
+  }
+  for (const [plural, kind] of [
+    ["clusterrepositories", "ClusterRepository"],
+    ["repositories", "Repository"],
+  ] as const) {
+    if (!served(o, KOPIUR_GROUP, plural)) continue;
+    // Repositories are listed for consumers too; one LIST serves both (the promise is shared).
+    const l = kopiurLists.get(plural) ?? list("kopiur", KOPIUR_GROUP, plural);
+    kopiurLists.set(plural, l);
+    consumerLists.push(
+      l.then((x) => {
+        for (const item of itemsOf(x)) o.kopiurRepositories.push(mapKopiurRepository(item, kind));
+      }),
+    );
   }
   if (served(o, FLUX_KS_GROUP, "kustomizations")) {
     consumerLists.push(

@@ -412,13 +412,14 @@ function kopiurConditions(s: KopiurStatus): JsonObject {
 
 /**
  * Kopiur's objects for the shared repository (requires crds: ["kopiur"]): ClusterRepository `kopia`
- * on the repository PVC, its Maintenance in volsync-system (where served, unless maintenance: false), and per namespace
+ * on PVC kopia (spec.allowedNamespaces.list = namespaces, moverDefaults.securityContext.runAsUser =
+ * moverUid, default 1000; status conditions from `phase`), its Maintenance in volsync-system (where served, unless maintenance: false), and per namespace
  * a SnapshotPolicy + SnapshotSchedule of `app` that mount PVC `kopia`.
  */
 export function kopiurRepository(
   sim: Sim,
   namespaces: string[],
-  o: KopiurStatus & { maintenance?: boolean; lastSnapshotTime?: string } = {},
+  o: KopiurStatus & { maintenance?: boolean; moverUid?: number } = {},
 ): void {
   const api = "kopiur.home-operations.com/v1alpha1";
   sim.store.create({
@@ -427,7 +428,9 @@ export function kopiurRepository(
     metadata: { name: "kopia" },
     spec: {
       backend: { filesystem: { path: "/repository/repository", volume: { pvc: { name: SEED.pvcName } } } },
-      allowedNamespaces: namespaces,
+      create: { enabled: false },
+      allowedNamespaces: { list: namespaces },
+      moverDefaults: { securityContext: { runAsUser: o.moverUid ?? 1000, runAsGroup: o.moverUid ?? 1000 } },
     },
     status: kopiurConditions(o),
   });
@@ -448,14 +451,11 @@ export function kopiurRepository(
       metadata: { name: "app", namespace: ns },
       spec: { repository: { kind: "ClusterRepository", name: "kopia" }, volume: { pvc: { name: SEED.pvcName } } },
     });
-    const status: JsonObject = {};
-    if (o.lastSnapshotTime) status.lastSnapshotTime = o.lastSnapshotTime;
     sim.store.create({
       apiVersion: api,
       kind: "SnapshotSchedule",
       metadata: { name: "app", namespace: ns },
       spec: { policy: "app", schedule: "0 * * * *" },
-      status,
     });
   }
 }

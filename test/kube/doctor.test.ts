@@ -308,6 +308,43 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
+  "kopiur-repository": {
+    pass: [{ options: { crds: ["kopiur"] }, seed: healthy }],
+    bad: [
+      {
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRepository(sim, ["media"], {
+            phase: "Stalled",
+            message: "repository not found at /repository/repository",
+          });
+        },
+        status: "fail",
+        what: /^ClusterRepository kopia is Stalled \(Stalled: repository not found at \/repository\/repository\)$/,
+        fix: /^kubectl describe clusterrepository kopia /,
+      },
+      {
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRepository(sim, ["media"], { phase: "Initializing", message: "connecting" });
+        },
+        status: "warn",
+        what: /^ClusterRepository kopia is still Initializing \(Initializing: connecting\)$/,
+      },
+      {
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRepository(sim, ["media"], { moverUid: 568 });
+        },
+        status: "warn",
+        what: /^ClusterRepository kopia's movers run as UID 568 .* the repository's uid is 1000$/,
+        fix: /runAsUser: 1000/,
+      },
+    ],
+  },
   "admission-policy": {
     pass: [
       {
@@ -623,7 +660,11 @@ describe("doctor checks", () => {
   });
 
   it("a healthy cluster passes every check (exit 0)", async () => {
-    await withSim(base.options ?? {}, healthyWithBackups, async (sim) => {
+    const everything = (sim: Sim) => {
+      healthyWithBackups(sim);
+      kopiurRepository(sim, ["media", "home"]);
+    };
+    await withSim({ crds: ["volsync", "kopiur"] }, everything, async (sim) => {
       const { r, json } = await doctorJson(sim);
       assert.equal(r.code, 0, r.out);
       for (const c of json.checks) assert.equal(c.status, "pass", `${c.id}: ${JSON.stringify(c.results)}`);
@@ -687,7 +728,7 @@ describe("doctor output and scope", () => {
           /^SKIP {2}stale-backups +not checked: no Kopia ReplicationSource with spec.trigger.schedule$/m,
         );
         assert.match(r.out, /fix: kubectl patch pv kopia-repository-pv-media --type json/);
-        assert.match(r.out, /17 checks: 13 passed, 1 warning\(s\), 2 failed, 1 skipped/);
+        assert.match(r.out, /18 checks: 13 passed, 1 warning\(s\), 2 failed, 2 skipped/);
         assert.match(r.err, /doctor: http:\/\/127\.0\.0\.1:\d+ \(Kubernetes v1\.32\.0\)/);
       },
     );

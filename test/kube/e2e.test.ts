@@ -19,7 +19,7 @@ describe("real cluster (KOPIASHARE_E2E_KUBECONFIG)", { skip }, () => {
     assert.ok(r.code === 0 || r.code === 1, r.err);
     const json = JSON.parse(r.out);
     assert.equal(typeof json.healthy, "boolean");
-    assert.equal(json.requests, 2);
+    assert.ok(json.requests >= 3 && json.requests <= 4, `${json.requests} requests`); // 2 lists, /apis, Kopiur
   });
 
   it("doctor runs every check without a crash", async () => {
