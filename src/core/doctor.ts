@@ -124,6 +124,10 @@ const recreate = (c: Conventions, ns: string, pv: LivePv) =>
 const reclaimStatus = (v: ReclaimVerdict): Status => (v.severity === "error" ? "fail" : "warn");
 
 function grantFix(d: Denial): string {
+  if (d.resource.startsWith("/")) {
+    const who = `--user="$(kubectl auth whoami -o jsonpath='{.status.userInfo.username}')"`;
+    return `kubectl create clusterrole kopiashare-doctor-discovery --verb=get --non-resource-url=${d.resource} && kubectl create clusterrolebinding kopiashare-doctor-discovery --clusterrole=kopiashare-doctor-discovery ${who}`;
+  }
   const [plural, ...group] = d.resource.split(".");
   const res = group.length ? `${plural}.${group.join(".")}` : (plural as string);
   const who = `--user="$(kubectl auth whoami -o jsonpath='{.status.userInfo.username}')"`;

@@ -339,11 +339,18 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
   // the resources it names (an older Volsync without KopiaMaintenance, Kopiur without Maintenance).
   const clusterScoped = new Set<string>();
   await Promise.all(
-    [VOLSYNC_GROUP, KOPIUR_GROUP, FLUX_KS_GROUP].map(async (group) => {
+    (
+      [
+        [VOLSYNC_GROUP, "volsync"],
+        [KOPIUR_GROUP, "kopiur"],
+        [FLUX_KS_GROUP, "kustomizations"],
+      ] as const
+    ).map(async ([group, source]) => {
       const version = o.groups[group];
       if (!version) return;
+      // A refused resource list is a denial of what it would have let us list (those checks warn).
       const r = await read(
-        "discovery",
+        source,
         { verb: "get", resource: `/apis/${group}/${version}` },
         () => kube.custom.getAPIResources({ group, version }),
         () => {

@@ -106,6 +106,14 @@ const SHAPES: Shape[] = [
       sim.denied.add({ verb: "list", resource: "persistentvolumes" });
     },
   },
+  {
+    name: "discovery of Volsync's resources forbidden",
+    options: { crds: ["volsync", "kopiur"] },
+    seed: (sim) => {
+      populated(sim);
+      sim.denied.addPath("/apis/volsync.backube/v1alpha1");
+    },
+  },
   ...[29, 30, 31, 32, 33, 34, 35, 36].flatMap((minor) =>
     [false, true].map((gate) => {
       const release = kubernetesRelease(minor, { mutatingAdmissionPolicyGate: gate });
@@ -190,6 +198,26 @@ describe("absent APIs are facts, not crashes", () => {
       assert.equal(s.status, "skip");
       assert.equal(s.results[0]?.what, "not checked: the API server serves no volsync.backube (not installed)");
     });
+  });
+
+  it("a refused discovery document is a missing permission, not an absent API", async () => {
+    await withSim(
+      { crds: ["volsync"] },
+      (sim) => {
+        populated(sim);
+        sim.denied.addPath("/apis/volsync.backube/v1alpha1");
+      },
+      async (sim) => {
+        const { check } = await doctorJson(sim);
+        const s = check("stale-backups");
+        assert.equal(s.status, "warn", JSON.stringify(s.results));
+        assert.equal(
+          s.results[0]?.what,
+          "not checked: missing permission: get /apis/volsync.backube/v1alpha1 cluster-wide",
+        );
+        assert.match(s.results[0]?.fix ?? "", /--non-resource-url=\/apis\/volsync\.backube\/v1alpha1/);
+      },
+    );
   });
 
   it("kubectl, as a second client, sees the same absence", async (t) => {
