@@ -27,10 +27,11 @@ describe("retry budget", () => {
       const t0 = Date.now();
       const r = await kube(sim, ["verify"]);
       assert.equal(r.code, 3, r.err);
-      assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+      // Far from 3600 s (and from the 241 s of old): at once, give or take a loaded machine.
+      assert.ok(Date.now() - t0 < 20_000, `took ${Date.now() - t0} ms`);
       assert.match(
         r.err,
-        /^error: could not check: the Kubernetes API server at http:\/\/127\.0\.0\.1:\d+ answered GET \/api\/v1\/persistentvolume(claim)?s with 429 and Retry-After: 3600; waiting 3600s more is over the retry budget \(30s of 30s left; raise --retry-budget\)$/m,
+        /^error: could not check: the Kubernetes API server at http:\/\/127\.0\.0\.1:\d+ answered GET \/api(s|\/v1\/persistentvolume(claim)?s) with 429 and Retry-After: 3600; waiting 3600s more is over the retry budget \(30s of 30s left; raise --retry-budget\)$/m,
       );
     });
   });
