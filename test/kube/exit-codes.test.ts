@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { EXIT_OK, EXIT_PROBLEM, EXIT_UNCHECKED, EXIT_USAGE } from "../../src/errors.ts";
+import { EXAMPLE } from "../helpers.ts";
 import { kopiaMaintenance, releasedPv, sharedRepository } from "../kube-sim/scenarios.ts";
 import { closedPort, kubeconfigFor, run, type Sim, startSimFor } from "./util.ts";
 
@@ -127,5 +128,23 @@ describe("exit codes of verify and doctor", () => {
         }
       });
     }
+  }
+});
+
+describe("exit codes of drift (the rows that do not depend on the repo's contents)", () => {
+  for (const row of ROWS.filter((r) => r.want === EXIT_UNCHECKED || r.want === EXIT_USAGE)) {
+    it(`${row.name}: drift exits ${row.want}`, async () => {
+      const { kubeconfig, sim, extra = [] } = await row.setup();
+      try {
+        const r = await run(["drift", "--repo", EXAMPLE, "--kubeconfig", kubeconfig, ...extra], {
+          cwd: dir,
+          env: { KOPIASHARE_RETRY_BASE_MS: "1" },
+        });
+        assert.equal(r.code, row.want, `drift ${row.name}: exit ${r.code}\n${r.out}\n${r.err}`);
+        if (row.err) assert.match(r.err, row.err);
+      } finally {
+        await sim?.close();
+      }
+    });
   }
 });
