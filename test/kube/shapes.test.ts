@@ -256,3 +256,50 @@ describe("absent APIs are facts, not crashes", () => {
     });
   });
 });
+
+describe("MutatingAdmissionPolicy in whichever version each release serves", () => {
+  for (const minor of [29, 30, 31, 32, 33, 34, 35, 36]) {
+    for (const gate of [false, true]) {
+      const release = kubernetesRelease(minor, { mutatingAdmissionPolicyGate: gate });
+      const version = release.crds[0]?.replace("mutatingadmissionpolicy-", "");
+      it(`1.${minor}${gate ? " with the gate" : ""}: ${version ?? "not served"}`, async () => {
+        await withSim(
+          { version: release.version, crds: [...release.crds, "volsync"] },
+          (sim) => {
+            populated(sim);
+            if (!version) return;
+            const apiVersion = `admissionregistration.k8s.io/${version}`;
+            const name = "volsync-mover-repository";
+            sim.store.create({
+              apiVersion,
+              kind: "MutatingAdmissionPolicy",
+              metadata: { name },
+              spec: { mutations: [{ patchType: "JSONPatch", jsonPatch: { expression: "[]" } }] },
+            });
+            sim.store.create({
+              apiVersion,
+              kind: "MutatingAdmissionPolicyBinding",
+              metadata: { name },
+              spec: { policyName: name },
+            });
+          },
+          async (sim) => {
+            const { check } = await doctorJson(sim);
+            const a = check("admission-policy");
+            // populated()'s ReplicationSources mount no moverVolumes: the movers rely on the policy.
+            if (version) {
+              assert.equal(a.status, "pass", JSON.stringify(a.results));
+              assert.match(
+                a.results[0]?.what ?? "",
+                new RegExp(`^served \\(admissionregistration\\.k8s\\.io/${version}\\)`),
+              );
+            } else {
+              assert.equal(a.status, "fail", JSON.stringify(a.results));
+              assert.match(a.results[0]?.what ?? "", /the API server serves no mutatingadmissionpolicies/);
+            }
+          },
+        );
+      });
+    }
+  }
+});
