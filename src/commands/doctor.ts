@@ -3,7 +3,7 @@ import type { Ctx } from "../cli.ts";
 import { repositoryPath } from "../core/config.ts";
 import type { CheckReport, CheckResult, Status } from "../core/doctor.ts";
 import type { Observed } from "../core/live.ts";
-import { usageError } from "../errors.ts";
+import { EXIT_INTERRUPTED, EXIT_PROBLEM, EXIT_UNCHECKED, usageError } from "../errors.ts";
 import { parseDuration } from "../kube/duration.ts";
 import type { ProbeResult, ProbeRun } from "../kube/probe.ts";
 import type { Colors } from "../output/colors.ts";
@@ -17,12 +17,12 @@ import {
   liveOutputOption,
   namespaceOption,
   requestTimeoutOption,
+  retryBudgetOption,
   scopeOf,
   withKube,
 } from "./kube-common.ts";
 import { repoOption } from "./shared.ts";
 
-const EXIT_INTERRUPTED = 130;
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 function id(v: string, flag: string): number {
@@ -45,6 +45,7 @@ export function doctorCommand(ctx: Ctx) {
     .addOption(kubeconfigOption())
     .addOption(contextOption())
     .addOption(requestTimeoutOption())
+    .addOption(retryBudgetOption())
     .addOption(repoOption())
     .addHelpText(
       "after",
@@ -57,10 +58,12 @@ Examples:
   kopiashare doctor -o json | jq '.checks[] | select(.status != "pass")'
 
 Checks (stable ids; docs/commands.md#doctor explains each): repository-pv, reclaim-retain, volume-style,
-same-subvolume, server-version, backup-crds, admission-policy, consumers-without-pvc, pv-missing,
+same-subvolume, server-version, backup-crds, repository-maintenance, kopiur-repository, admission-policy, consumers-without-pvc, pv-missing,
 pv-bound-elsewhere, pv-released, pv-mismatch, pvc-bound, pv-claimref, privileged-movers, stale-backups,
-and with --probe: permission-probe. A check the cluster refuses to let us read is a warning.
-Exit 1 only when a check fails. The probe deletes its Jobs when done, on failure and on Ctrl-C.`,
+and with --probe: permission-probe. A check the cluster refuses to let us read is a warning; one whose
+API the cluster does not serve (or with nothing to look at) is skipped with the reason.
+Exit 1 when a check fails; 3 when the cluster could not be checked (unreachable, 401, timed out, or
+neither PVs nor PVCs may be listed). The probe deletes its Jobs when done, on failure and on Ctrl-C.`,
     )
     .action((opts) =>
       withKube(async () => {
@@ -136,7 +139,13 @@ Exit 1 only when a check fails. The probe deletes its Jobs when done, on failure
           });
         }
         const s = summary(reports);
-        if (s.fail > 0) ctx.exitCode = 1;
+        // Forbidden everywhere that matters (neither PVs nor PVCs readable) and nothing failed: the
+        // repository could not be checked at all, which is not "healthy".
+        const blind = (["persistentvolumes", "persistentvolumeclaims"] as const).every((src) =>
+          observed.denied.some((d) => d.source === src),
+        );
+        if (s.fail > 0) ctx.exitCode = EXIT_PROBLEM;
+        else if (blind) ctx.exitCode = EXIT_UNCHECKED;
         if (probe?.aborted) ctx.exitCode = EXIT_INTERRUPTED;
         if (opts.output === "json") {
           ctx.io.stdout.write(
@@ -161,6 +170,14 @@ Exit 1 only when a check fails. The probe deletes its Jobs when done, on failure
           );
         } else {
           printDoctor(ctx, observed, reports, s, kube.stats.requests);
+        }
+        if (ctx.exitCode === EXIT_UNCHECKED) {
+          ctx.say(
+            `could not check: neither PVs nor PVCs ${conventions.claimName} may be listed (${observed.denied
+              .filter((d) => d.source === "persistentvolumes" || d.source === "persistentvolumeclaims")
+              .map((d) => d.resource)
+              .join(", ")} forbidden): exit ${EXIT_UNCHECKED}`,
+          );
         }
         if (probe) {
           ctx.say(
@@ -236,6 +253,7 @@ function progressReporter(ctx: Ctx, label: string) {
 
 const BADGE: Record<Status, (c: Colors) => string> = {
   pass: (c) => c.green("PASS"),
+  skip: (c) => c.dim("SKIP"),
   warn: (c) => c.yellow("WARN"),
   fail: (c) => c.red("FAIL"),
 };
@@ -249,13 +267,14 @@ function printDoctor(ctx: Ctx, o: Observed, reports: CheckReport[], s: Record<St
   const w = Math.max(...reports.map((r) => r.id.length));
   for (const r of reports) {
     const problems = r.results.filter((x) => x.status !== "pass");
-    const head = problems.length === 0 ? (r.results[0]?.what ?? r.title) : r.title;
+    // A pass, or a skip with one reason, is one line: what was seen, or why the check could not look.
+    const oneLine = problems.length === 0 || (r.status === "skip" && r.results.length === 1);
+    const head = oneLine ? (r.results[0]?.what ?? r.title) : r.title;
     out.write(`${BADGE[r.status](c)}  ${r.id.padEnd(w)}  ${head}\n`);
-    const shown = r.status === "pass" ? [] : r.id === "permission-probe" ? r.results : problems;
+    const shown = oneLine ? [] : r.id === "permission-probe" ? r.results : problems;
     for (const x of shown) {
-      out.write(
-        `      ${x.status === "pass" ? c.green("✓") : x.status === "warn" ? c.yellow("!") : c.red("✗")} ${x.what}\n`,
-      );
+      const mark = { pass: c.green("✓"), skip: c.dim("-"), warn: c.yellow("!"), fail: c.red("✗") }[x.status];
+      out.write(`      ${mark} ${x.what}\n`);
       if (x.why) out.write(`        ${c.dim("why:")} ${x.why}\n`);
       if (x.fix) {
         const [first, ...rest] = x.fix.split("\n");
@@ -264,5 +283,7 @@ function printDoctor(ctx: Ctx, o: Observed, reports: CheckReport[], s: Record<St
       }
     }
   }
-  out.write(`\n${reports.length} checks: ${s.pass} passed, ${s.warn} warning(s), ${s.fail} failed\n`);
+  out.write(
+    `\n${reports.length} checks: ${s.pass} passed, ${s.warn} warning(s), ${s.fail} failed${s.skip ? `, ${s.skip} skipped` : ""}\n`,
+  );
 }

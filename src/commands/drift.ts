@@ -1,7 +1,7 @@
 import { Command } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import type { DriftReport } from "../core/drift.ts";
-import { CliError, EXIT_PROBLEM } from "../errors.ts";
+import { CliError, EXIT_PROBLEM, EXIT_UNCHECKED } from "../errors.ts";
 import {
   allNamespacesOption,
   checkKubeFlags,
@@ -11,6 +11,7 @@ import {
   liveOutputOption,
   namespaceOption,
   requestTimeoutOption,
+  retryBudgetOption,
   scopeOf,
   table,
   withKube,
@@ -27,6 +28,7 @@ export function driftCommand(ctx: Ctx) {
     .addOption(kubeconfigOption())
     .addOption(contextOption())
     .addOption(requestTimeoutOption())
+    .addOption(retryBudgetOption())
     .addHelpText(
       "after",
       `
@@ -38,7 +40,8 @@ Examples:
 
 Reports PVs/PVCs in the cluster the repo does not declare (not-in-repo), declared ones missing in the
 cluster (missing-in-cluster), and differing volumeHandle, rootPath, claimRef, volumeName or reclaim
-policy (differs), each with the fix. Exit 1 when there is drift.`,
+policy (differs), each with the fix. Exit 1 when there is drift, 3 when the cluster could not be
+checked (unreachable, 401, timed out, listing PVs or PVCs forbidden), 2 on a usage error.`,
     )
     .action((opts) =>
       withKube(async () => {
@@ -58,7 +61,7 @@ policy (differs), each with the fix. Exit 1 when there is drift.`,
         const { takeSnapshot } = await import("../kube/snapshot.ts");
         const observed = await takeSnapshot(kube, { conventions, depth: "storage" });
         const denied = observed.denied[0];
-        if (denied) throw new CliError(permissionText(denied), EXIT_PROBLEM);
+        if (denied) throw new CliError(`could not check: ${permissionText(denied)}`, EXIT_UNCHECKED);
         const report = computeDrift(desired, observed, conventions, scope);
         if (report.drift) ctx.exitCode = EXIT_PROBLEM;
         if (opts.output === "json") {

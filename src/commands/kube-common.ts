@@ -8,7 +8,7 @@ import path from "node:path";
 import { Option } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import type { Conventions } from "../core/config.ts";
-import { CliError, EXIT_PROBLEM, EXIT_USAGE, usageError } from "../errors.ts";
+import { CliError, EXIT_INTERRUPTED, EXIT_UNCHECKED, EXIT_USAGE, usageError } from "../errors.ts";
 import { findRepoRoot, loadConventions } from "../gitops/repo.ts";
 import type { Kube } from "../kube/client.ts";
 import { parseDuration } from "../kube/duration.ts";
@@ -19,6 +19,11 @@ export const contextOption = () =>
   new Option("--context <name>", "kubeconfig context to use (default: the current one)");
 export const requestTimeoutOption = () =>
   new Option("--request-timeout <duration>", "give up on one API request after this long (0: never)").default("30s");
+export const retryBudgetOption = () =>
+  new Option(
+    "--retry-budget <duration>",
+    "total time all retries may wait (429/5xx/resets); a Retry-After longer than what is left fails at once (0: no retries)",
+  ).default("30s");
 export const namespaceOption = () => new Option("-n, --namespace <ns>", "only this namespace");
 export const allNamespacesOption = (what = "every namespace with a kopia PVC or PV") =>
   new Option("-A, --all-namespaces", `${what} (the default; not with -n)`);
@@ -29,6 +34,7 @@ export interface KubeFlags {
   kubeconfig?: string;
   context?: string;
   requestTimeout?: string;
+  retryBudget?: string;
 }
 
 /**
@@ -37,6 +43,43 @@ export interface KubeFlags {
  */
 export function checkKubeFlags(f: KubeFlags): void {
   if (f.requestTimeout !== undefined) parseDuration(f.requestTimeout, "--request-timeout");
+  if (f.retryBudget !== undefined) parseDuration(f.retryBudget, "--retry-budget", "30s, 2m or 0 (no retries)");
+}
+
+/** After this long, a terminal is told what is being waited for. */
+export const WAIT_NOTICE_MS = 2000;
+const stoppers = new Set<() => void>();
+
+/**
+ * On a terminal (stderr is a TTY), a line saying what the client waits for once a request or a
+ * retry has taken WAIT_NOTICE_MS: "waiting 3s for https://…: GET /api/v1/persistentvolumes: retrying
+ * after HTTP 429 (Retry-After 20s)". Erased when the wait ends. Nothing on a pipe.
+ */
+function waitNotice(ctx: Ctx, kube: Kube): void {
+  if (ctx.io.stderr.isTTY !== true) return;
+  let shown = "";
+  const erase = () => {
+    if (shown) ctx.io.stderr.write("\r\x1b[2K");
+    shown = "";
+  };
+  const tick = () => {
+    const w = kube.waiting();
+    const age = w ? Date.now() - w.sinceMs : 0;
+    if (!w || age < WAIT_NOTICE_MS) return erase();
+    const line = `waiting ${Math.floor(age / 1000)}s for ${kube.server}: ${w.what}`;
+    if (line !== shown) ctx.io.stderr.write(`\r\x1b[2K${line}`);
+    shown = line;
+  };
+  const timer = setInterval(tick, 250);
+  timer.unref?.();
+  const off = kube.onIdle(erase);
+  const stop = () => {
+    clearInterval(timer);
+    off();
+    erase();
+    stoppers.delete(stop);
+  };
+  stoppers.add(stop);
 }
 
 /** Connects lazily: the first import of @kubernetes/client-node happens here. */
@@ -45,13 +88,19 @@ export async function connectKube(ctx: Ctx, f: KubeFlags): Promise<Kube> {
   const { connect } = await import("../kube/client.ts");
   const env = ctx.io.env;
   const base = Number(env.KOPIASHARE_RETRY_BASE_MS);
-  return connect({
+  const budgetMs = f.retryBudget !== undefined ? parseDuration(f.retryBudget, "--retry-budget") : undefined;
+  const kube = connect({
     kubeconfig: f.kubeconfig ? path.resolve(ctx.io.cwd, f.kubeconfig) : undefined,
     context: f.context,
     requestTimeout: f.requestTimeout,
     env: env.KUBECONFIG ? { ...env, KUBECONFIG: resolveList(ctx.io.cwd, env.KUBECONFIG) } : env,
-    retry: Number.isFinite(base) && base >= 0 && env.KOPIASHARE_RETRY_BASE_MS ? { baseMs: base, maxMs: base * 8 } : {},
+    retry: {
+      ...(Number.isFinite(base) && base >= 0 && env.KOPIASHARE_RETRY_BASE_MS ? { baseMs: base, maxMs: base * 8 } : {}),
+      ...(budgetMs !== undefined ? { budgetMs } : {}),
+    },
   });
+  waitNotice(ctx, kube);
+  return kube;
 }
 
 function resolveList(cwd: string, list: string): string {
@@ -66,12 +115,23 @@ export function liveConventions(ctx: Ctx, repo: string | undefined): Conventions
   return loadConventions(findRepoRoot(ctx.io.cwd, repo));
 }
 
-/** KubeError (duck-typed: src/kube is not imported here) -> CliError with one line. */
+/**
+ * KubeError (duck-typed: src/kube is not imported here) -> CliError with one line. A bad flag or
+ * kubeconfig is a usage error (2); Ctrl-C is 130; anything else the API did (unreachable, 401,
+ * timed out, refused, an error after the retries) means the cluster could not be checked (3), never
+ * "a problem was found" (1).
+ */
 export function toCliError(e: unknown): unknown {
   const err = e as { name?: string; kind?: string; message?: string };
   if (err?.name !== "KubeError") return e;
-  const usage = err.kind === "usage" || err.kind === "config";
-  return new CliError(err.message ?? "Kubernetes API error", usage ? EXIT_USAGE : EXIT_PROBLEM);
+  const code =
+    err.kind === "usage" || err.kind === "config"
+      ? EXIT_USAGE
+      : err.kind === "aborted"
+        ? EXIT_INTERRUPTED
+        : EXIT_UNCHECKED;
+  const message = err.message ?? "Kubernetes API error";
+  return new CliError(code === EXIT_UNCHECKED ? `could not check: ${message}` : message, code);
 }
 
 export async function withKube<T>(fn: () => Promise<T>): Promise<T> {
@@ -79,6 +139,8 @@ export async function withKube<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     throw toCliError(e);
+  } finally {
+    for (const stop of [...stoppers]) stop();
   }
 }
 

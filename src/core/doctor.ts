@@ -14,15 +14,19 @@ import {
   findRepository,
   KOPIUR_GROUP,
   kopiaPvs,
+  kopiurRepositoriesOnClaim,
   type LiveConsumer,
+  type LiveKopiurRepository,
   type LivePv,
   type LivePvc,
   namespaceOfPv,
+  notServedText,
   type Observed,
   permissionText,
   type Repository,
   repositoryPolicies,
   type Source,
+  served,
   VOLSYNC_GROUP,
 } from "./live.ts";
 import { MAP_NAME } from "./render/wiring.ts";
@@ -41,7 +45,8 @@ import {
   styleOfPv,
 } from "./volume-facts.ts";
 
-export type Status = "pass" | "warn" | "fail";
+/** "skip": the check could not look (an API the cluster does not serve, nothing of its kind exists); `what` says why. */
+export type Status = "pass" | "skip" | "warn" | "fail";
 
 export interface CheckResult {
   check: string;
@@ -87,12 +92,17 @@ export interface CheckDef {
   /** For docs/commands.md: what it checks, when it warns, when it fails, the fix. */
   doc: { checks: string; warn: string; fail: string; fix: string };
   needs: readonly Source[];
-  /** Results that are not a plain pass; empty means pass with `passText`. */
+  /**
+   * Why the check cannot look, when it cannot (an API the cluster does not serve, nothing of its kind
+   * in scope): the check is skipped with that reason instead of passing on nothing.
+   */
+  skip?(env: Env): string | undefined;
+  /** Results that are not a plain pass; empty means pass with `passText` (which says what was seen). */
   run(env: Env): CheckResult[];
   passText(env: Env): string;
 }
 
-const SEVERITY: Record<Status, number> = { pass: 0, warn: 1, fail: 2 };
+const SEVERITY: Record<Status, number> = { pass: 0, skip: 1, warn: 2, fail: 3 };
 
 export function worst(statuses: Status[]): Status {
   return statuses.reduce<Status>((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), "pass");
@@ -114,6 +124,10 @@ const recreate = (c: Conventions, ns: string, pv: LivePv) =>
 const reclaimStatus = (v: ReclaimVerdict): Status => (v.severity === "error" ? "fail" : "warn");
 
 function grantFix(d: Denial): string {
+  if (d.resource.startsWith("/")) {
+    const who = `--user="$(kubectl auth whoami -o jsonpath='{.status.userInfo.username}')"`;
+    return `kubectl create clusterrole kopiashare-doctor-discovery --verb=get --non-resource-url=${d.resource} && kubectl create clusterrolebinding kopiashare-doctor-discovery --clusterrole=kopiashare-doctor-discovery ${who}`;
+  }
   const [plural, ...group] = d.resource.split(".");
   const res = group.length ? `${plural}.${group.join(".")}` : (plural as string);
   const who = `--user="$(kubectl auth whoami -o jsonpath='{.status.userInfo.username}')"`;
@@ -124,6 +138,47 @@ function grantFix(d: Denial): string {
 
 function pvsInScope(env: Env): LivePv[] {
   return kopiaPvs(env.o, env.c).filter((pv) => env.inScope(namespaceOfPv(pv, env.c)));
+}
+
+/** PVCs `kopia` in the namespaces the checks look at. */
+function pvcsInScope(env: Env): LivePvc[] {
+  return env.scope.map((ns) => pvcOf(env, ns)).filter((p): p is LivePvc => !!p);
+}
+
+/** Skip reason of the pending-claim checks: nothing to look at. */
+function noPvcs(env: Env): string | undefined {
+  return pvcsInScope(env).length === 0
+    ? `no PVC ${env.c.claimName} in ${env.opts.namespaces ? env.opts.namespaces.join(", ") : "any namespace"}`
+    : undefined;
+}
+
+/** "3 PVC(s) kopia, 1 not Bound": what the pending-claim checks saw. */
+function pvcsSeen(env: Env): string {
+  const pvcs = pvcsInScope(env);
+  const pending = pvcs.filter((p) => p.phase !== "Bound").length;
+  return `${pvcs.length} PVC(s) ${env.c.claimName}, ${pending === 0 ? "all Bound" : `${pending} not Bound`}`;
+}
+
+function noPvs(env: Env): string | undefined {
+  return pvsInScope(env).length === 0
+    ? `no kopia PV (${env.c.pvPrefix}*, or claimed by a PVC ${env.c.claimName})${env.opts.namespaces ? ` of ${env.opts.namespaces.join(", ")}` : ""}`
+    : undefined;
+}
+
+const CONSUMER_KINDS: [string, string, string][] = [
+  [VOLSYNC_GROUP, "replicationsources", "ReplicationSource"],
+  [VOLSYNC_GROUP, "replicationdestinations", "ReplicationDestination"],
+  [VOLSYNC_GROUP, "kopiamaintenances", "KopiaMaintenance"],
+  [KOPIUR_GROUP, "repositories", "Repository"],
+  [KOPIUR_GROUP, "snapshotpolicies", "SnapshotPolicy"],
+  [KOPIUR_GROUP, "snapshotschedules", "SnapshotSchedule"],
+  [KOPIUR_GROUP, "restores", "Restore"],
+  [KOPIUR_GROUP, "maintenances", "Maintenance"],
+];
+
+/** The consumer kinds discovery says are served (and so were listed). */
+function servedConsumerKinds(o: Observed): string[] {
+  return CONSUMER_KINDS.filter(([g, p]) => served(o, g, p)).map(([, , k]) => k);
 }
 
 function pvcOf(env: Env, ns: string): LivePvc | undefined {
@@ -184,6 +239,24 @@ function kopiaConsumers(env: Env): LiveConsumer[] {
   return env.o.consumers.filter((x) => x.kopia);
 }
 
+/** Namespaces privileged-movers reads: in scope, with a PVC kopia or a consumer, and listed. */
+function relevantNamespaces(env: Env): string[] {
+  const relevant = new Set([...env.scope, ...kopiaConsumers(env).map((x) => x.namespace)]);
+  return env.o.namespaces.filter((n) => relevant.has(n.name) && env.inScope(n.name)).map((n) => n.name);
+}
+
+function kopiurRepos(env: Env): LiveKopiurRepository[] {
+  return kopiurRepositoriesOnClaim(env.o, env.c).filter((r) => !r.namespace || env.inScope(r.namespace));
+}
+
+function maintenances(env: Env): LiveConsumer[] {
+  return env.o.consumers.filter((x) => x.kind === "KopiaMaintenance" || x.kind === "Maintenance");
+}
+
+function scheduledSources(env: Env): LiveConsumer[] {
+  return kopiaConsumers(env).filter((x) => x.kind === "ReplicationSource" && x.schedule && env.inScope(x.namespace));
+}
+
 function relyOnAdmissionPolicy(env: Env): { relied: boolean; why: string } {
   if (env.opts.admissionPolicyExpected !== undefined) {
     return {
@@ -216,7 +289,9 @@ function relyOnAdmissionPolicy(env: Env): { relied: boolean; why: string } {
     why:
       volsync.length > 0
         ? "every Volsync object mounts the repository through spec.kopia.moverVolumes"
-        : "no Volsync ReplicationSource/Destination uses the Kopia mover",
+        : env.o.groups[VOLSYNC_GROUP]
+          ? "no Volsync ReplicationSource/Destination uses the Kopia mover"
+          : `Volsync is not installed (${notServedText(env.o, VOLSYNC_GROUP, "replicationsources")})`,
   };
 }
 
@@ -295,6 +370,7 @@ export const CHECKS: readonly CheckDef[] = [
       }
       return out;
     },
+    skip: noPvs,
     passText: (env) => `${pvsInScope(env).length} PV(s), all Retain`,
   },
   {
@@ -337,7 +413,11 @@ export const CHECKS: readonly CheckDef[] = [
         },
       ];
     },
-    passText: (env) => `all PVs use the ${env.repo.identity?.style ?? "same"} style`,
+    skip: (env) => (kopiaPvs(env.o, env.c).length === 0 ? "no kopia PV" : undefined),
+    passText: (env) => {
+      const pvs = kopiaPvs(env.o, env.c);
+      return `all ${pvs.length} PV(s) use the ${styleOfPv(pvs[0] as LivePv)} style`;
+    },
   },
   {
     id: "same-subvolume",
@@ -367,8 +447,10 @@ export const CHECKS: readonly CheckDef[] = [
           };
         });
     },
+    skip: (env) =>
+      !env.repo.identity ? "no repository volume to compare with (no kopia PV; see repository-pv)" : noPvs(env),
     passText: (env) =>
-      env.repo.identity ? `every PV uses ${identityText(env.repo.identity)}` : "no repository volume to compare with",
+      `${pvsInScope(env).length} PV(s), each uses ${env.repo.identity ? identityText(env.repo.identity) : "?"}`,
   },
   {
     id: "server-version",
@@ -446,6 +528,134 @@ export const CHECKS: readonly CheckDef[] = [
       ]
         .filter(Boolean)
         .join(" and ") + " served",
+  },
+  {
+    id: "repository-maintenance",
+    title: "the repository has maintenance",
+    doc: {
+      checks:
+        "a Volsync `KopiaMaintenance` or a Kopiur `Maintenance` exists; discovery first says which of the two kinds the cluster serves (an older Volsync has no KopiaMaintenance)",
+      warn: "neither exists, or neither kind is served: nothing runs Kopia maintenance on the shared repository",
+      fail: "—",
+      fix: "apply the repository's maintenance object (`kopiashare init` writes `kopiamaintenance.yaml`, or `maintenance.yaml` for Kopiur); with a Volsync that has no KopiaMaintenance, upgrade it (the perfectra1n fork) or run Kopiur's Maintenance",
+    },
+    needs: ["discovery", "volsync", "kopiur"],
+    skip: (env) =>
+      env.o.groups[VOLSYNC_GROUP] || env.o.groups[KOPIUR_GROUP]
+        ? undefined
+        : `neither ${VOLSYNC_GROUP} nor ${KOPIUR_GROUP} is served (backup-crds reports it)`,
+    run(env) {
+      if (maintenances(env).length > 0) return [];
+      if (env.o.namespace && env.o.namespace !== env.c.repositoryNamespace) {
+        // -n limited the reads to one namespace: a maintenance elsewhere was not looked for.
+        return [
+          {
+            check: "repository-maintenance",
+            status: "skip",
+            subject: "cluster",
+            what: `not checked: -n ${env.o.namespace} reads that namespace's objects only, and the repository's maintenance lives elsewhere (usually ${env.c.repositoryNamespace}); run doctor without -n`,
+          },
+        ];
+      }
+      const volsync = served(env.o, VOLSYNC_GROUP, "kopiamaintenances");
+      const kopiur = served(env.o, KOPIUR_GROUP, "maintenances");
+      const parts = [
+        volsync
+          ? "no KopiaMaintenance exists"
+          : `KopiaMaintenance is not installed (${notServedText(env.o, VOLSYNC_GROUP, "kopiamaintenances")})`,
+        kopiur ? "no Kopiur Maintenance exists" : "no Kopiur Maintenance exists (Kopiur is not installed)",
+      ];
+      return [
+        {
+          check: "repository-maintenance",
+          status: "warn",
+          subject: "cluster",
+          what: `the repository has no maintenance: ${parts.join(" and ")}`,
+          why: "Kopia only frees the space of expired snapshots and compacts its indexes in maintenance: without it the shared repository grows without bound and gets slower for every namespace",
+          fix: volsync
+            ? `kubectl apply -f <repo>/…/kopiamaintenance.yaml  # kopiashare init writes it: one KopiaMaintenance for the whole repository, in ${env.c.repositoryNamespace}`
+            : kopiur
+              ? `kubectl apply -f <repo>/…/maintenance.yaml  # kopiashare init --mover kopiur writes Kopiur's Maintenance for the repository`
+              : "upgrade Volsync to a release with KopiaMaintenance (the perfectra1n fork), or install Kopiur and apply its Maintenance (kopiashare migrate --to kopiur)",
+        },
+      ];
+    },
+    passText: (env) =>
+      maintenances(env)
+        .map((x) => `${x.kind} ${x.namespace}/${x.name}`)
+        .join(", "),
+  },
+  {
+    id: "kopiur-repository",
+    title: "Kopiur's repository on the claim is Ready, its movers use the repository UID",
+    doc: {
+      checks:
+        "each Kopiur `ClusterRepository` (and `Repository` in scope) whose filesystem backend is PVC `kopia`: its status conditions `Ready`, `Initializing`, `Stalled`, and the UID its movers run as (`spec.moverDefaults.securityContext.runAsUser`) against `uid` in kopiashare.yaml",
+      warn: "it is still `Initializing`, reports no `Ready` condition, or its movers run as another UID",
+      fail: "it is `Stalled`",
+      fix: "`kubectl describe clusterrepository <name>` for the condition's message; set `moverDefaults.securityContext.runAsUser`/`runAsGroup` to the repository's UID/GID",
+    },
+    needs: ["kopiur"],
+    skip: (env) => {
+      if (!served(env.o, KOPIUR_GROUP, "clusterrepositories") && !served(env.o, KOPIUR_GROUP, "repositories")) {
+        return notServedText(env.o, KOPIUR_GROUP, "clusterrepositories");
+      }
+      return kopiurRepos(env).length === 0
+        ? `no Kopiur Repository or ClusterRepository has its filesystem backend on PVC ${env.c.claimName}`
+        : undefined;
+    },
+    run(env) {
+      const out: CheckResult[] = [];
+      for (const r of kopiurRepos(env)) {
+        const subject = r.namespace ? `${r.kind} ${r.namespace}/${r.name}` : `${r.kind} ${r.name}`;
+        const describe = `kubectl describe ${r.kind.toLowerCase()} ${r.namespace ? `-n ${r.namespace} ` : ""}${r.name}`;
+        const cond = (type: string) => r.conditions.find((x) => x.type === type && x.status === "True");
+        const said = (x: { reason: string; message: string }) =>
+          [x.reason, x.message].filter((t) => t.length > 0).join(": ") || "no reason given";
+        const stalled = cond("Stalled");
+        const ready = cond("Ready");
+        const init = cond("Initializing");
+        if (stalled) {
+          out.push({
+            check: "kopiur-repository",
+            status: "fail",
+            subject,
+            what: `${subject} is Stalled (${said(stalled)})`,
+            why: "Kopiur gave up reconciling it: no snapshot, restore or maintenance through it runs until the cause is fixed",
+            fix: `${describe}  # the condition's message says what to fix; then kubectl get events -A --field-selector involvedObject.name=${r.name}`,
+          });
+        } else if (!ready) {
+          out.push({
+            check: "kopiur-repository",
+            status: "warn",
+            subject,
+            what: init
+              ? `${subject} is still Initializing (${said(init)})`
+              : `${subject} reports no Ready condition (${r.conditions.length ? r.conditions.map((x) => `${x.type}=${x.status}`).join(", ") : "no status.conditions"})`,
+            why: "until it is Ready, Kopiur does not run snapshots into the shared repository",
+            fix: `${describe}; kubectl -n ${env.c.repositoryNamespace} get pvc ${env.c.claimName}  # the backend mounts this claim`,
+          });
+        }
+        if (r.moverUid !== undefined && r.moverUid !== env.c.uid) {
+          out.push({
+            check: "kopiur-repository",
+            status: "warn",
+            subject,
+            what: `${subject}'s movers run as UID ${r.moverUid} (spec.moverDefaults.securityContext.runAsUser), the repository's uid is ${env.c.uid}`,
+            why: "files a mover writes with another UID may not be writable by the other movers of the shared repository",
+            fix: `set spec.moverDefaults.securityContext {runAsUser: ${env.c.uid}, runAsGroup: ${env.c.gid}} on ${subject} (kopiashare init --mover kopiur writes it); check with kopiashare doctor --probe --uid ${env.c.uid}`,
+          });
+        }
+      }
+      return out;
+    },
+    passText: (env) =>
+      kopiurRepos(env)
+        .map(
+          (r) =>
+            `${r.kind} ${r.namespace ? `${r.namespace}/` : ""}${r.name} Ready${r.moverUid !== undefined ? `, movers run as UID ${r.moverUid}` : ""}`,
+        )
+        .join("; "),
   },
   {
     id: "admission-policy",
@@ -532,6 +742,13 @@ export const CHECKS: readonly CheckDef[] = [
       fix: "`kopiashare enable <ns>`, commit and push",
     },
     needs: ["persistentvolumeclaims", "volsync", "kopiur"],
+    skip: (env) => {
+      if (servedConsumerKinds(env.o).length === 0) {
+        return `the API server serves neither ${VOLSYNC_GROUP} nor ${KOPIUR_GROUP}: no object can use the repository`;
+      }
+      const n = kopiaConsumers(env).filter((x) => env.inScope(x.namespace)).length;
+      return n === 0 ? `no ${servedConsumerKinds(env.o).join(", ")} uses Kopia` : undefined;
+    },
     run(env) {
       const byNs = new Map<string, LiveConsumer[]>();
       for (const x of kopiaConsumers(env)) {
@@ -558,7 +775,7 @@ export const CHECKS: readonly CheckDef[] = [
           .filter((x) => env.inScope(x.namespace))
           .map((x) => x.namespace),
       ).size;
-      return n ? `${n} namespace(s) with consumers, each has PVC ${env.c.claimName}` : "no consumers found";
+      return `${n} namespace(s) with consumers (read: ${servedConsumerKinds(env.o).join(", ")}), each has PVC ${env.c.claimName}`;
     },
   },
   {
@@ -581,7 +798,8 @@ export const CHECKS: readonly CheckDef[] = [
         fix: `kopiashare enable ${d.pvc.namespace}  # restores the PV in the repo if it is gone; commit and push, then:\n${reconcile(env.c, d.pvc.namespace)}`,
       }));
     },
-    passText: () => "no pending PVC is missing its PV",
+    skip: noPvcs,
+    passText: (env) => `${pvcsSeen(env)}; none waits for a missing PV`,
   },
   {
     id: "pv-bound-elsewhere",
@@ -606,7 +824,8 @@ export const CHECKS: readonly CheckDef[] = [
         };
       });
     },
-    passText: () => "no PV is held by another claim",
+    skip: noPvcs,
+    passText: (env) => `${pvcsSeen(env)}; none has its PV held by another claim`,
   },
   {
     id: "pv-released",
@@ -629,7 +848,8 @@ export const CHECKS: readonly CheckDef[] = [
         fix: jsonPatchRemoveUid(d.pv.name),
       }));
     },
-    passText: () => "no PV is Released with a stale claim",
+    skip: noPvcs,
+    passText: (env) => `${pvcsSeen(env)}; none waits for a PV Released with a stale claimRef.uid`,
   },
   {
     id: "pv-mismatch",
@@ -660,40 +880,53 @@ export const CHECKS: readonly CheckDef[] = [
         };
       });
     },
-    passText: () => "no pending PVC mismatches its PV",
+    skip: noPvcs,
+    passText: (env) => `${pvcsSeen(env)}; none mismatches its PV`,
   },
   {
     id: "pvc-bound",
     title: "every PVC kopia is Bound",
     doc: {
-      checks: "every PVC `kopia` is Bound; a pending one not explained by the four checks above",
+      checks: "every PVC `kopia` is Bound",
       warn: "—",
-      fail: "a PVC is Pending or Lost for another reason (the last event is shown)",
+      fail: "a PVC is Pending or Lost: one the four checks above explain names that check; any other shows its last event",
       fix: "`kubectl describe pvc -n <ns> kopia`; a PVC without `volumeName`: recreate it from the repo (`kopiashare enable <ns> --force`)",
     },
     needs: ["persistentvolumeclaims", "persistentvolumes"],
+    skip: noPvcs,
     run(env) {
-      return diagnoses(env, "other").map((d) => {
-        const ns = d.pvc.namespace;
-        return {
+      // A claim another check explains still is not Bound: this check fails too, and names that check.
+      const explained: CheckResult[] = [];
+      for (const ns of env.scope) {
+        const d = diagnose(env, ns);
+        if (!d || d.kind === "other") continue;
+        explained.push({
           check: "pvc-bound",
-          status: "fail" as const,
+          status: "fail",
           subject: ns,
-          what: `${pendingText(d.pvc)}${d.pvc.volumeName ? "" : " and names no PV (spec.volumeName is empty)"}${d.event ? `; last event: ${d.event}` : ""}`,
+          what: `${pendingText(d.pvc)}: the cause is reported by ${d.kind}`,
           why: "mover Jobs that mount it stay Pending, so no backup or restore runs in this namespace",
-          fix: d.pvc.volumeName
-            ? `kubectl describe pvc -n ${ns} ${env.c.claimName}; kubectl get pv ${d.pvc.volumeName}`
-            : `the PVC must name its PV: kopiashare enable ${ns} --force, commit, then ${retainFirst(d.pv)}kubectl delete pvc -n ${ns} ${env.c.claimName} && ${reconcile(env.c, ns)}`,
-        };
-      });
+          fix: `see ${d.kind} above (kopiashare doctor -n ${ns})`,
+        });
+      }
+      return [
+        ...explained,
+        ...diagnoses(env, "other").map((d) => {
+          const ns = d.pvc.namespace;
+          return {
+            check: "pvc-bound",
+            status: "fail" as const,
+            subject: ns,
+            what: `${pendingText(d.pvc)}${d.pvc.volumeName ? "" : " and names no PV (spec.volumeName is empty)"}${d.event ? `; last event: ${d.event}` : ""}`,
+            why: "mover Jobs that mount it stay Pending, so no backup or restore runs in this namespace",
+            fix: d.pvc.volumeName
+              ? `kubectl describe pvc -n ${ns} ${env.c.claimName}; kubectl get pv ${d.pvc.volumeName}`
+              : `the PVC must name its PV: kopiashare enable ${ns} --force, commit, then ${retainFirst(d.pv)}kubectl delete pvc -n ${ns} ${env.c.claimName} && ${reconcile(env.c, ns)}`,
+          };
+        }),
+      ].sort((a, b) => a.subject.localeCompare(b.subject));
     },
-    passText: (env) => {
-      const pvcs = env.scope.map((ns) => pvcOf(env, ns)).filter((p): p is LivePvc => !!p);
-      const bound = pvcs.filter((p) => p.phase === "Bound").length;
-      return bound === pvcs.length
-        ? `${bound} PVC(s) ${env.c.claimName} Bound`
-        : `${bound} of ${pvcs.length} PVC(s) ${env.c.claimName} Bound; the others are explained by the checks above`;
-    },
+    passText: (env) => `${pvcsInScope(env).length} PVC(s) ${env.c.claimName}, all Bound`,
   },
   {
     id: "pv-claimref",
@@ -720,6 +953,7 @@ export const CHECKS: readonly CheckDef[] = [
           };
         });
     },
+    skip: noPvs,
     passText: (env) => `${pvsInScope(env).length} PV(s), each reserved for its claim`,
   },
   {
@@ -732,6 +966,7 @@ export const CHECKS: readonly CheckDef[] = [
       fix: "`kubectl annotate namespace <ns> volsync.backube/privileged-movers-` (and in the Namespace manifest); repair ownership with `kopiashare doctor --probe -n <ns>`",
     },
     needs: ["namespaces"],
+    skip: (env) => (relevantNamespaces(env).length === 0 ? "no namespace with a PVC kopia or backups" : undefined),
     run(env) {
       const relevant = new Set([...env.scope, ...kopiaConsumers(env).map((x) => x.namespace)]);
       return env.o.namespaces
@@ -750,7 +985,7 @@ export const CHECKS: readonly CheckDef[] = [
           fix: `kubectl annotate namespace ${n.name} volsync.backube/privileged-movers-  # and remove it from the Namespace manifest; then check ownership: kopiashare doctor --probe -n ${n.name}`,
         }));
     },
-    passText: () => "no namespace runs privileged movers",
+    passText: (env) => `${relevantNamespaces(env).length} namespace(s) with backups, none runs privileged movers`,
   },
   {
     id: "stale-backups",
@@ -763,6 +998,12 @@ export const CHECKS: readonly CheckDef[] = [
       fix: "look at the mover Job: `kubectl -n <ns> describe replicationsource <name>`, `kubectl -n <ns> get jobs,pods -l app.kubernetes.io/created-by=volsync`; check permissions with `kopiashare doctor --probe -n <ns>`",
     },
     needs: ["volsync"],
+    skip: (env) =>
+      !served(env.o, VOLSYNC_GROUP, "replicationsources")
+        ? notServedText(env.o, VOLSYNC_GROUP, "replicationsources")
+        : scheduledSources(env).length === 0
+          ? "no Kopia ReplicationSource with spec.trigger.schedule"
+          : undefined,
     run(env) {
       const now = env.opts.now.getTime();
       const out: CheckResult[] = [];
@@ -798,12 +1039,8 @@ export const CHECKS: readonly CheckDef[] = [
       }
       return out;
     },
-    passText: (env) => {
-      const n = kopiaConsumers(env).filter(
-        (x) => x.kind === "ReplicationSource" && x.schedule && env.inScope(x.namespace),
-      ).length;
-      return n ? `${n} scheduled ReplicationSource(s) synced recently` : "no scheduled ReplicationSources";
-    },
+    passText: (env) =>
+      `${scheduledSources(env).length} scheduled ReplicationSource(s), each synced within twice its schedule`,
   },
 ];
 
@@ -829,16 +1066,28 @@ export function runDoctor(o: Observed, c: Conventions, opts: DoctorOptions): Che
   };
   return CHECKS.map((def) => {
     const denied = deniedFor(o, def.needs);
+    const skip = denied.length === 0 ? def.skip?.(env) : undefined;
     let results: CheckResult[];
     if (denied.length > 0) {
-      results = denied.map((d) => ({
-        check: def.id,
-        status: "warn" as const,
-        subject: d.namespace ?? "cluster",
-        what: `not checked: ${permissionText(d)}`,
-        why: "the API server refused the read this check needs",
-        fix: grantFix(d),
-      }));
+      results = denied.map((d) =>
+        d.reason === "notfound"
+          ? {
+              check: def.id,
+              status: "skip" as const,
+              subject: d.namespace ?? "cluster",
+              what: `not checked: ${permissionText(d)}`,
+            }
+          : {
+              check: def.id,
+              status: "warn" as const,
+              subject: d.namespace ?? "cluster",
+              what: `not checked: ${permissionText(d)}`,
+              why: "the API server refused the read this check needs",
+              fix: grantFix(d),
+            },
+      );
+    } else if (skip) {
+      results = [{ check: def.id, status: "skip", subject: "cluster", what: `not checked: ${skip}` }];
     } else {
       results = def.run(env);
       if (results.length === 0) {
@@ -850,7 +1099,7 @@ export function runDoctor(o: Observed, c: Conventions, opts: DoctorOptions): Che
 }
 
 export function summary(reports: CheckReport[]): Record<Status, number> {
-  const s: Record<Status, number> = { pass: 0, warn: 0, fail: 0 };
+  const s: Record<Status, number> = { pass: 0, skip: 0, warn: 0, fail: 0 };
   for (const r of reports) s[r.status]++;
   return s;
 }

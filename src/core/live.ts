@@ -82,7 +82,8 @@ export type ConsumerKind =
   | "Repository"
   | "SnapshotPolicy"
   | "SnapshotSchedule"
-  | "Restore";
+  | "Restore"
+  | "Maintenance";
 
 /** An object whose mover Jobs run in its namespace and need the repository there. */
 export interface LiveConsumer {
@@ -100,6 +101,29 @@ export interface LiveConsumer {
   /** Volsync ReplicationSource: status.lastSyncTime (ISO). */
   lastSyncTime: string | undefined;
   created: string | undefined;
+}
+
+/** A status condition (metav1.Condition). */
+export interface LiveCondition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+
+/** A Kopiur Repository or ClusterRepository: where its filesystem backend lives and how it is doing. */
+export interface LiveKopiurRepository {
+  kind: "Repository" | "ClusterRepository";
+  /** "" for a ClusterRepository. */
+  namespace: string;
+  name: string;
+  /** spec.backend.filesystem.volume.pvc.name: the claim movers mount in their namespace. */
+  claim: string | undefined;
+  /** ClusterRepository spec.allowedNamespaces.list: the namespaces that may consume it. */
+  allowedNamespaces: string[];
+  /** spec.moverDefaults.securityContext.runAsUser: the UID Kopiur's movers will use. */
+  moverUid: number | undefined;
+  conditions: LiveCondition[];
 }
 
 export interface LiveKustomization {
@@ -129,9 +153,11 @@ export type Source =
   | "kustomizations"
   | "admissionpolicies";
 
-/** A request the server refused with 401/403. */
+/** A read the server refused (403), or answered 404 for (a resource discovery did not promise). */
 export interface Denial {
   source: Source;
+  /** Undefined: forbidden (403). */
+  reason?: "forbidden" | "notfound";
   verb: string;
   /** plural, with the group when not core: "replicationsources.volsync.backube". */
   resource: string;
@@ -139,7 +165,10 @@ export interface Denial {
   namespace: string | undefined;
 }
 
-export function permissionText(d: Pick<Denial, "verb" | "resource" | "namespace">): string {
+export function permissionText(d: Pick<Denial, "verb" | "resource" | "namespace" | "reason">): string {
+  if (d.reason === "notfound") {
+    return `the server has no ${d.resource} (${d.verb} ${d.namespace ? `in ${d.namespace}` : "cluster-wide"} answered 404 NotFound)`;
+  }
   return `missing permission: ${d.verb} ${d.resource} ${d.namespace ? `in ${d.namespace}` : "cluster-wide"}`;
 }
 
@@ -190,6 +219,12 @@ export interface Observed {
   version: ServerVersion | undefined;
   /** Served API groups and their preferred versions ("volsync.backube" -> "v1alpha1"). */
   groups: Record<string, string>;
+  /**
+   * Resources (plurals) of the optional groups (Volsync, Kopiur, Flux) in their preferred version, from
+   * discovery ("volsync.backube" -> ["replicationsources", …]). Only these are listed; a group missing
+   * here is not served, or its discovery was refused (then `denied` says so).
+   */
+  resources: Record<string, string[]>;
   pvs: LivePv[];
   pvcs: LivePvc[];
   namespaces: LiveNamespace[];
@@ -197,6 +232,8 @@ export interface Observed {
   storageClasses: LiveStorageClass[];
   consumers: LiveConsumer[];
   kustomizations: LiveKustomization[];
+  /** Kopiur Repositories and ClusterRepositories (empty when Kopiur is not served). */
+  kopiurRepositories: LiveKopiurRepository[];
   admission: AdmissionPolicies;
   denied: Denial[];
   /** The snapshot was limited to one namespace (-n). */
@@ -214,6 +251,7 @@ export function emptyObserved(server = ""): Observed {
     server,
     version: undefined,
     groups: {},
+    resources: {},
     pvs: [],
     pvcs: [],
     namespaces: [],
@@ -221,6 +259,7 @@ export function emptyObserved(server = ""): Observed {
     storageClasses: [],
     consumers: [],
     kustomizations: [],
+    kopiurRepositories: [],
     admission: { served: [], policies: undefined, bindings: undefined },
     denied: [],
     namespace: undefined,
@@ -230,6 +269,17 @@ export function emptyObserved(server = ""): Observed {
 
 export function deniedFor(o: Observed, sources: readonly Source[]): Denial[] {
   return o.denied.filter((d) => sources.includes(d.source));
+}
+
+/** Whether discovery says `group` serves `plural` (in its preferred version). */
+export function served(o: Observed, group: string, plural: string): boolean {
+  return o.resources[group]?.includes(plural) ?? false;
+}
+
+/** "kopiamaintenances.volsync.backube is not served (volsync.backube/v1alpha1 has no kopiamaintenances)". */
+export function notServedText(o: Observed, group: string, plural: string): string {
+  const v = o.groups[group];
+  return v ? `${group}/${v} serves no ${plural}` : `the API server serves no ${group} (not installed)`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,9 +344,19 @@ export interface NamespaceStatus {
   problems: string[];
 }
 
-/** Namespaces `verify` looks at by default: every one with a `kopia` PVC or a <pvPrefix>* PV. */
+/** Kopiur (Cluster)Repositories whose filesystem backend is the repository claim. */
+export function kopiurRepositoriesOnClaim(o: Observed, c: Conventions): LiveKopiurRepository[] {
+  return o.kopiurRepositories.filter((r) => r.claim === c.claimName);
+}
+
+/**
+ * Namespaces `verify` looks at by default: every one with a `kopia` PVC or a <pvPrefix>* PV, and every
+ * namespace a Kopiur ClusterRepository on the claim allows (it consumes the repository through Kopiur,
+ * so it needs the PVC there too).
+ */
 export function defaultScope(o: Observed, c: Conventions): string[] {
   const out = new Set<string>();
+  for (const r of kopiurRepositoriesOnClaim(o, c)) for (const ns of r.allowedNamespaces) out.add(ns);
   for (const p of o.pvcs) if (p.name === c.claimName) out.add(p.namespace);
   for (const pv of o.pvs) {
     if (!pv.name.startsWith(c.pvPrefix)) continue;

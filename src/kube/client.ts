@@ -2,8 +2,10 @@
  * The only place that builds a Kubernetes client. Loads the kubeconfig (--kubeconfig, KUBECONFIG,
  * ~/.kube/config, in-cluster), applies --context and --request-timeout, and sends every request
  * through a retrying HTTP layer: 429/500/502/503/504 and connection resets are retried with
- * exponential backoff (Retry-After honoured), a bounded number of times.
+ * exponential backoff (Retry-After honoured), a bounded number of times and within a total retry
+ * budget that a Retry-After cannot exceed. Exec credential plugins are killed after the request timeout.
  */
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
@@ -35,6 +37,11 @@ export interface RetryPolicy {
   /** Upper bound of one backoff delay (Retry-After is capped at retryAfterMaxMs). */
   maxMs: number;
   retryAfterMaxMs: number;
+  /**
+   * Total time all retries of one client may spend waiting (every sleep counts, parallel ones too).
+   * A wait that does not fit, such as `Retry-After: 3600`, is not waited: the request fails at once.
+   */
+  budgetMs: number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
@@ -60,6 +67,7 @@ export const DEFAULT_RETRY: RetryPolicy = {
   baseMs: 200,
   maxMs: 5_000,
   retryAfterMaxMs: 60_000,
+  budgetMs: 30_000,
   sleep,
 };
 
@@ -72,6 +80,14 @@ export interface ConnectOptions {
   retry?: Partial<RetryPolicy>;
   /** Aborts every request in flight (Ctrl-C). */
   signal?: AbortSignal;
+  /** How long an exec credential plugin may run (default: the request timeout, else 30 s). */
+  execTimeoutMs?: number;
+}
+
+/** What the client is waiting for, for a progress line: the oldest request or retry still pending. */
+export interface Waiting {
+  what: string;
+  sinceMs: number;
 }
 
 export interface Kube {
@@ -88,6 +104,13 @@ export interface Kube {
   /** Runs one API call; failures become KubeError naming `perm` and the server. */
   call<T>(perm: Perm, fn: () => Promise<T>): Promise<T>;
   timeoutMs: number;
+  /**
+   * What the client waits for: since the oldest pending request, and what (the newest retry's reason
+   * when one is sleeping, else that request); undefined when idle.
+   */
+  waiting(): Waiting | undefined;
+  /** Calls `f` whenever no request is pending any more; returns the unsubscribe function. */
+  onIdle(f: () => void): () => void;
 }
 
 const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
@@ -117,18 +140,75 @@ export function isConnectionReset(e: unknown): boolean {
   );
 }
 
+const seconds = (ms: number) => `${Math.round(ms / 100) / 10}s`;
+
 class RetryingHttp {
+  /** Time spent (or committed) waiting to retry, across every request of this client. */
+  private spent = 0;
+  /** Requests in flight and retries sleeping; a retry's entry says why it waits. */
+  readonly pending = new Set<Waiting & { retry?: boolean }>();
+  /** Called whenever `pending` becomes empty (a progress line is erased before anything is printed). */
+  readonly idle = new Set<() => void>();
+
+  private done(w: Waiting): void {
+    this.pending.delete(w);
+    if (this.pending.size === 0) for (const f of this.idle) f();
+  }
+
   constructor(
     private readonly inner: HttpLibrary,
     private readonly policy: RetryPolicy,
     private readonly stats: Kube["stats"],
     private readonly timeoutMs: number,
     private readonly signal: AbortSignal | undefined,
+    private readonly server: string,
   ) {}
 
+  /** Sleeps `ms` before a retry when the budget allows; false (no sleep) when it does not. */
+  private async wait(ms: number, what: string): Promise<boolean> {
+    if (this.spent + ms > this.policy.budgetMs) return false;
+    this.spent += ms;
+    const w = { what, sinceMs: Date.now(), retry: true };
+    this.pending.add(w);
+    try {
+      await this.policy.sleep(ms, this.signal);
+    } finally {
+      this.done(w);
+    }
+    return true;
+  }
+
+  private overBudget(label: string, why: string, ms: number): KubeError {
+    const left = Math.max(0, this.policy.budgetMs - this.spent);
+    return new KubeError(
+      "timeout",
+      `the Kubernetes API server at ${this.server} answered ${label} with ${why}; waiting ${seconds(ms)} more is over the retry budget (${seconds(left)} of ${seconds(this.policy.budgetMs)} left; raise --retry-budget)`,
+    );
+  }
+
   async send(req: RequestContext): Promise<ResponseContext> {
+    const w: Waiting = { what: this.label(req), sinceMs: Date.now() };
+    this.pending.add(w);
+    try {
+      return await this.attempts(req);
+    } finally {
+      this.done(w);
+    }
+  }
+
+  private label(req: RequestContext): string {
+    const url = req.getUrl();
+    let p = url;
+    try {
+      p = new URL(url).pathname;
+    } catch {}
+    return `${req.getHttpMethod().toString()} ${p}`;
+  }
+
+  private async attempts(req: RequestContext): Promise<ResponseContext> {
     const method = req.getHttpMethod().toString();
     const own = req.getSignal();
+    const label = this.label(req);
     for (let attempt = 1; ; attempt++) {
       const signals: AbortSignal[] = [];
       if (this.timeoutMs > 0) signals.push(AbortSignal.timeout(this.timeoutMs));
@@ -144,21 +224,26 @@ class RetryingHttp {
       } catch (e) {
         if (this.signal?.aborted) throw this.signal.reason ?? e;
         if (!last && isConnectionReset(e) && IDEMPOTENT.has(method)) {
+          if (!(await this.wait(this.backoff(attempt), `${label}: retrying after a connection reset`))) throw e;
           this.stats.retries++;
-          await this.policy.sleep(this.backoff(attempt), this.signal);
           continue;
         }
         throw e;
       }
       const status = res.httpStatusCode;
       if (!last && RETRY_STATUS.has(status) && (IDEMPOTENT.has(method) || NOT_PROCESSED.has(status))) {
-        await res.body.binary().catch(() => undefined);
         const after = retryAfterMs(res.headers["retry-after"]);
+        const ms = after !== undefined ? Math.min(after, this.policy.retryAfterMaxMs) : this.backoff(attempt);
+        if (after !== undefined && after > this.policy.budgetMs - this.spent) {
+          // The server asks for more than is left: say so now instead of waiting (or of waiting in vain).
+          await res.body.binary().catch(() => undefined);
+          throw this.overBudget(label, `${status} and Retry-After: ${res.headers["retry-after"]}`, after);
+        }
+        if (this.spent + ms > this.policy.budgetMs) return res;
+        await res.body.binary().catch(() => undefined);
+        const why = after !== undefined ? `Retry-After ${seconds(ms)}` : `backoff ${seconds(ms)}`;
+        await this.wait(ms, `${label}: retrying after HTTP ${status} (${why})`);
         this.stats.retries++;
-        await this.policy.sleep(
-          after !== undefined ? Math.min(after, this.policy.retryAfterMaxMs) : this.backoff(attempt),
-          this.signal,
-        );
         continue;
       }
       return res;
@@ -244,7 +329,8 @@ export function connect(opts: ConnectOptions): Kube {
   const timeoutMs = parseTimeout(opts.requestTimeout ?? "30s");
   const stats = { requests: 0, retries: 0 };
   const policy: RetryPolicy = { ...DEFAULT_RETRY, ...opts.retry };
-  const http = new RetryingHttp(new IsomorphicFetchHttpLibrary(), policy, stats, timeoutMs, opts.signal);
+  limitExecPlugins(kc, opts.execTimeoutMs ?? (timeoutMs > 0 ? timeoutMs : 30_000));
+  const http = new RetryingHttp(new IsomorphicFetchHttpLibrary(), policy, stats, timeoutMs, opts.signal, server);
   const config: Configuration = createConfiguration({
     baseServer: new ServerConfiguration(server, {}),
     authMethods: { default: kc },
@@ -262,6 +348,19 @@ export function connect(opts: ConnectOptions): Kube {
     apis: new ApisApi(config),
     stats,
     timeoutMs,
+    waiting() {
+      let oldest: Waiting | undefined;
+      let retry: Waiting | undefined;
+      for (const w of http.pending) {
+        if (!oldest || w.sinceMs < oldest.sinceMs) oldest = w;
+        if (w.retry && (!retry || w.sinceMs > retry.sinceMs)) retry = w;
+      }
+      return oldest && { what: (retry ?? oldest).what, sinceMs: oldest.sinceMs };
+    },
+    onIdle(f) {
+      http.idle.add(f);
+      return () => http.idle.delete(f);
+    },
     async call<T>(perm: Perm, fn: () => Promise<T>): Promise<T> {
       try {
         return await fn();
@@ -270,4 +369,42 @@ export function connect(opts: ConnectOptions): Kube {
       }
     },
   };
+}
+
+/**
+ * client-node runs a kubeconfig's exec credential plugin (`users[].user.exec`) with no time limit, so
+ * a plugin waiting for a browser login or a dead network hangs the command. Its ExecAuth spawns
+ * through an `execFn` field: replace it with one that kills the plugin after `ms` and fails the
+ * request with a KubeError naming the plugin.
+ */
+function limitExecPlugins(kc: KubeConfig, ms: number): void {
+  const auths = (kc as unknown as { authenticators?: unknown[] }).authenticators ?? [];
+  for (const a of auths) {
+    const exec = a as { execFn?: unknown };
+    if (typeof exec.execFn !== "function") continue;
+    exec.execFn = (command: string, args: string[] | undefined, options: object): ChildProcess => {
+      // Its own process group, so that a shell's children (which hold the pipes open) die with it.
+      const child = spawn(command, args ?? [], { ...options, detached: process.platform !== "win32" });
+      const timer = setTimeout(() => {
+        child.emit(
+          "error",
+          new KubeError(
+            "timeout",
+            `the kubeconfig's exec credential plugin "${[command, ...(args ?? [])].join(" ")}" did not finish within ${ms / 1000}s (it may wait for a login; run it by hand, or raise --request-timeout)`,
+          ),
+        );
+        try {
+          if (child.pid && process.platform !== "win32") process.kill(-child.pid, "SIGKILL");
+          else child.kill("SIGKILL");
+        } catch {
+          child.kill("SIGKILL");
+        }
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }, ms);
+      timer.unref?.();
+      child.once("close", () => clearTimeout(timer));
+      return child;
+    };
+  }
 }

@@ -19,8 +19,10 @@ import {
   emptyObserved,
   FLUX_KS_GROUP,
   KOPIUR_GROUP,
+  type LiveCondition,
   type LiveConsumer,
   type LiveEvent,
+  type LiveKopiurRepository,
   type LiveKustomization,
   type LiveNamespace,
   type LivePolicy,
@@ -29,6 +31,7 @@ import {
   type LiveStorageClass,
   type Observed,
   type Source,
+  served,
   VOLSYNC_GROUP,
 } from "../core/live.ts";
 import type { Kube } from "./client.ts";
@@ -40,6 +43,8 @@ export interface SnapshotOptions {
   namespace?: string;
   /** "storage": PVs and `kopia` PVCs only (what verify and drift need). "full": everything doctor needs. */
   depth: "storage" | "full";
+  /** "storage" without a namespace: also read Kopiur's ClusterRepositories (verify's default scope). */
+  kopiurScope?: boolean;
 }
 
 const ADMISSION_GROUP = "admissionregistration.k8s.io";
@@ -55,6 +60,7 @@ const KOPIUR_KINDS: [string, ConsumerKind][] = [
   ["snapshotpolicies", "SnapshotPolicy"],
   ["snapshotschedules", "SnapshotSchedule"],
   ["restores", "Restore"],
+  ["maintenances", "Maintenance"],
 ];
 
 const iso = (d: Date | string | undefined): string | undefined =>
@@ -172,6 +178,31 @@ export function mapPolicy(raw: unknown): LivePolicy {
   return { name: s(obj(o.metadata).name) ?? "", mutations: strings(obj(o.spec).mutations).join("\n") };
 }
 
+function mapConditions(v: unknown): LiveCondition[] {
+  if (!Array.isArray(v)) return [];
+  return v.map((x) => {
+    const c = obj(x);
+    return { type: s(c.type) ?? "", status: s(c.status) ?? "", reason: s(c.reason) ?? "", message: s(c.message) ?? "" };
+  });
+}
+
+export function mapKopiurRepository(raw: unknown, kind: LiveKopiurRepository["kind"]): LiveKopiurRepository {
+  const o = obj(raw);
+  const meta = obj(o.metadata);
+  const spec = obj(o.spec);
+  const allowed = obj(spec.allowedNamespaces).list;
+  const uid = obj(obj(spec.moverDefaults).securityContext).runAsUser;
+  return {
+    kind,
+    namespace: s(meta.namespace) ?? "",
+    name: s(meta.name) ?? "",
+    claim: s(obj(obj(obj(obj(spec.backend).filesystem).volume).pvc).name),
+    allowedNamespaces: Array.isArray(allowed) ? allowed.filter((x): x is string => typeof x === "string") : [],
+    moverUid: typeof uid === "number" ? uid : undefined,
+    conditions: mapConditions(obj(o.status).conditions),
+  };
+}
+
 function mapKustomization(raw: unknown): LiveKustomization {
   const o = obj(raw);
   const meta = obj(o.metadata);
@@ -196,13 +227,31 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
   o.namespace = ns;
   const before = kube.stats.requests;
 
-  /** One read; a 403 records a Denial and yields undefined. */
-  const read = async <T>(source: Source, perm: Perm, fn: () => Promise<T>): Promise<T | undefined> => {
+  /**
+   * One read; a 403 records a Denial and yields undefined. A 404 (a resource discovery did not
+   * promise, or one removed since) yields undefined too: `onNotFound` decides what it means, by
+   * default a Denial of reason "notfound" (the checks that need it are skipped, nothing throws).
+   */
+  const read = async <T>(
+    source: Source,
+    perm: Perm,
+    fn: () => Promise<T>,
+    onNotFound?: () => void,
+  ): Promise<T | undefined> => {
     try {
       return await kube.call(perm, fn);
     } catch (e) {
-      if (e instanceof KubeError && e.kind === "forbidden") {
-        o.denied.push({ source, verb: perm.verb, resource: perm.resource, namespace: perm.namespace });
+      if (e instanceof KubeError && (e.kind === "forbidden" || e.kind === "notfound")) {
+        if (e.kind === "notfound" && onNotFound) onNotFound();
+        else {
+          o.denied.push({
+            source,
+            verb: perm.verb,
+            resource: perm.resource,
+            namespace: perm.namespace,
+            ...(e.kind === "notfound" ? { reason: "notfound" as const } : {}),
+          });
+        }
         return undefined;
       }
       throw e;
@@ -220,7 +269,26 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
     ),
   ]);
   if (opts.depth === "storage") {
-    const [pvs, pvcs] = await storage;
+    // Without -n, the namespaces that consume the repository through Kopiur are in scope too: /apis
+    // (in parallel with the two lists), then, when Kopiur is served, its ClusterRepositories.
+    const kopiur =
+      ns || !opts.kopiurScope
+        ? undefined
+        : (async () => {
+            const apis = await read("discovery", { verb: "get", resource: "/apis" }, () => kube.apis.getAPIVersions());
+            const g = apis?.groups.find((x) => x.name === KOPIUR_GROUP);
+            const version = g?.preferredVersion?.version ?? g?.versions[0]?.version;
+            if (!version) return;
+            const l = await read(
+              "kopiur",
+              { verb: "list", resource: `clusterrepositories.${KOPIUR_GROUP}` },
+              () =>
+                kube.custom.listClusterCustomObject({ group: KOPIUR_GROUP, version, plural: "clusterrepositories" }),
+              () => undefined,
+            );
+            o.kopiurRepositories = itemsOf(l).map((x) => mapKopiurRepository(x, "ClusterRepository"));
+          })();
+    const [[pvs, pvcs]] = await Promise.all([storage, kopiur]);
     o.pvs = (pvs?.items ?? []).map(mapPv);
     o.pvcs = (pvcs?.items ?? []).map(mapPvc).filter((p) => p.name === c.claimName);
     o.requests = kube.stats.requests - before;
@@ -267,29 +335,82 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
     );
   }
 
+  // Discovery decides what is read: one resource list per optional group served, then a LIST only of
+  // the resources it names (an older Volsync without KopiaMaintenance, Kopiur without Maintenance).
+  const clusterScoped = new Set<string>();
+  await Promise.all(
+    (
+      [
+        [VOLSYNC_GROUP, "volsync"],
+        [KOPIUR_GROUP, "kopiur"],
+        [FLUX_KS_GROUP, "kustomizations"],
+      ] as const
+    ).map(async ([group, source]) => {
+      const version = o.groups[group];
+      if (!version) return;
+      // A refused resource list is a denial of what it would have let us list (those checks warn).
+      const r = await read(
+        source,
+        { verb: "get", resource: `/apis/${group}/${version}` },
+        () => kube.custom.getAPIResources({ group, version }),
+        () => {
+          delete o.groups[group];
+        },
+      );
+      if (!r) return;
+      const plurals = r.resources.filter((x) => !x.name.includes("/")).map((x) => x.name);
+      for (const x of r.resources) if (!x.namespaced) clusterScoped.add(`${x.name}.${group}`);
+      o.resources[group] = plurals;
+    }),
+  );
   const list = (source: Source, group: string, plural: string) => {
     const version = o.groups[group] as string;
-    return read(source, { verb: "list", resource: `${plural}.${group}`, namespace: ns }, () =>
-      ns
-        ? kube.custom.listNamespacedCustomObject({ group, version, namespace: ns, plural })
-        : kube.custom.listClusterCustomObject({ group, version, plural }),
+    const cluster = clusterScoped.has(`${plural}.${group}`);
+    return read(
+      source,
+      { verb: "list", resource: `${plural}.${group}`, namespace: cluster ? undefined : ns },
+      () =>
+        ns && !cluster
+          ? kube.custom.listNamespacedCustomObject({ group, version, namespace: ns, plural })
+          : kube.custom.listClusterCustomObject({ group, version, plural }),
+      () => {
+        // Discovery named it, the LIST says it is gone (a CRD removed meanwhile): not served.
+        o.resources[group] = (o.resources[group] ?? []).filter((p) => p !== plural);
+      },
     );
   };
   const consumerLists: Promise<void>[] = [];
+  const kopiurLists = new Map<string, Promise<unknown>>();
   for (const [group, source, kinds] of [
     [VOLSYNC_GROUP, "volsync", VOLSYNC_KINDS],
     [KOPIUR_GROUP, "kopiur", KOPIUR_KINDS],
   ] as const) {
-    if (!o.groups[group]) continue;
     for (const [plural, kind] of kinds) {
+      if (!served(o, group, plural)) continue;
+      const l = list(source, group, plural);
+      if (group === KOPIUR_GROUP) kopiurLists.set(plural, l);
       consumerLists.push(
-        list(source, group, plural).then((l) => {
+        l.then((l) => {
           for (const item of itemsOf(l)) o.consumers.push(mapConsumer(item, kind, c));
         }),
       );
     }
   }
-  if (o.groups[FLUX_KS_GROUP]) {
+  for (const [plural, kind] of [
+    ["clusterrepositories", "ClusterRepository"],
+    ["repositories", "Repository"],
+  ] as const) {
+    if (!served(o, KOPIUR_GROUP, plural)) continue;
+    // Repositories are listed for consumers too; one LIST serves both (the promise is shared).
+    const l = kopiurLists.get(plural) ?? list("kopiur", KOPIUR_GROUP, plural);
+    kopiurLists.set(plural, l);
+    consumerLists.push(
+      l.then((x) => {
+        for (const item of itemsOf(x)) o.kopiurRepositories.push(mapKopiurRepository(item, kind));
+      }),
+    );
+  }
+  if (served(o, FLUX_KS_GROUP, "kustomizations")) {
     consumerLists.push(
       list("kustomizations", FLUX_KS_GROUP, "kustomizations").then((l) => {
         o.kustomizations = itemsOf(l).map(mapKustomization);
@@ -297,11 +418,14 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
     );
   }
   const admission = (async () => {
-    const served = ADMISSION_VERSIONS.filter((v) => versions.get(ADMISSION_GROUP)?.includes(v));
+    const offered = ADMISSION_VERSIONS.filter((v) => versions.get(ADMISSION_GROUP)?.includes(v));
     const found = await Promise.all(
-      served.map((version) =>
-        read("discovery", { verb: "get", resource: `/apis/${ADMISSION_GROUP}/${version}` }, () =>
-          kube.custom.getAPIResources({ group: ADMISSION_GROUP, version }),
+      offered.map((version) =>
+        read(
+          "discovery",
+          { verb: "get", resource: `/apis/${ADMISSION_GROUP}/${version}` },
+          () => kube.custom.getAPIResources({ group: ADMISSION_GROUP, version }),
+          () => undefined,
         ).then((r) => (r?.resources.some((x) => x.name === "mutatingadmissionpolicies") ? version : undefined)),
       ),
     );

@@ -33,6 +33,8 @@ export interface SimOptions {
   tls?: boolean;
   version?: ServerVersion;
   crds?: CrdSet[];
+  /** "plural.group" of CRD resources not served although their set is (an older operator release). */
+  omit?: string[];
   /** Delay before the job runner is called, in ms (default 50). */
   jobDelayMs?: number;
   /** Milliseconds per second of activeDeadlineSeconds for hung jobs (default 1000). */
@@ -63,7 +65,7 @@ export interface Sim {
 }
 
 export async function startSim(options: SimOptions = {}): Promise<Sim> {
-  const registry = new Registry(options.crds ?? []);
+  const registry = new Registry(options.crds ?? [], options.omit ?? []);
   const store = new Store(registry, { watchHistory: options.watchHistory });
   const binder = new Binder(store);
   const faults = new Faults();

@@ -25,6 +25,7 @@ export class Denied {
   /** The user named in Forbidden messages. */
   user: string;
   private readonly rules: DenyRule[] = [];
+  private readonly paths = new Set<string>();
 
   constructor(user: string) {
     this.user = user;
@@ -36,6 +37,19 @@ export class Denied {
 
   clear(): void {
     this.rules.length = 0;
+    this.paths.clear();
+  }
+
+  /** Denies "get" of a non-resource URL (a discovery document such as "/apis/volsync.backube/v1alpha1"). */
+  addPath(path: string): void {
+    this.paths.add(path);
+  }
+
+  /** Throws the authorizer's 403 when `path` is denied. */
+  checkPath(path: string): void {
+    if (this.paths.has(path)) {
+      throw new ApiError(status(403, "Forbidden", `forbidden: User "${this.user}" cannot get path "${path}"`));
+    }
   }
 
   get list(): readonly DenyRule[] {

@@ -4,6 +4,8 @@ export type CrdSet =
   | "volsync"
   | "kopiur"
   | "flux"
+  | "external-secrets"
+  | "volumesnapshot"
   | "mutatingadmissionpolicy-v1alpha1"
   | "mutatingadmissionpolicy-v1beta1"
   | "mutatingadmissionpolicy-v1";
@@ -129,6 +131,7 @@ export const CRD_SETS: Record<CrdSet, ResourceType[]> = {
     { plural: "snapshotpolicies", kind: "SnapshotPolicy", status: true },
     { plural: "snapshotschedules", kind: "SnapshotSchedule", status: true },
     { plural: "restores", kind: "Restore", status: true },
+    { plural: "maintenances", kind: "Maintenance", status: true },
   ]),
   flux: [
     ...define("kustomize.toolkit.fluxcd.io", "v1", [
@@ -138,6 +141,13 @@ export const CRD_SETS: Record<CrdSet, ResourceType[]> = {
       { plural: "gitrepositories", kind: "GitRepository", shortNames: ["gitrepo"], status: true },
     ]),
   ],
+  "external-secrets": define("external-secrets.io", "v1", [
+    { plural: "externalsecrets", kind: "ExternalSecret", shortNames: ["es"], status: true },
+  ]),
+  volumesnapshot: define("snapshot.storage.k8s.io", "v1", [
+    { plural: "volumesnapshots", kind: "VolumeSnapshot", shortNames: ["vs"], status: true },
+    { plural: "volumesnapshotclasses", kind: "VolumeSnapshotClass", namespaced: false, shortNames: ["vsclass"] },
+  ]),
   "mutatingadmissionpolicy-v1alpha1": map("v1alpha1"),
   "mutatingadmissionpolicy-v1beta1": map("v1beta1"),
   "mutatingadmissionpolicy-v1": map("v1"),
@@ -149,9 +159,13 @@ export const typeKey = (t: ResourceType) => (t.group ? `${t.plural}.${t.group}` 
 export class Registry {
   readonly types: ResourceType[];
 
-  constructor(crds: readonly CrdSet[] = []) {
+  /**
+   * `omit`: "plural.group" of CRD resources not to serve although their set is enabled (an older
+   * operator release: Volsync without KopiaMaintenance is `omit: ["kopiamaintenances.volsync.backube"]`).
+   */
+  constructor(crds: readonly CrdSet[] = [], omit: readonly string[] = []) {
     const types = [...BUILTIN];
-    for (const set of new Set(crds)) types.push(...CRD_SETS[set]);
+    for (const set of new Set(crds)) types.push(...CRD_SETS[set].filter((t) => !omit.includes(typeKey(t))));
     this.types = types;
   }
 

@@ -2,7 +2,7 @@
 // and the ways it goes wrong. Everything goes through sim.store, so the PV binder reacts exactly
 // as it does to API writes.
 
-import type { Sim } from "./index.ts";
+import type { CrdSet, Sim } from "./index.ts";
 import { clone, dig, isObject, type JsonObject, type KubeObject, str } from "./types.ts";
 
 export const SEED = {
@@ -377,4 +377,103 @@ export function permissionDeniedProbe(sim: Sim, ns: string, uid: number): void {
       ].join("\n"),
     };
   };
+}
+
+/** Volsync's KopiaMaintenance for the shared repository (requires crds: ["volsync"], kopiamaintenances served). */
+export function kopiaMaintenance(sim: Sim, ns: string = SEED.repositoryNamespace, name = "kopia"): KubeObject {
+  ensureNamespace(sim, ns);
+  return sim.store.create({
+    apiVersion: "volsync.backube/v1alpha1",
+    kind: "KopiaMaintenance",
+    metadata: { name, namespace: ns },
+    spec: { repository: { repository: "kopia-volsync-secret" }, trigger: { schedule: "0 3 * * *" } },
+  });
+}
+
+export interface KopiurStatus {
+  /** Ready / Initializing / Stalled (the condition set to True; the others False). */
+  phase?: "Ready" | "Initializing" | "Stalled";
+  message?: string;
+}
+
+function kopiurConditions(s: KopiurStatus): JsonObject {
+  const phase = s.phase ?? "Ready";
+  const now = `${new Date().toISOString().slice(0, 19)}Z`;
+  return {
+    conditions: ["Ready", "Initializing", "Stalled"].map((type) => ({
+      type,
+      status: type === phase ? "True" : "False",
+      reason: type === phase ? phase : `Not${type}`,
+      message: type === phase ? (s.message ?? `repository is ${phase.toLowerCase()}`) : "",
+      lastTransitionTime: now,
+    })),
+  };
+}
+
+/**
+ * Kopiur's objects for the shared repository (requires crds: ["kopiur"]): ClusterRepository `kopia`
+ * on PVC kopia (spec.allowedNamespaces.list = namespaces, moverDefaults.securityContext.runAsUser =
+ * moverUid, default 1000; status conditions from `phase`), its Maintenance in volsync-system (where served, unless maintenance: false), and per namespace
+ * a SnapshotPolicy + SnapshotSchedule of `app` that mount PVC `kopia`.
+ */
+export function kopiurRepository(
+  sim: Sim,
+  namespaces: string[],
+  o: KopiurStatus & { maintenance?: boolean; moverUid?: number } = {},
+): void {
+  const api = "kopiur.home-operations.com/v1alpha1";
+  sim.store.create({
+    apiVersion: api,
+    kind: "ClusterRepository",
+    metadata: { name: "kopia" },
+    spec: {
+      backend: { filesystem: { path: "/repository/repository", volume: { pvc: { name: SEED.pvcName } } } },
+      create: { enabled: false },
+      allowedNamespaces: { list: namespaces },
+      moverDefaults: { securityContext: { runAsUser: o.moverUid ?? 1000, runAsGroup: o.moverUid ?? 1000 } },
+    },
+    status: kopiurConditions(o),
+  });
+  if (o.maintenance ?? sim.store.registry.find("maintenances.kopiur.home-operations.com") !== undefined) {
+    ensureNamespace(sim, SEED.repositoryNamespace);
+    sim.store.create({
+      apiVersion: api,
+      kind: "Maintenance",
+      metadata: { name: "kopia", namespace: SEED.repositoryNamespace },
+      spec: { repository: { kind: "ClusterRepository", name: "kopia" }, schedule: { full: { cron: "0 3 * * *" } } },
+    });
+  }
+  for (const ns of namespaces) {
+    ensureNamespace(sim, ns);
+    sim.store.create({
+      apiVersion: api,
+      kind: "SnapshotPolicy",
+      metadata: { name: "app", namespace: ns },
+      spec: { repository: { kind: "ClusterRepository", name: "kopia" }, volume: { pvc: { name: SEED.pvcName } } },
+    });
+    sim.store.create({
+      apiVersion: api,
+      kind: "SnapshotSchedule",
+      metadata: { name: "app", namespace: ns },
+      spec: { policy: "app", schedule: "0 * * * *" },
+    });
+  }
+}
+
+/**
+ * What a Kubernetes minor release 1.29 .. 1.36 serves of the MutatingAdmissionPolicy API:
+ * none before 1.32; v1alpha1 (1.32, 1.33) or v1beta1 (1.34, 1.35) only with the feature gate
+ * MutatingAdmissionPolicy and --runtime-config; v1 from 1.36 by default.
+ */
+export function kubernetesRelease(
+  minor: number,
+  o: { mutatingAdmissionPolicyGate?: boolean } = {},
+): { version: { major: string; minor: string }; crds: CrdSet[] } {
+  if (minor < 29 || minor > 36) throw new Error(`kube-sim: no release 1.${minor} modelled (1.29 .. 1.36)`);
+  const gate = o.mutatingAdmissionPolicyGate ?? false;
+  const crds: CrdSet[] = [];
+  if (minor >= 36) crds.push("mutatingadmissionpolicy-v1");
+  else if (minor >= 34 && gate) crds.push("mutatingadmissionpolicy-v1beta1");
+  else if (minor >= 32 && gate) crds.push("mutatingadmissionpolicy-v1alpha1");
+  return { version: { major: "1", minor: String(minor) }, crds };
 }

@@ -168,6 +168,7 @@ async function handle(
     entry.verb = "discovery";
     req.resume();
     if (method !== "GET") throw methodNotAllowed(method);
+    ctx.denied.checkPath(url.pathname);
     if (discovery === null) throw notFoundPath();
     sendJson(res, 200, discovery);
     return;

@@ -51,8 +51,9 @@ describe("retries", () => {
       const statuses = sim.requests.map((x) => x.status);
       assert.equal(statuses.filter((s) => s === 503).length, 2);
       assert.equal(statuses.filter((s) => s === 0).length, 2, "two resets");
-      assert.equal(statuses.filter((s) => s === 200).length, 2, "both lists succeed in the end");
-      assert.equal(JSON.parse(r.out).requests, 6);
+      // The two lists and /apis (verify -A looks for Kopiur's consumers) all succeed in the end.
+      assert.equal(statuses.filter((s) => s === 200).length, 3, "every request succeeds in the end");
+      assert.equal(JSON.parse(r.out).requests, 7);
     });
   });
 
@@ -75,8 +76,8 @@ describe("retries", () => {
       sim.faults.failNext(50, 503);
       sim.resetRequests();
       const r = await kube(sim, ["verify", "-n", "media"]);
-      assert.equal(r.code, 1);
-      assert.match(r.err, /^error: list persistentvolumes cluster-wide: .*\(ServiceUnavailable\)$/m);
+      assert.equal(r.code, 3, "could not check");
+      assert.match(r.err, /^error: could not check: list persistentvolumes cluster-wide: .*\(ServiceUnavailable\)$/m);
       assert.doesNotMatch(r.err, /\n\s+at /, "no stack trace");
       // two lists in parallel, five attempts each
       assert.ok(sim.requests.length <= 10, `${sim.requests.length} requests`);
@@ -111,11 +112,11 @@ describe("error messages", () => {
     const cfg = kubeconfigFor(`http://127.0.0.1:${port}`, dir);
     for (const verb of ["verify", "doctor"]) {
       const r = await run([verb, "--kubeconfig", cfg], { cwd: dir, env: { KOPIASHARE_RETRY_BASE_MS: "1" } });
-      assert.equal(r.code, 1, verb);
+      assert.equal(r.code, 3, verb);
       assert.equal(r.out, "");
       assert.equal(
         r.err,
-        `error: cannot reach the Kubernetes API server at http://127.0.0.1:${port} (connection refused; context "test")\n`,
+        `error: could not check: cannot reach the Kubernetes API server at http://127.0.0.1:${port} (connection refused; context "test")\n`,
       );
     }
   });
@@ -125,7 +126,7 @@ describe("error messages", () => {
       sim.requireToken = true;
       const cfg = kubeconfigFor(sim.url, dir, { token: "wrong", context: "home" });
       const r = await run(["verify", "--kubeconfig", cfg], { cwd: dir });
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 3);
       assert.match(r.err, /rejected the credentials of context "home" \(401 Unauthorized\)/);
       assert.equal(r.err.trim().split("\n").length, 1);
     });
@@ -135,12 +136,12 @@ describe("error messages", () => {
     await withSim({}, seed, async (sim) => {
       sim.denied.add({ verb: "list", resource: "persistentvolumes" });
       const r = await kube(sim, ["verify"]);
-      assert.equal(r.code, 1);
-      assert.equal(r.err, "error: missing permission: list persistentvolumes cluster-wide\n");
+      assert.equal(r.code, 3);
+      assert.equal(r.err, "error: could not check: missing permission: list persistentvolumes cluster-wide\n");
       sim.denied.clear();
       sim.denied.add({ verb: "list", resource: "persistentvolumeclaims", namespace: "media" });
       const n = await kube(sim, ["verify", "-n", "media"]);
-      assert.equal(n.err, "error: missing permission: list persistentvolumeclaims in media\n");
+      assert.equal(n.err, "error: could not check: missing permission: list persistentvolumeclaims in media\n");
     });
   });
 
@@ -156,10 +157,12 @@ describe("error messages", () => {
     const cfg = kubeconfigFor(`http://127.0.0.1:${port}`, dir);
     const t0 = Date.now();
     const r = await run(["verify", "--kubeconfig", cfg, "--request-timeout", "200ms"], { cwd: dir });
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 3);
     assert.match(
       r.err,
-      new RegExp(`^error: the Kubernetes API server at http://127\\.0\\.0\\.1:${port} did not answer within 0\\.2s`),
+      new RegExp(
+        `^error: could not check: the Kubernetes API server at http://127\\.0\\.0\\.1:${port} did not answer within 0\\.2s`,
+      ),
     );
     assert.ok(Date.now() - t0 < 5000);
   });

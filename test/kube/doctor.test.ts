@@ -11,6 +11,8 @@ import { ROOT } from "../helpers.ts";
 import type { SimOptions } from "../kube-sim/index.ts";
 import {
   ensureNamespace,
+  kopiaMaintenance,
+  kopiurRepository,
   mismatchedHandle,
   pendingPvc,
   privilegedMovers,
@@ -32,9 +34,20 @@ const MOVER_VOLUMES = {
   moverVolumes: [{ mountPath: "repository", volumeSource: { persistentVolumeClaim: { claimName: "kopia" } } }],
 };
 
-/** Two healthy namespaces plus volsync-system, shared-handle style, Volsync installed. */
+/** Two healthy namespaces plus volsync-system, shared-handle style, and the repository's maintenance where served. */
 function healthy(sim: Sim): void {
   sharedRepository(sim, { namespaces: ["media", "home"], style: "shared-handle" });
+  if (sim.store.registry.find("kopiamaintenances.volsync.backube")) kopiaMaintenance(sim);
+  else if (sim.store.registry.find("maintenances.kopiur.home-operations.com")) kopiurRepository(sim, ["media", "home"]);
+}
+
+/** The healthy cluster with a scheduled Kopia ReplicationSource that synced a minute ago (nothing to skip). */
+function healthyWithBackups(sim: Sim): void {
+  healthy(sim);
+  replicationSource(sim, "media", "app", {
+    lastSyncTime: new Date(Date.now() - 60_000).toISOString(),
+    kopia: MOVER_VOLUMES,
+  });
 }
 
 const base: Scenario = { options: { crds: ["volsync"] }, seed: healthy };
@@ -262,6 +275,76 @@ const CASES: Record<string, Case> = {
     pass: [{ options: { crds: ["kopiur"] }, seed: healthy }],
     bad: [{ options: { crds: [] }, seed: healthy, status: "fail", what: /neither volsync\.backube nor kopiur/ }],
   },
+  "repository-maintenance": {
+    pass: [
+      { options: { crds: ["kopiur"] }, seed: healthy },
+      { options: { crds: ["volsync", "kopiur"], omit: ["kopiamaintenances.volsync.backube"] }, seed: healthy },
+    ],
+    bad: [
+      {
+        // An older Volsync: ReplicationSource and ReplicationDestination are served, KopiaMaintenance is not.
+        options: { crds: ["volsync"], omit: ["kopiamaintenances.volsync.backube"] },
+        seed: healthy,
+        status: "warn",
+        what: /^the repository has no maintenance: KopiaMaintenance is not installed \(volsync\.backube\/v1alpha1 serves no kopiamaintenances\) and no Kopiur Maintenance exists \(Kopiur is not installed\)$/,
+        fix: /upgrade Volsync/,
+      },
+      {
+        ...base,
+        seed: (sim) => sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" }),
+        status: "warn",
+        what: /no maintenance: no KopiaMaintenance exists/,
+        fix: /kopiamaintenance\.yaml/,
+      },
+      {
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRepository(sim, ["media"], { maintenance: false });
+        },
+        status: "warn",
+        what: /KopiaMaintenance is not installed \(the API server serves no volsync\.backube \(not installed\)\) and no Kopiur Maintenance exists$/,
+        fix: /maintenance\.yaml/,
+      },
+    ],
+  },
+  "kopiur-repository": {
+    pass: [{ options: { crds: ["kopiur"] }, seed: healthy }],
+    bad: [
+      {
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRepository(sim, ["media"], {
+            phase: "Stalled",
+            message: "repository not found at /repository/repository",
+          });
+        },
+        status: "fail",
+        what: /^ClusterRepository kopia is Stalled \(Stalled: repository not found at \/repository\/repository\)$/,
+        fix: /^kubectl describe clusterrepository kopia /,
+      },
+      {
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRepository(sim, ["media"], { phase: "Initializing", message: "connecting" });
+        },
+        status: "warn",
+        what: /^ClusterRepository kopia is still Initializing \(Initializing: connecting\)$/,
+      },
+      {
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRepository(sim, ["media"], { moverUid: 568 });
+        },
+        status: "warn",
+        what: /^ClusterRepository kopia's movers run as UID 568 .* the repository's uid is 1000$/,
+        fix: /runAsUser: 1000/,
+      },
+    ],
+  },
   "admission-policy": {
     pass: [
       {
@@ -457,6 +540,17 @@ const CASES: Record<string, Case> = {
         status: "fail",
         what: /PVC orphan\/kopia is Pending and names no PV.*ProvisioningFailed/,
       },
+      {
+        // Explained by pv-released, and still not Bound: never "PASS pvc-bound 0 of 1 PVC(s) kopia Bound".
+        ...base,
+        seed: (sim) => {
+          healthy(sim);
+          releasedPv(sim, "media");
+        },
+        status: "fail",
+        what: /^PVC media\/kopia is Pending: the cause is reported by pv-released$/,
+        fix: /see pv-released/,
+      },
     ],
   },
   "pv-claimref": {
@@ -566,7 +660,11 @@ describe("doctor checks", () => {
   });
 
   it("a healthy cluster passes every check (exit 0)", async () => {
-    await withSim(base.options ?? {}, base.seed, async (sim) => {
+    const everything = (sim: Sim) => {
+      healthyWithBackups(sim);
+      kopiurRepository(sim, ["media", "home"]);
+    };
+    await withSim({ crds: ["volsync", "kopiur"] }, everything, async (sim) => {
       const { r, json } = await doctorJson(sim);
       assert.equal(r.code, 0, r.out);
       for (const c of json.checks) assert.equal(c.status, "pass", `${c.id}: ${JSON.stringify(c.results)}`);
@@ -622,11 +720,15 @@ describe("doctor output and scope", () => {
       async (sim) => {
         const r = await kube(sim, ["doctor"]);
         assert.equal(r.code, 1);
-        assert.match(r.out, /^PASS {2}repository-pv/m);
+        assert.match(r.out, /^PASS {2}repository-pv +PV kopia-repository-pv-volsync-system exists/m);
         assert.match(r.out, /^FAIL {2}pv-released/m);
-        assert.match(r.out, /^WARN {2}pv-claimref/m);
+        assert.match(r.out, /^WARN {2}pv-claimref +every PV is reserved/m);
+        assert.match(
+          r.out,
+          /^SKIP {2}stale-backups +not checked: no Kopia ReplicationSource with spec.trigger.schedule$/m,
+        );
         assert.match(r.out, /fix: kubectl patch pv kopia-repository-pv-media --type json/);
-        assert.match(r.out, /16 checks: 14 passed, 1 warning\(s\), 1 failed/);
+        assert.match(r.out, /18 checks: 13 passed, 1 warning\(s\), 2 failed, 2 skipped/);
         assert.match(r.err, /doctor: http:\/\/127\.0\.0\.1:\d+ \(Kubernetes v1\.32\.0\)/);
       },
     );
@@ -664,6 +766,51 @@ describe("doctor output and scope", () => {
         assert.equal(media.check("pv-released").status, "fail");
       },
     );
+  });
+});
+
+describe("a pass says what was seen; nothing seen is a skip, never a pass", () => {
+  it("pass texts count what was read", async () => {
+    await withSim(base.options ?? {}, healthyWithBackups, async (sim) => {
+      const { check } = await doctorJson(sim);
+      const what = (id: string) => check(id).results[0]?.what;
+      assert.equal(what("pvc-bound"), "3 PVC(s) kopia, all Bound");
+      assert.equal(
+        what("pv-released"),
+        "3 PVC(s) kopia, all Bound; none waits for a PV Released with a stale claimRef.uid",
+      );
+      assert.equal(what("reclaim-retain"), "3 PV(s), all Retain");
+      assert.equal(what("pv-claimref"), "3 PV(s), each reserved for its claim");
+      assert.equal(what("privileged-movers"), "3 namespace(s) with backups, none runs privileged movers");
+      assert.equal(what("repository-maintenance"), "KopiaMaintenance volsync-system/kopia");
+      assert.equal(what("stale-backups"), "1 scheduled ReplicationSource(s), each synced within twice its schedule");
+    });
+  });
+
+  it("-n on a namespace without the PVC: the claim checks are skipped with the reason", async () => {
+    await withSim(base.options ?? {}, healthy, async (sim) => {
+      const { r, json, check } = await doctorJson(sim, ["-n", "nothing-here"]);
+      assert.equal(r.code, 0, r.out);
+      for (const id of ["pv-missing", "pv-bound-elsewhere", "pv-released", "pv-mismatch", "pvc-bound"]) {
+        assert.equal(check(id).status, "skip", id);
+        assert.equal(check(id).results[0]?.what, "not checked: no PVC kopia in nothing-here", id);
+      }
+      for (const id of ["reclaim-retain", "pv-claimref", "same-subvolume", "privileged-movers"]) {
+        assert.equal(check(id).status, "skip", id);
+      }
+      for (const c of json.checks) {
+        if (c.status === "pass") assert.doesNotMatch(c.results[0]?.what ?? "", /^0 |\b0 of /, c.id);
+      }
+    });
+  });
+
+  it("-n elsewhere does not claim the repository has no maintenance: it did not look", async () => {
+    await withSim(base.options ?? {}, healthy, async (sim) => {
+      const { check } = await doctorJson(sim, ["-n", "media"]);
+      const m = check("repository-maintenance");
+      assert.equal(m.status, "skip", JSON.stringify(m.results));
+      assert.match(m.results[0]?.what ?? "", /^not checked: -n media reads that namespace's objects only/);
+    });
   });
 });
 

@@ -14,12 +14,12 @@ const skip = kubeconfig ? false : "KOPIASHARE_E2E_KUBECONFIG is not set: no real
 describe("real cluster (KOPIASHARE_E2E_KUBECONFIG)", { skip }, () => {
   const cli = (argv: string[]) => run([...argv, "--kubeconfig", kubeconfig as string], { cwd: tmpdir() });
 
-  it("verify -A answers with JSON and exit 0 or 1", async () => {
+  it("verify -A answers with JSON and exit 0 or 1 (not 3: the cluster could be checked)", async () => {
     const r = await cli(["verify", "-A", "-o", "json"]);
     assert.ok(r.code === 0 || r.code === 1, r.err);
     const json = JSON.parse(r.out);
     assert.equal(typeof json.healthy, "boolean");
-    assert.equal(json.requests, 2);
+    assert.ok(json.requests >= 3 && json.requests <= 4, `${json.requests} requests`); // 2 lists, /apis, Kopiur
   });
 
   it("doctor runs every check without a crash", async () => {

@@ -26,6 +26,7 @@ describe("live verbs: help and lazy loading", () => {
         "--kubeconfig <file>",
         "--context <name>",
         "--request-timeout <duration>",
+        "--retry-budget <duration>",
         "-o, --output <format>",
       ]) {
         assert.ok(r.out.includes(flag), `${verb} --help lacks ${flag}`);

@@ -112,3 +112,10 @@ export async function until(cond: () => boolean, ms = 5000, what = "condition"):
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Starts a simulator with Volsync served and seeds it; the caller closes it. */
+export async function startSimFor(seed: (sim: Sim) => void, options: SimOptions = { crds: ["volsync"] }): Promise<Sim> {
+  const sim = await startSim(options);
+  seed(sim);
+  return sim;
+}

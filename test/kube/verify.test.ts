@@ -13,6 +13,7 @@ import type { VerifyReport } from "../../src/core/live.ts";
 import { kubectlPath, ROOT } from "../helpers.ts";
 import type { SimOptions } from "../kube-sim/index.ts";
 import {
+  kopiurRepository,
   mismatchedHandle,
   pendingPvc,
   privilegedMovers,
@@ -119,6 +120,33 @@ describe("verify", () => {
     );
   });
 
+  it("namespaces consuming the repository through Kopiur are in the default scope", async () => {
+    await withSim(
+      { crds: ["kopiur"] },
+      (sim) => {
+        sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+        kopiurRepository(sim, ["media", "games"]);
+      },
+      async (sim) => {
+        const { r, json } = await verifyJson(sim);
+        assert.equal(r.code, 1, r.err);
+        assert.deepEqual(
+          json.namespaces.map((n) => n.namespace),
+          ["games", "media", "volsync-system"],
+        );
+        assert.deepEqual(json.namespaces.find((n) => n.namespace === "games")?.problems, [
+          "no PVC kopia in namespace games",
+          "PV kopia-repository-pv-games does not exist",
+        ]);
+        // -n does not need Kopiur: still the two lists only.
+        sim.resetRequests();
+        const one = await verifyJson(sim, ["-n", "media"]);
+        assert.equal(one.r.code, 0);
+        assert.equal(sim.requests.length, 2);
+      },
+    );
+  });
+
   it("an empty cluster: nothing to verify, exit 1", async () => {
     await withSim(
       {},
@@ -159,7 +187,8 @@ describe("API requests do not grow with the number of namespaces", () => {
   it("the same LIST calls at 3 and at 300 namespaces", async () => {
     const small = await measure(3);
     const large = await measure(300);
-    assert.equal(small.verify?.count, 2);
+    // PVs, PVCs, /apis and (Kopiur is served) its ClusterRepositories.
+    assert.equal(small.verify?.count, 4);
     assert.deepEqual(large.verify, small.verify);
     assert.deepEqual(large.doctor, small.doctor);
     assert.ok((large.doctor?.count ?? 99) <= 25, `${large.doctor?.count} requests`);
