@@ -52,7 +52,7 @@ Reads the repository as lint does (Flux Kustomizations, kustomize, postBuild sub
 the nodes lint's errors (✗) and warnings (!) are about; findings about nothing drawn are listed apart.
 With --live it lists the Volsync and Kopiur objects, admission policies, PVs and PVCs, and reads only
 KOPIA_REPOSITORY of the Secrets the Volsync objects name; nothing is linted.
-Exit codes: 0 the graph was drawn (whatever lint found: use lint as the gate), 1 the cluster could not be
+Exit codes: 0 the graph was drawn (whatever lint found: use lint as the gate), 3 the cluster could not be
 read (unreachable, a missing permission), 2 usage or input error. Never writes; without --live never
 needs a network. Docs: docs/commands.md#graph`,
     )
