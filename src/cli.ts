@@ -15,7 +15,7 @@ import { initCommand } from "./commands/init.ts";
 import { lintCommand } from "./commands/lint.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { verifyCommand } from "./commands/verify.ts";
-import { CliError, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE } from "./errors.ts";
+import { CliError, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, Interrupted } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { type Colors, colorsFor } from "./output/colors.ts";
 
@@ -27,6 +27,8 @@ export interface Ctx {
   colors(stream: "stdout" | "stderr"): Colors;
   /** stderr line for the user (progress, summaries); data goes to stdout. */
   say(line: string): void;
+  /** Run when the command ends, however it ends (releases the repository lock). */
+  cleanups: (() => void)[];
 }
 
 export function version(): string {
@@ -97,6 +99,7 @@ export async function main(argv: string[], io: Io, invokedAs = "kopiashare"): Pr
     exitCode: EXIT_OK,
     colors: (stream) => colorsFor(stream === "stdout" ? io.stdout : io.stderr, io.env, noColor ? false : undefined),
     say: (line) => io.stderr.write(`${line}\n`),
+    cleanups: [],
   };
   const program = buildProgram(ctx, invokedAs === "kubectl-kopiashare" ? "kubectl kopiashare" : "kopiashare");
   try {
@@ -104,6 +107,8 @@ export async function main(argv: string[], io: Io, invokedAs = "kopiashare"): Pr
     return ctx.exitCode;
   } catch (e) {
     return reportError(e, ctx);
+  } finally {
+    for (const f of ctx.cleanups.splice(0).reverse()) f();
   }
 }
 
@@ -113,6 +118,10 @@ function reportError(e: unknown, ctx: Ctx): number {
     if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")
       return EXIT_OK;
     return EXIT_USAGE;
+  }
+  if (e instanceof Interrupted) {
+    ctx.io.stderr.write(`${c.red("error:")} ${e.message}\n`);
+    return e.exitCode;
   }
   if (e instanceof CliError) {
     ctx.io.stderr.write(`${c.red("error:")} ${e.message}\n`);

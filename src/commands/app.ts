@@ -7,6 +7,7 @@ import {
   forceOption,
   idOption,
   loadRepo,
+  lockFor,
   outputOption,
   repoOption,
   runPlan,
@@ -47,7 +48,7 @@ Refuses (exit 2) a namespace that is not enabled, unless --enable.`,
     .action(async (namespace, app, opts) => {
       conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
       if (opts.tier !== undefined && !opts.enable) throw usageError("--tier only applies with --enable");
-      const { conventions, scan } = await loadRepo(ctx, opts.repo);
+      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("app", opts) });
       const { planApp } = await import("../gitops/app.ts");
       const p = planApp(scan, conventions, {
         namespace,
@@ -62,6 +63,7 @@ Refuses (exit 2) a namespace that is not enabled, unless --enable.`,
       await runPlan(
         ctx,
         {
+          verb: "app",
           plan: p.plan,
           manifests: p.manifests,
           done: `wired ${app} in namespace ${namespace} to the Volsync component${p.enabled ? ` (and enabled ${namespace})` : ""}`,

@@ -5,6 +5,7 @@ import {
   dryRunOption,
   forceOption,
   loadRepo,
+  lockFor,
   outputOption,
   repoOption,
   runPlan,
@@ -49,7 +50,7 @@ namespace whose PV or PVC \`kopia\` the repository already declares elsewhere.`,
     )
     .action(async (namespace, opts) => {
       conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
-      const { conventions, scan } = await loadRepo(ctx, opts.repo);
+      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("enable", opts) });
       const { planEnable } = await import("../gitops/enable.ts");
       const conv = opts.claimRef === false ? { ...conventions, claimRef: false } : conventions;
       const e = planEnable(scan, conv, {
@@ -68,6 +69,7 @@ namespace whose PV or PVC \`kopia\` the repository already declares elsewhere.`,
       await runPlan(
         ctx,
         {
+          verb: "enable",
           plan: e.plan,
           manifests: e.manifests,
           done: `enabled backups in namespace ${namespace} (${e.layout} layout, ${e.volume.style} volume, sourceRef ${e.source.name})`,

@@ -8,6 +8,7 @@ import {
   forceOption,
   kubeVersionOption,
   loadRepo,
+  lockFor,
   outputOption,
   repoOption,
   runPlan,
@@ -59,7 +60,7 @@ Running it again changes nothing; a hand-edited generated file is refused (with 
     )
     .action(async (opts) => {
       conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
-      const { conventions, scan } = await loadRepo(ctx, opts.repo);
+      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("init", opts) });
       const { planInit } = await import("../gitops/init.ts");
       const p = planInit(scan, conventions, {
         mover: opts.mover,
@@ -82,6 +83,7 @@ Running it again changes nothing; a hand-edited generated file is refused (with 
       await runPlan(
         ctx,
         {
+          verb: "init",
           plan: p.plan,
           manifests: p.manifests,
           done: `initialised the shared Kopia repository for ${p.mover}${k8s} in ${p.nsDir}`,

@@ -7,6 +7,7 @@ import {
   forceOption,
   kubeVersionOption,
   loadRepo,
+  lockFor,
   outputOption,
   repoOption,
   runPlan,
@@ -39,7 +40,7 @@ refused with its diff unless --force; --dry-run and -o yaml still show the plan.
     )
     .action(async (opts) => {
       conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
-      const { conventions, scan } = await loadRepo(ctx, opts.repo);
+      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("migrate", opts) });
       const { planMigrate } = await import("../gitops/migrate.ts");
       const p = planMigrate(scan, conventions, {
         to: opts.to,
@@ -49,6 +50,7 @@ refused with its diff unless --force; --dry-run and -o yaml still show the plan.
       await runPlan(
         ctx,
         {
+          verb: "migrate",
           plan: p.plan,
           manifests: p.manifests,
           done: `migrated the repository from ${p.from} to ${p.to}`,

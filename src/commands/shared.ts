@@ -2,12 +2,14 @@
  * What every write command shares: common flags, loading the repo, and running a plan in one of its modes.
  * The flags are cheap to build; the scan, plan and diff code is imported only when an action runs.
  */
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { type Command, InvalidArgumentError, Option, type OptionValues } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import type { Conventions } from "../core/config.ts";
 import { KUBE_VERSION_FORMS } from "../core/names.ts";
-import { usageError } from "../errors.ts";
-import type { FileChange, Plan } from "../gitops/plan.ts";
+import { Interrupted, usageError } from "../errors.ts";
+import type { ApplyHook, FileChange, Plan } from "../gitops/plan.ts";
 import type { RepoScan } from "../gitops/scan.ts";
 
 export const outputOption = (formats: readonly string[] = ["text", "json", "yaml"]) =>
@@ -79,17 +81,92 @@ export interface Loaded {
   scan: RepoScan;
 }
 
-export async function loadRepo(ctx: Ctx, repo: string | undefined): Promise<Loaded> {
-  const [{ findRepoRoot, loadConventions }, { scanRepoParallel }] = await Promise.all([
-    import("../gitops/repo.ts"),
-    import("../gitops/scan.ts"),
-  ]);
+/**
+ * Finds the repository, and before anything reads it: finishes or rolls back a commit an interrupted run
+ * left (saying which), and for a verb that will write (`lock`) takes the repository lock for the rest of
+ * the command, so that its plan is made and applied with no other writer in between.
+ */
+export async function loadRepo(ctx: Ctx, repo: string | undefined, opts: { lock?: string } = {}): Promise<Loaded> {
+  const [{ findRepoRoot, loadConventions }, { scanRepoParallel }, { acquireLock, DEFAULT_LOCK_WAIT_MS }, planMod] =
+    await Promise.all([
+      import("../gitops/repo.ts"),
+      import("../gitops/scan.ts"),
+      import("../gitops/lock.ts"),
+      import("../gitops/plan.ts"),
+    ]);
   const root = findRepoRoot(ctx.io.cwd, repo);
+  const journal = existsSync(path.join(root, planMod.JOURNAL_FILE));
+  if (opts.lock !== undefined || journal) {
+    const wait = Number(ctx.io.env.KOPIASHARE_LOCK_WAIT_MS ?? DEFAULT_LOCK_WAIT_MS);
+    const lock = await acquireLock(root, opts.lock ?? "recovery", {
+      waitMs: Number.isFinite(wait) && wait >= 0 ? wait : DEFAULT_LOCK_WAIT_MS,
+      say: ctx.say,
+    });
+    ctx.cleanups.push(() => lock.release());
+    const r = planMod.recoverJournal(root);
+    if (r) {
+      ctx.say(
+        `note: an interrupted kopiashare ${r.verb} (started ${r.started}) left ${planMod.JOURNAL_FILE}: ${
+          r.action === "completed"
+            ? "it had written every new file, so its commit was completed"
+            : "it had renamed nothing yet, so it was rolled back"
+        } (${r.files.join(", ")})`,
+      );
+    }
+    if (opts.lock === undefined) lock.release();
+  }
   const conventions = loadConventions(root);
   return { root, conventions, scan: await scanRepoParallel(root) };
 }
 
+/** The lock a writing verb takes: none for a preview (--dry-run, -o yaml), which writes nothing. */
+export function lockFor(verb: string, flags: { dryRun?: boolean; output?: string }): string | undefined {
+  return flags.dryRun || flags.output === "yaml" ? undefined : verb;
+}
+
+/** The signals a commit holds until the tree is consistent again. */
+const HELD_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * Runs `commit` with SIGINT, SIGTERM and SIGHUP held: one that arrives meanwhile is reported once the
+ * commit is done (the process then ends with 128 + the signal's number, the tree consistent).
+ */
+async function holdingSignals(commit: () => void): Promise<NodeJS.Signals | undefined> {
+  let got: NodeJS.Signals | undefined;
+  const on = (s: NodeJS.Signals) => {
+    got ??= s;
+  };
+  for (const s of HELD_SIGNALS) process.on(s, on);
+  try {
+    commit();
+    // let a signal that arrived during the (synchronous) commit reach its handler before removing it
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    for (const s of HELD_SIGNALS) process.off(s, on);
+  }
+  return got;
+}
+
+/**
+ * KOPIASHARE_TEST_HOOK=<step>:<n>:<action> (tests only, docs/testing.md): at the n-th time the commit
+ * reaches <step> (an ApplyStep), `kill` the process (SIGKILL), or send it `sigint` / `sigterm`.
+ */
+function testHook(env: Ctx["io"]["env"]): ApplyHook | undefined {
+  const spec = env.KOPIASHARE_TEST_HOOK;
+  if (!spec) return undefined;
+  const [step, n, act] = spec.split(":");
+  let seen = 0;
+  return (s) => {
+    if (s !== step || ++seen !== Number(n ?? 1)) return;
+    const sig = act === "sigint" ? "SIGINT" : act === "sigterm" ? "SIGTERM" : "SIGKILL";
+    process.kill(process.pid, sig);
+  };
+}
+
 export interface PlanRun {
+  /** The verb, for the journal and the lock. */
+  verb: string;
   plan: Plan;
   /** What -o yaml prints: the generated manifests, path -> content. */
   manifests: Record<string, string>;
@@ -164,7 +241,15 @@ export async function runPlan(
     say();
     return;
   }
-  if (changes.length > 0) applyPlan(run.plan);
+  if (changes.length > 0) {
+    const signal = await holdingSignals(() => applyPlan(run.plan, testHook(ctx.io.env), run.verb));
+    if (signal) {
+      throw new Interrupted(
+        signal,
+        `interrupted by ${signal} while writing; the write was finished first, so the repository is consistent`,
+      );
+    }
+  }
   if (flags.output === "json") {
     out.write(`${JSON.stringify(summary, null, 2)}\n`);
     return;
