@@ -15,7 +15,7 @@ import { initCommand } from "./commands/init.ts";
 import { lintCommand } from "./commands/lint.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { verifyCommand } from "./commands/verify.ts";
-import { CliError, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, Interrupted } from "./errors.ts";
+import { CliError, describeErrno, ERRNO_WORDS, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, Interrupted } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { type Colors, colorsFor } from "./output/colors.ts";
 
@@ -129,7 +129,14 @@ function reportError(e: unknown, ctx: Ctx): number {
     if (e.detail) ctx.io.stderr.write(`${e.detail.endsWith("\n") ? e.detail : `${e.detail}\n`}`);
     return e.exitCode;
   }
-  const err = e as Error;
+  const err = e as NodeJS.ErrnoException;
+  // a file-system error nothing above turned into a message: the path and the reason in words, exit 2
+  if (typeof err?.code === "string" && typeof err.path === "string" && ERRNO_WORDS[err.code]) {
+    ctx.io.stderr.write(
+      `${c.red("error:")} ${err.syscall ? `${err.syscall} ` : ""}${err.path}: ${describeErrno(err)}\n`,
+    );
+    return EXIT_USAGE;
+  }
   ctx.io.stderr.write(`${c.red("error:")} ${err?.message ?? String(e)}\n`);
   if (ctx.io.env.KOPIASHARE_DEBUG) ctx.io.stderr.write(`${err?.stack ?? ""}\n`);
   else ctx.io.stderr.write("  (set KOPIASHARE_DEBUG=1 for a stack trace; please report this as a bug)\n");

@@ -36,7 +36,7 @@ export function usageError(message: string, hint?: string, detail?: string): Cli
   return new CliError(message, EXIT_USAGE, hint, detail);
 }
 
-const ERRNO_WORDS: Record<string, string> = {
+export const ERRNO_WORDS: Record<string, string> = {
   EACCES: "permission denied",
   EPERM: "operation not permitted",
   EROFS: "read-only file system",

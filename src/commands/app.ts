@@ -48,7 +48,7 @@ Refuses (exit 2) a namespace that is not enabled, unless --enable.`,
     .action(async (namespace, app, opts) => {
       conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
       if (opts.tier !== undefined && !opts.enable) throw usageError("--tier only applies with --enable");
-      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("app", opts) });
+      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("app", opts), writer: true });
       const { planApp } = await import("../gitops/app.ts");
       const p = planApp(scan, conventions, {
         namespace,

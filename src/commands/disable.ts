@@ -29,7 +29,7 @@ data is never touched: a Retain PV keeps every backup on the subvolume when its 
 is not Retain gets a \`kubectl patch\` to Retain as the first cluster step.`,
     )
     .action(async (namespace, opts) => {
-      const { conventions: c, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("disable", opts) });
+      const { conventions: c, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("disable", opts), writer: true });
       const [{ planDisable }, { resolveDelivery }, { consumersIn }] = await Promise.all([
         import("../gitops/enable.ts"),
         import("../gitops/delivery.ts"),

@@ -50,7 +50,7 @@ namespace whose PV or PVC \`kopia\` the repository already declares elsewhere.`,
     )
     .action(async (namespace, opts) => {
       conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
-      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("enable", opts) });
+      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("enable", opts), writer: true });
       const { planEnable } = await import("../gitops/enable.ts");
       const conv = opts.claimRef === false ? { ...conventions, claimRef: false } : conventions;
       const e = planEnable(scan, conv, {

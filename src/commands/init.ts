@@ -60,7 +60,7 @@ Running it again changes nothing; a hand-edited generated file is refused (with 
     )
     .action(async (opts) => {
       conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
-      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("init", opts) });
+      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("init", opts), writer: true });
       const { planInit } = await import("../gitops/init.ts");
       const p = planInit(scan, conventions, {
         mover: opts.mover,

@@ -40,7 +40,7 @@ refused with its diff unless --force; --dry-run and -o yaml still show the plan.
     )
     .action(async (opts) => {
       conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
-      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("migrate", opts) });
+      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("migrate", opts), writer: true });
       const { planMigrate } = await import("../gitops/migrate.ts");
       const p = planMigrate(scan, conventions, {
         to: opts.to,

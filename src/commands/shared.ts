@@ -86,7 +86,11 @@ export interface Loaded {
  * left (saying which), and for a verb that will write (`lock`) takes the repository lock for the rest of
  * the command, so that its plan is made and applied with no other writer in between.
  */
-export async function loadRepo(ctx: Ctx, repo: string | undefined, opts: { lock?: string } = {}): Promise<Loaded> {
+export async function loadRepo(
+  ctx: Ctx,
+  repo: string | undefined,
+  opts: { lock?: string; writer?: boolean } = {},
+): Promise<Loaded> {
   const [{ findRepoRoot, loadConventions }, { scanRepoParallel }, { acquireLock, DEFAULT_LOCK_WAIT_MS }, planMod] =
     await Promise.all([
       import("../gitops/repo.ts"),
@@ -116,7 +120,24 @@ export async function loadRepo(ctx: Ctx, repo: string | undefined, opts: { lock?
     if (opts.lock === undefined) lock.release();
   }
   const conventions = loadConventions(root);
-  return { root, conventions, scan: await scanRepoParallel(root) };
+  const scan = await scanRepoParallel(root);
+  if (opts.writer) refusePartialView(scan);
+  return { root, conventions, scan };
+}
+
+/**
+ * A writing verb plans from the whole repository: a file or folder it could not read (or a file over the
+ * size limit) could hold the instance, the registration or a conflicting declaration, so it refuses
+ * (exit 2) rather than report "not enabled" or write next to what it could not see.
+ */
+export function refusePartialView(scan: RepoScan): void {
+  const unread = scan.issues.filter((i) => i.kind === "unreadable" || i.kind === "too-large");
+  if (unread.length === 0) return;
+  throw usageError(
+    `${unread.length === 1 ? "a path" : `${unread.length} paths`} of the repository could not be read; nothing was written`,
+    "make them readable for this user (or move a file over 5 MiB out of the repository), then run the command again",
+    unread.map((i) => `  ${i.message}`).join("\n"),
+  );
 }
 
 /** The lock a writing verb takes: none for a preview (--dry-run, -o yaml), which writes nothing. */

@@ -46,7 +46,13 @@ export interface Plan {
 
 export function readMaybe(root: string, rel: string): string | null {
   const abs = resolveInside(root, rel);
-  return existsSync(abs) ? readFileSync(abs, "utf8") : null;
+  try {
+    return readFileSync(abs, "utf8");
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "ENOENT") return null;
+    throw new CliError(`${rel}: cannot read: ${describeErrno(err)}; nothing was written`, 2);
+  }
 }
 
 /** Only the changes that change something. */

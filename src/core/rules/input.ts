@@ -55,6 +55,7 @@ export const skipped: Rule = {
     severity: "info",
     title: "a file or folder was skipped",
     why: "lint reads only regular YAML files inside the repository, up to 5 MiB; anything else is not checked",
+    severityNote: "error for a path that cannot be read (permission denied, …): lint then exits 2",
   },
   check(ctx) {
     const report = reporter(this.meta);
@@ -67,7 +68,15 @@ export const skipped: Rule = {
           `skipped: ${REASONS[i.kind] ?? i.kind} (${i.message})`,
           i.kind === "too-large"
             ? "split the file if it holds manifests Flux applies"
-            : "nothing to do unless this path should hold manifests",
+            : i.kind === "unreadable"
+              ? "make it readable for the user running kopiashare (lint exits 2 until then)"
+              : "nothing to do unless this path should hold manifests",
+          i.kind === "unreadable"
+            ? {
+                severity: "error" as const,
+                why: "lint could not read it, so whatever it holds is not checked: the repository was not seen whole",
+              }
+            : {},
         ),
       );
   },
