@@ -131,11 +131,13 @@ export async function loadRepo(
  * (exit 2) rather than report "not enabled" or write next to what it could not see.
  */
 export function refusePartialView(scan: RepoScan): void {
-  const unread = scan.issues.filter((i) => i.kind === "unreadable" || i.kind === "too-large");
+  const unread = scan.issues.filter(
+    (i) => i.kind === "unreadable" || i.kind === "too-large" || i.kind === "too-complex",
+  );
   if (unread.length === 0) return;
   throw usageError(
     `${unread.length === 1 ? "a path" : `${unread.length} paths`} of the repository could not be read; nothing was written`,
-    "make them readable for this user (or move a file over 5 MiB out of the repository), then run the command again",
+    "make them readable for this user (move a file over 5 MiB out of the repository, write out nested aliases), then run the command again",
     unread.map((i) => `  ${i.message}`).join("\n"),
   );
 }

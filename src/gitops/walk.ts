@@ -11,7 +11,7 @@ import { describeErrno } from "../errors.ts";
 export const MAX_FILE_BYTES = 5 * 1024 * 1024;
 const SKIP_DIRS = new Set([".git", "node_modules", ".terraform", ".venv"]);
 
-export type SkipReason = "too-large" | "binary" | "symlink-loop" | "outside-repo" | "unreadable";
+export type SkipReason = "too-large" | "too-complex" | "binary" | "symlink-loop" | "outside-repo" | "unreadable";
 
 export interface ScanIssue {
   file: string;
