@@ -2,6 +2,7 @@ import { Argument, Command } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import { usageError } from "../errors.ts";
 import {
+  checkedOption,
   conflicting,
   dryRunOption,
   forceOption,
@@ -19,12 +20,18 @@ export function appCommand(ctx: Ctx) {
     .addArgument(new Argument("<namespace>", "the app's namespace (must be enabled)"))
     .addArgument(new Argument("<app>", "the app's folder under the namespace folder, holding ks.yaml"))
     .addOption(repoOption())
-    .option("--pvc <name>", "the PVC to back up, if not named like the app (becomes APP)")
-    .option("--capacity <quantity>", "size of the PVC and its restores (VOLSYNC_CAPACITY; default 5Gi)")
+    .addOption(checkedOption("--pvc <name>", "the PVC to back up, if not named like the app (becomes APP)", "name"))
+    .addOption(
+      checkedOption(
+        "--capacity <quantity>",
+        "size of the PVC and its restores (VOLSYNC_CAPACITY; default 5Gi)",
+        "quantity",
+      ),
+    )
     .addOption(idOption("uid", "mover UID for this app (VOLSYNC_PUID; default: the repository's)"))
     .addOption(idOption("gid", "mover GID for this app (VOLSYNC_PGID; default: the repository's)"))
     .option("--enable", "enable the namespace too when it is not (same as running `kopiashare enable` first)")
-    .option("--tier <tier>", "with --enable: tier folder for a new namespace folder")
+    .addOption(checkedOption("--tier <tier>", "with --enable: tier folder for a new namespace folder", "folder"))
     .addOption(dryRunOption())
     .addOption(outputOption())
     .addOption(

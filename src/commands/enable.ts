@@ -1,6 +1,7 @@
 import { Argument, Command, Option } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import {
+  checkedOption,
   conflicting,
   dryRunOption,
   forceOption,
@@ -19,14 +20,22 @@ export function enableCommand(ctx: Ctx) {
     )
     .addArgument(new Argument("<namespace>", "the namespace that will take backups"))
     .addOption(repoOption())
-    .option("--tier <tier>", "folder under the apps dir that holds the namespace (seed layout; default: detected)")
+    .addOption(
+      checkedOption(
+        "--tier <tier>",
+        "folder under the apps dir that holds the namespace (seed layout; default: detected)",
+        "folder",
+      ),
+    )
     .addOption(
       new Option("--layout <layout>", "seed: <apps>/<tier>/<ns>/…; flat: <apps>/<ns>/… (default: detected)").choices([
         "seed",
         "flat",
       ] as const),
     )
-    .option("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)");
+    .addOption(
+      checkedOption("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)", "name"),
+    );
   return volumeOptions(cmd, "enable")
     .option("--no-claim-ref", "do not reserve the PV for the claim with spec.claimRef (reproduces the seed exactly)")
     .addOption(dryRunOption())

@@ -3,6 +3,7 @@ import type { Ctx } from "../cli.ts";
 import { MOVERS } from "../core/config.ts";
 import { MAP_SUPPORTED } from "../core/render/wiring.ts";
 import {
+  checkedOption,
   conflicting,
   dryRunOption,
   forceOption,
@@ -26,13 +27,24 @@ export function initCommand(ctx: Ctx) {
     .option("--style <style>", "repository volume style when the repo has no repository PV: shared-handle or static")
     .option("--root-path <path>", "static style: the subvolume's path (ceph-csi rootPath)");
   return volumeOptions(cmd, "init")
-    .option(
-      "--secret-store <name>",
-      "ClusterSecretStore the ExternalSecrets read (default: kopiashare.yaml, else onepassword)",
+    .addOption(
+      checkedOption(
+        "--secret-store <name>",
+        "ClusterSecretStore the ExternalSecrets read (default: kopiashare.yaml, else onepassword)",
+        "name",
+      ),
     )
-    .option("--tier <tier>", "tier folder for the repository namespace when its folder does not exist yet")
+    .addOption(
+      checkedOption(
+        "--tier <tier>",
+        "tier folder for the repository namespace when its folder does not exist yet",
+        "folder",
+      ),
+    )
     .addOption(new Option("--layout <layout>", "seed or flat (default: detected)").choices(["seed", "flat"] as const))
-    .option("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)")
+    .addOption(
+      checkedOption("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)", "name"),
+    )
     .addOption(dryRunOption())
     .addOption(outputOption())
     .addOption(forceOption("overwrite generated files that were edited by hand"))

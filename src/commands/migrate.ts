@@ -2,6 +2,7 @@ import { Command } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import { MOVERS } from "../core/config.ts";
 import {
+  checkedOption,
   conflicting,
   dryRunOption,
   forceOption,
@@ -19,7 +20,9 @@ export function migrateCommand(ctx: Ctx) {
     .requiredOption("--to <mover>", `target generation: ${MOVERS.join(", ")}`)
     .addOption(repoOption())
     .addOption(kubeVersionOption("cluster version (needed for --to volsync-0.16)"))
-    .option("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)")
+    .addOption(
+      checkedOption("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)", "name"),
+    )
     .addOption(dryRunOption())
     .addOption(outputOption())
     .addOption(forceOption("migrate even though generated files were edited by hand (the edits are replaced)"))

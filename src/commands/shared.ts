@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { type Command, InvalidArgumentError, Option, type OptionValues } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
-import type { Conventions } from "../core/config.ts";
+import { type Conventions, checkSetting, type Kind } from "../core/config.ts";
 import { KUBE_VERSION_FORMS } from "../core/names.ts";
 import { Interrupted, usageError } from "../errors.ts";
 import type { ApplyHook, FileChange, Plan } from "../gitops/plan.ts";
@@ -25,6 +25,22 @@ export const forceOption = (description: string) => new Option("--force", descri
 
 export const kubeVersionOption = (description: string) =>
   new Option("--kubernetes-version <version>", `${description}; written ${KUBE_VERSION_FORMS}`);
+
+/**
+ * A flag's argument parser that runs the same validator as the kopiashare.yaml key of the same meaning
+ * (core/config.ts checkSetting): a bad value is a usage error (exit 2) before anything is read.
+ */
+export function validated(kind: Kind, flag: string): (value: string) => string {
+  return (value) => {
+    const problem = checkSetting(kind, value, flag);
+    if (problem) throw new InvalidArgumentError(problem);
+    return value;
+  };
+}
+
+/** A flag whose value is validated like the kopiashare.yaml key of the same meaning. */
+export const checkedOption = <F extends string>(flags: F, description: string, kind: Kind) =>
+  new Option(flags, description).argParser(validated(kind, flags.split(" ")[0] as string));
 
 function parseId(value: string): number {
   if (!/^[0-9]+$/.test(value)) throw new InvalidArgumentError("expected a non-negative integer (a UID or GID)");
@@ -69,10 +85,10 @@ export function volumeOptions<A extends unknown[], O extends OptionValues, G ext
     .addOption(new Option("--volume-handle <handle>", h.volumeHandle))
     .addOption(new Option("--cluster-id <id>", h.clusterId))
     .addOption(new Option("--fs-name <name>", h.fsName))
-    .addOption(new Option("--driver <driver>", h.driver))
-    .addOption(new Option("--storage-class <name>", h.storageClass))
-    .addOption(new Option("--capacity <quantity>", h.capacity))
-    .addOption(new Option("--node-stage-secret <ns/name>", h.nodeStageSecret));
+    .addOption(checkedOption("--driver <driver>", h.driver, "name"))
+    .addOption(checkedOption("--storage-class <name>", h.storageClass, "name"))
+    .addOption(checkedOption("--capacity <quantity>", h.capacity, "quantity"))
+    .addOption(checkedOption("--node-stage-secret <ns/name>", h.nodeStageSecret, "nsname"));
 }
 
 export interface Loaded {

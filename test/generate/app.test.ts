@@ -152,7 +152,11 @@ describe("app: bad input exits 2 and writes nothing", () => {
       ["app", "default", "nope"],
       /app folder kubernetes\/apps\/home\/default\/nope\/ does not exist/,
     ],
-    ["bad capacity", ["app", "default", "wiki", "--capacity", "lots"], /--capacity lots: not a Kubernetes quantity/],
+    [
+      "bad capacity",
+      ["app", "default", "wiki", "--capacity", "lots"],
+      /--capacity must be a Kubernetes quantity such as 200Gi: got "lots"/,
+    ],
     ["bad uid", ["app", "default", "wiki", "--uid", "-1"], /error/],
     [
       "conflicting flags",
