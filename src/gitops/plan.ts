@@ -20,6 +20,7 @@ import {
   writeSync,
 } from "node:fs";
 import path from "node:path";
+import { keepStyle, sameText } from "../core/text-style.ts";
 import { CliError, describeErrno, usageError } from "../errors.ts";
 import { resolveInside } from "./repo.ts";
 
@@ -55,9 +56,18 @@ export function readMaybe(root: string, rel: string): string | null {
   }
 }
 
-/** Only the changes that change something. */
+/**
+ * Only the changes that change something, each new content in the style of the file it replaces (its BOM
+ * and CRLF line endings are kept, core/text-style.ts): a file whose only difference is its line endings
+ * is no change.
+ */
 export function effective(plan: Plan): FileChange[] {
-  return plan.changes.filter((c) => c.before !== c.after);
+  const out: FileChange[] = [];
+  for (const c of plan.changes) {
+    const after = c.after === null ? null : keepStyle(c.before, c.after);
+    if (c.before !== after) out.push(after === c.after ? c : { ...c, after });
+  }
+  return out;
 }
 
 /** The steps of a commit, in order; a hook sees each (tests inject a failure or a kill there). */
@@ -289,7 +299,8 @@ export function recoverJournal(root: string): Recovery | undefined {
 /** The changes that would overwrite or delete a hand edit of a generated file. */
 export function handEdits(changes: FileChange[]): FileChange[] {
   return changes.filter(
-    (c) => c.expected !== undefined && c.before !== null && c.before !== c.after && c.before !== c.expected,
+    (c) =>
+      c.expected !== undefined && c.before !== null && !sameText(c.before, c.after) && !sameText(c.before, c.expected),
   );
 }
 
