@@ -3,7 +3,6 @@ import type { Ctx } from "../cli.ts";
 import { usageError } from "../errors.ts";
 import {
   checkedOption,
-  conflicting,
   dryRunOption,
   forceOption,
   idOption,
@@ -53,7 +52,6 @@ volsync-repository-pvc-<namespace>. Every other byte of the file stays. Running 
 Refuses (exit 2) a namespace that is not enabled, unless --enable.`,
     )
     .action(async (namespace, app, opts) => {
-      conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
       if (opts.tier !== undefined && !opts.enable) throw usageError("--tier only applies with --enable");
       const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("app", opts), writer: true });
       const { planApp } = await import("../gitops/app.ts");

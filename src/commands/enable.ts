@@ -2,7 +2,6 @@ import { Argument, Command, Option } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import {
   checkedOption,
-  conflicting,
   dryRunOption,
   forceOption,
   loadRepo,
@@ -47,7 +46,7 @@ export function enableCommand(ctx: Ctx) {
 Examples:
   kopiashare enable media --dry-run           # the diff, nothing written
   kopiashare enable media                     # write it; commit and push, Flux does the rest
-  kopiashare enable media -o yaml             # only the manifests, to stdout
+  kopiashare enable media --dry-run -o yaml   # only the API objects, to stdout; nothing written
   kopiashare enable media --tier main         # first namespace of a new folder
   kopiashare enable media --repo ~/home-ops --source flux-system
   kopiashare enable media --volume-handle 0001-0024-…-841e604c-… --fs-name backups   # no repository PV in the repo yet
@@ -58,7 +57,6 @@ Running it again changes nothing. Refuses (exit 2) a generated file edited by ha
 namespace whose PV or PVC \`kopia\` the repository already declares elsewhere.`,
     )
     .action(async (namespace, opts) => {
-      conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
       const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("enable", opts), writer: true });
       const { planEnable } = await import("../gitops/enable.ts");
       const conv = opts.claimRef === false ? { ...conventions, claimRef: false } : conventions;

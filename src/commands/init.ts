@@ -4,7 +4,6 @@ import { MOVERS } from "../core/config.ts";
 import { MAP_SUPPORTED } from "../core/render/wiring.ts";
 import {
   checkedOption,
-  conflicting,
   dryRunOption,
   forceOption,
   kubeVersionOption,
@@ -54,7 +53,7 @@ export function initCommand(ctx: Ctx) {
 Examples:
   kopiashare init --mover volsync-0.16 --kubernetes-version 1.34 --dry-run
   kopiashare init --mover volsync-0.17                        # moverVolumes, no admission policy
-  kopiashare init --mover kopiur -o yaml                      # only the manifests, to stdout
+  kopiashare init --mover kopiur --dry-run -o yaml            # only the API objects, to stdout
   kopiashare init --tier system --volume-handle 0001-0024-…-841e604c-… --fs-name backups \\
       --storage-class csi-cephfs-backups-sc --kubernetes-version 1.34   # no repository PV in the repo yet
   kopiashare init --style static --root-path /volumes/backups/kopia --cluster-id 4070… --fs-name backups \\
@@ -71,7 +70,6 @@ init adopts it as it is and refuses them (exit 2).
 Running it again changes nothing; a hand-edited generated file is refused (with its diff) unless --force.`,
     )
     .action(async (opts) => {
-      conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
       const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("init", opts), writer: true });
       const { planInit } = await import("../gitops/init.ts");
       const p = planInit(scan, conventions, {

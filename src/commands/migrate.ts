@@ -3,7 +3,6 @@ import type { Ctx } from "../cli.ts";
 import { MOVERS } from "../core/config.ts";
 import {
   checkedOption,
-  conflicting,
   dryRunOption,
   forceOption,
   kubeVersionOption,
@@ -39,10 +38,9 @@ Re-renders the kopia folder and the component for the target generation, deletes
 uses and sets mover in kopiashare.yaml. App ks.yaml files are not touched: every generation reads the
 same postBuild variables. ReplicationSource names, namespaces and sourceIdentity stay as they are.
 A generated file that differs from what kopiashare renders for the current generation (a hand edit) is
-refused with its diff unless --force; --dry-run and -o yaml still show the plan.`,
+refused with its diff unless --force; --dry-run (also with -o yaml) still shows the plan.`,
     )
     .action(async (opts) => {
-      conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
       const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("migrate", opts), writer: true });
       const { planMigrate } = await import("../gitops/migrate.ts");
       const p = planMigrate(scan, conventions, {

@@ -18,7 +18,11 @@ export const outputOption = (formats: readonly string[] = ["text", "json", "yaml
 export const repoOption = () =>
   new Option("--repo <dir>", "GitOps repository root (default: the enclosing git checkout, else .)");
 
-export const dryRunOption = () => new Option("--dry-run", "print the change as a unified diff; write nothing");
+export const dryRunOption = () =>
+  new Option(
+    "--dry-run",
+    "write nothing: print the change (a unified diff; with -o yaml the objects, -o json the summary)",
+  );
 
 /** --force, with what it means for this verb. */
 export const forceOption = (description: string) => new Option("--force", description);
@@ -158,9 +162,9 @@ export function refusePartialView(scan: RepoScan): void {
   );
 }
 
-/** The lock a writing verb takes: none for a preview (--dry-run, -o yaml), which writes nothing. */
-export function lockFor(verb: string, flags: { dryRun?: boolean; output?: string }): string | undefined {
-  return flags.dryRun || flags.output === "yaml" ? undefined : verb;
+/** The lock a writing verb takes: none for a preview (--dry-run), which writes nothing. */
+export function lockFor(verb: string, flags: { dryRun?: boolean }): string | undefined {
+  return flags.dryRun ? undefined : verb;
 }
 
 /** The signals a commit holds until the tree is consistent again. */
@@ -232,8 +236,26 @@ function action(c: FileChange): "create" | "update" | "delete" {
 }
 
 /**
- * Runs a plan: `-o yaml` prints manifests, `--dry-run` prints the diff, otherwise the plan is applied
- * all-or-nothing. A change that would overwrite or delete a hand-edited generated file (see
+ * The API objects among the generated manifests, as `---`-separated YAML for `kubectl apply -f -`:
+ * kustomize's own build files (apiVersion kustomize.config.k8s.io/…: a kustomization.yaml, a Component)
+ * are no API objects and are left out.
+ */
+export function apiObjects(manifests: Record<string, string>): string {
+  let out = "";
+  for (const text of Object.values(manifests)) {
+    for (const doc of text.split(/^---[ \t]*\r?$/m)) {
+      if (!/^[^#\s]/m.test(doc)) continue;
+      if (/^apiVersion:\s*["']?kustomize\.config\.k8s\.io\//m.test(doc)) continue;
+      out += `---${doc.startsWith("\n") || doc.startsWith("\r\n") ? "" : "\n"}${doc}`;
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs a plan. `--dry-run` alone decides whether anything is written; `-o` only chooses the format:
+ * text (what was done, or the diff), json (the summary), yaml (the API objects generated, to stdout,
+ * messages on stderr). Without --dry-run the plan is applied all-or-nothing. A change that would overwrite or delete a hand-edited generated file (see
  * FileChange.expected) is refused with the diff unless --force; previews only say so in a note.
  */
 export async function runPlan(
@@ -249,10 +271,7 @@ export async function runPlan(
   ]);
   const out = ctx.io.stdout;
   const changes = effective(run.plan);
-  if (flags.output === "yaml") {
-    out.write(Object.values(run.manifests).join(""));
-    return;
-  }
+  const yaml = flags.output === "yaml";
   const warnings = [...(run.warnings ?? [])];
   if (flags.dryRun && !flags.force) {
     for (const c of handEdits(changes)) {
@@ -273,7 +292,8 @@ export async function runPlan(
   };
   if (!flags.dryRun && !flags.force) refuseHandEdits(changes, (cs) => renderDiff(cs, makeColors(false)));
   if (flags.dryRun) {
-    if (flags.output === "json")
+    if (yaml) out.write(apiObjects(run.manifests));
+    else if (flags.output === "json")
       out.write(`${JSON.stringify({ ...summary, diff: renderDiff(changes, makeColors(false)) }, null, 2)}\n`);
     else if (changes.length > 0) out.write(renderDiff(changes, ctx.colors("stdout")));
     ctx.say(changes.length > 0 ? `dry run: ${changes.length} file(s) would change; nothing was written` : run.upToDate);
@@ -293,21 +313,25 @@ export async function runPlan(
     out.write(`${JSON.stringify(summary, null, 2)}\n`);
     return;
   }
-  const c = ctx.colors("stdout");
+  // -o yaml: stdout holds only the objects, so what was done goes to stderr
+  const report = yaml ? ctx.io.stderr : out;
+  if (yaml) out.write(apiObjects(run.manifests));
+  const c = ctx.colors(yaml ? "stderr" : "stdout");
   if (changes.length === 0) {
-    out.write(`${run.upToDate}\n`);
+    report.write(`${run.upToDate}\n`);
   } else {
-    out.write(`${run.done}\n`);
+    report.write(`${run.done}\n`);
     for (const ch of changes) {
       const a = action(ch);
       const label = a === "create" ? c.green("created") : a === "delete" ? c.red("deleted") : c.yellow("updated");
-      out.write(`  ${label} ${ch.path}\n`);
+      report.write(`  ${label} ${ch.path}\n`);
     }
-    for (const n of run.next) out.write(`${n}\n`);
+    for (const n of run.next) report.write(`${n}\n`);
+    if (yaml) {
+      ctx.say(
+        "note: -o yaml only chooses the output format and no longer means --dry-run: the files above were written (to only print the objects, add --dry-run)",
+      );
+    }
   }
   say();
-}
-
-export function conflicting(pairs: [string, boolean | undefined, string, boolean | undefined][]): void {
-  for (const [a, x, b, y] of pairs) if (x && y) throw usageError(`${a} and ${b} cannot be used together`);
 }
