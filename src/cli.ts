@@ -16,7 +16,7 @@ import { initCommand } from "./commands/init.ts";
 import { lintCommand } from "./commands/lint.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { verifyCommand } from "./commands/verify.ts";
-import { CliError, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE } from "./errors.ts";
+import { CliError, describeErrno, ERRNO_WORDS, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, Interrupted } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { type Colors, colorsFor } from "./output/colors.ts";
 
@@ -28,6 +28,8 @@ export interface Ctx {
   colors(stream: "stdout" | "stderr"): Colors;
   /** stderr line for the user (progress, summaries); data goes to stdout. */
   say(line: string): void;
+  /** Run when the command ends, however it ends (releases the repository lock). */
+  cleanups: (() => void)[];
 }
 
 export function version(): string {
@@ -99,6 +101,7 @@ export async function main(argv: string[], io: Io, invokedAs = "kopiashare"): Pr
     exitCode: EXIT_OK,
     colors: (stream) => colorsFor(stream === "stdout" ? io.stdout : io.stderr, io.env, noColor ? false : undefined),
     say: (line) => io.stderr.write(`${line}\n`),
+    cleanups: [],
   };
   const program = buildProgram(ctx, invokedAs === "kubectl-kopiashare" ? "kubectl kopiashare" : "kopiashare");
   try {
@@ -106,6 +109,8 @@ export async function main(argv: string[], io: Io, invokedAs = "kopiashare"): Pr
     return ctx.exitCode;
   } catch (e) {
     return reportError(e, ctx);
+  } finally {
+    for (const f of ctx.cleanups.splice(0).reverse()) f();
   }
 }
 
@@ -116,13 +121,24 @@ function reportError(e: unknown, ctx: Ctx): number {
       return EXIT_OK;
     return EXIT_USAGE;
   }
+  if (e instanceof Interrupted) {
+    ctx.io.stderr.write(`${c.red("error:")} ${e.message}\n`);
+    return e.exitCode;
+  }
   if (e instanceof CliError) {
     ctx.io.stderr.write(`${c.red("error:")} ${e.message}\n`);
     if (e.hint) ctx.io.stderr.write(`  ${c.dim("hint:")} ${e.hint}\n`);
     if (e.detail) ctx.io.stderr.write(`${e.detail.endsWith("\n") ? e.detail : `${e.detail}\n`}`);
     return e.exitCode;
   }
-  const err = e as Error;
+  const err = e as NodeJS.ErrnoException;
+  // a file-system error nothing above turned into a message: the path and the reason in words, exit 2
+  if (typeof err?.code === "string" && typeof err.path === "string" && ERRNO_WORDS[err.code]) {
+    ctx.io.stderr.write(
+      `${c.red("error:")} ${err.syscall ? `${err.syscall} ` : ""}${err.path}: ${describeErrno(err)}\n`,
+    );
+    return EXIT_USAGE;
+  }
   ctx.io.stderr.write(`${c.red("error:")} ${err?.message ?? String(e)}\n`);
   if (ctx.io.env.KOPIASHARE_DEBUG) ctx.io.stderr.write(`${err?.stack ?? ""}\n`);
   else ctx.io.stderr.write("  (set KOPIASHARE_DEBUG=1 for a stack trace; please report this as a bug)\n");

@@ -24,6 +24,43 @@ export class CliError extends Error {
   }
 }
 
+/** A signal arrived while a write was held to completion: exit 128 + the signal's number (130 for SIGINT). */
+export class Interrupted extends Error {
+  readonly exitCode: number;
+  constructor(
+    readonly signal: NodeJS.Signals,
+    message: string,
+  ) {
+    super(message);
+    this.name = "Interrupted";
+    this.exitCode = 128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as Record<string, number>)[signal]!;
+  }
+}
+
 export function usageError(message: string, hint?: string, detail?: string): CliError {
   return new CliError(message, EXIT_USAGE, hint, detail);
+}
+
+export const ERRNO_WORDS: Record<string, string> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  ENOTDIR: "not a directory",
+  EISDIR: "is a directory",
+  ENOENT: "no such file or directory",
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  ELOOP: "too many levels of symbolic links",
+  EMFILE: "too many open files",
+  ENAMETOOLONG: "file name too long",
+  EIO: "input/output error",
+  EFBIG: "file too large",
+  EBUSY: "resource busy",
+};
+
+/** The operating system's reason in words, e.g. "permission denied (EACCES)". */
+export function describeErrno(e: NodeJS.ErrnoException): string {
+  const words = e.code ? ERRNO_WORDS[e.code] : undefined;
+  if (words) return `${words} (${e.code})`;
+  return e.code ? `${e.message} (${e.code})` : e.message;
 }

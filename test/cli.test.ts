@@ -73,7 +73,10 @@ describe("cli conventions", () => {
       /--volume-handle <handle> csi\.volumeHandle of the shared subvolume \(default: from the repository PV\)/,
     );
     assert.match(enable, /--force overwrite generated files that were edited by hand/);
-    assert.match(enable, /--dry-run print the change as a unified diff; write nothing/);
+    assert.match(
+      enable,
+      /--dry-run write nothing: print the change \(a unified diff; with -o yaml the objects, -o json the summary\)/,
+    );
     const init = await help("init");
     assert.match(init, /--volume-handle <handle> shared-handle style: csi\.volumeHandle/);
     assert.match(init, /--kubernetes-version <version> .*1\.34, v1\.34, 1\.34\.2 or v1\.34\.2/);

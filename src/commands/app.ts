@@ -2,11 +2,12 @@ import { Argument, Command } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import { usageError } from "../errors.ts";
 import {
-  conflicting,
+  checkedOption,
   dryRunOption,
   forceOption,
   idOption,
   loadRepo,
+  lockFor,
   outputOption,
   repoOption,
   runPlan,
@@ -18,12 +19,18 @@ export function appCommand(ctx: Ctx) {
     .addArgument(new Argument("<namespace>", "the app's namespace (must be enabled)"))
     .addArgument(new Argument("<app>", "the app's folder under the namespace folder, holding ks.yaml"))
     .addOption(repoOption())
-    .option("--pvc <name>", "the PVC to back up, if not named like the app (becomes APP)")
-    .option("--capacity <quantity>", "size of the PVC and its restores (VOLSYNC_CAPACITY; default 5Gi)")
+    .addOption(checkedOption("--pvc <name>", "the PVC to back up, if not named like the app (becomes APP)", "name"))
+    .addOption(
+      checkedOption(
+        "--capacity <quantity>",
+        "size of the PVC and its restores (VOLSYNC_CAPACITY; default 5Gi)",
+        "quantity",
+      ),
+    )
     .addOption(idOption("uid", "mover UID for this app (VOLSYNC_PUID; default: the repository's)"))
     .addOption(idOption("gid", "mover GID for this app (VOLSYNC_PGID; default: the repository's)"))
     .option("--enable", "enable the namespace too when it is not (same as running `kopiashare enable` first)")
-    .option("--tier <tier>", "with --enable: tier folder for a new namespace folder")
+    .addOption(checkedOption("--tier <tier>", "with --enable: tier folder for a new namespace folder", "folder"))
     .addOption(dryRunOption())
     .addOption(outputOption())
     .addOption(
@@ -45,9 +52,8 @@ volsync-repository-pvc-<namespace>. Every other byte of the file stays. Running 
 Refuses (exit 2) a namespace that is not enabled, unless --enable.`,
     )
     .action(async (namespace, app, opts) => {
-      conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
       if (opts.tier !== undefined && !opts.enable) throw usageError("--tier only applies with --enable");
-      const { conventions, scan } = await loadRepo(ctx, opts.repo);
+      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("app", opts), writer: true });
       const { planApp } = await import("../gitops/app.ts");
       const p = planApp(scan, conventions, {
         namespace,
@@ -62,6 +68,7 @@ Refuses (exit 2) a namespace that is not enabled, unless --enable.`,
       await runPlan(
         ctx,
         {
+          verb: "app",
           plan: p.plan,
           manifests: p.manifests,
           done: `wired ${app} in namespace ${namespace} to the Volsync component${p.enabled ? ` (and enabled ${namespace})` : ""}`,

@@ -1,7 +1,7 @@
 import { Argument, Command } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import { pvName } from "../core/config.ts";
-import { dryRunOption, forceOption, loadRepo, outputOption, repoOption, runPlan } from "./shared.ts";
+import { dryRunOption, forceOption, loadRepo, lockFor, outputOption, repoOption, runPlan } from "./shared.ts";
 
 export function disableCommand(ctx: Ctx) {
   return new Command("disable")
@@ -29,7 +29,7 @@ data is never touched: a Retain PV keeps every backup on the subvolume when its 
 is not Retain gets a \`kubectl patch\` to Retain as the first cluster step.`,
     )
     .action(async (namespace, opts) => {
-      const { conventions: c, scan } = await loadRepo(ctx, opts.repo);
+      const { conventions: c, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("disable", opts), writer: true });
       const [{ planDisable }, { resolveDelivery }, { consumersIn }] = await Promise.all([
         import("../gitops/enable.ts"),
         import("../gitops/delivery.ts"),
@@ -50,6 +50,7 @@ is not Retain gets a \`kubectl patch\` to Retain as the first cluster step.`,
       await runPlan(
         ctx,
         {
+          verb: "disable",
           plan: d.plan,
           manifests: {},
           done: `disabled backups in namespace ${namespace}`,

@@ -1,10 +1,11 @@
 import { Argument, Command, Option } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import {
-  conflicting,
+  checkedOption,
   dryRunOption,
   forceOption,
   loadRepo,
+  lockFor,
   outputOption,
   repoOption,
   runPlan,
@@ -18,14 +19,22 @@ export function enableCommand(ctx: Ctx) {
     )
     .addArgument(new Argument("<namespace>", "the namespace that will take backups"))
     .addOption(repoOption())
-    .option("--tier <tier>", "folder under the apps dir that holds the namespace (seed layout; default: detected)")
+    .addOption(
+      checkedOption(
+        "--tier <tier>",
+        "folder under the apps dir that holds the namespace (seed layout; default: detected)",
+        "folder",
+      ),
+    )
     .addOption(
       new Option("--layout <layout>", "seed: <apps>/<tier>/<ns>/…; flat: <apps>/<ns>/… (default: detected)").choices([
         "seed",
         "flat",
       ] as const),
     )
-    .option("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)");
+    .addOption(
+      checkedOption("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)", "name"),
+    );
   return volumeOptions(cmd, "enable")
     .option("--no-claim-ref", "do not reserve the PV for the claim with spec.claimRef (reproduces the seed exactly)")
     .addOption(dryRunOption())
@@ -37,7 +46,7 @@ export function enableCommand(ctx: Ctx) {
 Examples:
   kopiashare enable media --dry-run           # the diff, nothing written
   kopiashare enable media                     # write it; commit and push, Flux does the rest
-  kopiashare enable media -o yaml             # only the manifests, to stdout
+  kopiashare enable media --dry-run -o yaml   # only the API objects, to stdout; nothing written
   kopiashare enable media --tier main         # first namespace of a new folder
   kopiashare enable media --repo ~/home-ops --source flux-system
   kopiashare enable media --volume-handle 0001-0024-…-841e604c-… --fs-name backups   # no repository PV in the repo yet
@@ -48,8 +57,7 @@ Running it again changes nothing. Refuses (exit 2) a generated file edited by ha
 namespace whose PV or PVC \`kopia\` the repository already declares elsewhere.`,
     )
     .action(async (namespace, opts) => {
-      conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
-      const { conventions, scan } = await loadRepo(ctx, opts.repo);
+      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("enable", opts), writer: true });
       const { planEnable } = await import("../gitops/enable.ts");
       const conv = opts.claimRef === false ? { ...conventions, claimRef: false } : conventions;
       const e = planEnable(scan, conv, {
@@ -68,6 +76,7 @@ namespace whose PV or PVC \`kopia\` the repository already declares elsewhere.`,
       await runPlan(
         ctx,
         {
+          verb: "enable",
           plan: e.plan,
           manifests: e.manifests,
           done: `enabled backups in namespace ${namespace} (${e.layout} layout, ${e.volume.style} volume, sourceRef ${e.source.name})`,

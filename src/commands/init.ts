@@ -3,11 +3,12 @@ import type { Ctx } from "../cli.ts";
 import { MOVERS } from "../core/config.ts";
 import { MAP_SUPPORTED } from "../core/render/wiring.ts";
 import {
-  conflicting,
+  checkedOption,
   dryRunOption,
   forceOption,
   kubeVersionOption,
   loadRepo,
+  lockFor,
   outputOption,
   repoOption,
   runPlan,
@@ -25,13 +26,24 @@ export function initCommand(ctx: Ctx) {
     .option("--style <style>", "repository volume style when the repo has no repository PV: shared-handle or static")
     .option("--root-path <path>", "static style: the subvolume's path (ceph-csi rootPath)");
   return volumeOptions(cmd, "init")
-    .option(
-      "--secret-store <name>",
-      "ClusterSecretStore the ExternalSecrets read (default: kopiashare.yaml, else onepassword)",
+    .addOption(
+      checkedOption(
+        "--secret-store <name>",
+        "ClusterSecretStore the ExternalSecrets read (default: kopiashare.yaml, else onepassword)",
+        "name",
+      ),
     )
-    .option("--tier <tier>", "tier folder for the repository namespace when its folder does not exist yet")
+    .addOption(
+      checkedOption(
+        "--tier <tier>",
+        "tier folder for the repository namespace when its folder does not exist yet",
+        "folder",
+      ),
+    )
     .addOption(new Option("--layout <layout>", "seed or flat (default: detected)").choices(["seed", "flat"] as const))
-    .option("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)")
+    .addOption(
+      checkedOption("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)", "name"),
+    )
     .addOption(dryRunOption())
     .addOption(outputOption())
     .addOption(forceOption("overwrite generated files that were edited by hand"))
@@ -41,7 +53,7 @@ export function initCommand(ctx: Ctx) {
 Examples:
   kopiashare init --mover volsync-0.16 --kubernetes-version 1.34 --dry-run
   kopiashare init --mover volsync-0.17                        # moverVolumes, no admission policy
-  kopiashare init --mover kopiur -o yaml                      # only the manifests, to stdout
+  kopiashare init --mover kopiur --dry-run -o yaml            # only the API objects, to stdout
   kopiashare init --tier system --volume-handle 0001-0024-…-841e604c-… --fs-name backups \\
       --storage-class csi-cephfs-backups-sc --kubernetes-version 1.34   # no repository PV in the repo yet
   kopiashare init --style static --root-path /volumes/backups/kopia --cluster-id 4070… --fs-name backups \\
@@ -60,8 +72,7 @@ one that disagrees is refused (exit 2).
 Running it again changes nothing; a hand-edited generated file is refused (with its diff) unless --force.`,
     )
     .action(async (opts) => {
-      conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
-      const { conventions, scan } = await loadRepo(ctx, opts.repo);
+      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("init", opts), writer: true });
       const { planInit } = await import("../gitops/init.ts");
       const p = planInit(scan, conventions, {
         mover: opts.mover,
@@ -84,6 +95,7 @@ Running it again changes nothing; a hand-edited generated file is refused (with 
       await runPlan(
         ctx,
         {
+          verb: "init",
           plan: p.plan,
           manifests: p.manifests,
           done: `initialised the shared Kopia repository for ${p.mover}${k8s} in ${p.nsDir}`,

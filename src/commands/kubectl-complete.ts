@@ -101,7 +101,7 @@ export function complete(root: Node, words: readonly string[]): Completion {
 /** The command tree of `kubectl kopiashare`, built without running anything. */
 export function pluginTree(): Node {
   const io = bufferIo({ cwd: process.cwd() });
-  const ctx: Ctx = { io, exitCode: 0, colors: () => makeColors(false), say: () => undefined };
+  const ctx: Ctx = { io, exitCode: 0, colors: () => makeColors(false), say: () => undefined, cleanups: [] };
   return tree(buildProgram(ctx, "kubectl kopiashare") as unknown as Command<unknown[], Record<string, unknown>>);
 }
 

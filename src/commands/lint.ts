@@ -2,7 +2,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { type Ctx, version } from "../cli.ts";
 import { formatKubeVersion, parseKubeVersion } from "../core/names.ts";
 import { describeStated, FINDINGS_FORMATS } from "../core/rules/types.ts";
-import { EXIT_OK, EXIT_PROBLEM, usageError } from "../errors.ts";
+import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, usageError } from "../errors.ts";
 import type { KubeVersionLookup } from "../gitops/kube-version.ts";
 import { loadRepo, repoOption } from "./shared.ts";
 
@@ -34,7 +34,7 @@ Examples:
   kopiashare lint --strict                         # CI gate: warnings fail too
 
 Exit codes: 0 no errors (warnings allowed unless --strict), 1 errors (or warnings with --strict),
-2 usage error. Reads only; never writes and never needs a network. Rules: docs/rules.md`,
+2 usage error, or a path that could not be read (lint still reports on the rest). Reads only; never writes and never needs a network. Rules: docs/rules.md`,
     )
     .action(async (opts) => {
       // The lint code loads while the repository is read.
@@ -71,6 +71,13 @@ Exit codes: 0 no errors (warnings allowed unless --strict), 1 errors (or warning
         ctx.say(`kopiashare lint: ${s.errors} error(s), ${s.warnings} warning(s), ${s.infos} info`);
       }
       ctx.exitCode = s.errors > 0 || (opts.strict && s.warnings > 0) ? EXIT_PROBLEM : EXIT_OK;
+      // a path it could not read means lint did not see the whole repository: never a success
+      const unread = scan.issues.filter((i) => i.kind === "unreadable");
+      if (unread.length > 0) {
+        ctx.say(`error: lint could not read ${unread.length} path(s); it checked the rest:`);
+        for (const i of unread) ctx.say(`  ${i.message}`);
+        ctx.exitCode = EXIT_USAGE;
+      }
     });
 }
 

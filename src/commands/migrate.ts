@@ -2,11 +2,12 @@ import { Command } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import { MOVERS } from "../core/config.ts";
 import {
-  conflicting,
+  checkedOption,
   dryRunOption,
   forceOption,
   kubeVersionOption,
   loadRepo,
+  lockFor,
   outputOption,
   repoOption,
   runPlan,
@@ -18,7 +19,9 @@ export function migrateCommand(ctx: Ctx) {
     .requiredOption("--to <mover>", `target generation: ${MOVERS.join(", ")}`)
     .addOption(repoOption())
     .addOption(kubeVersionOption("cluster version (needed for --to volsync-0.16)"))
-    .option("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)")
+    .addOption(
+      checkedOption("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)", "name"),
+    )
     .addOption(dryRunOption())
     .addOption(outputOption())
     .addOption(forceOption("migrate even though generated files were edited by hand (the edits are replaced)"))
@@ -35,11 +38,10 @@ Re-renders the kopia folder and the component for the target generation, deletes
 uses and sets mover in kopiashare.yaml. App ks.yaml files are not touched: every generation reads the
 same postBuild variables. ReplicationSource names, namespaces and sourceIdentity stay as they are.
 A generated file that differs from what kopiashare renders for the current generation (a hand edit) is
-refused with its diff unless --force; --dry-run and -o yaml still show the plan.`,
+refused with its diff unless --force; --dry-run (also with -o yaml) still shows the plan.`,
     )
     .action(async (opts) => {
-      conflicting([["--dry-run", opts.dryRun, "-o yaml", opts.output === "yaml"]]);
-      const { conventions, scan } = await loadRepo(ctx, opts.repo);
+      const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("migrate", opts), writer: true });
       const { planMigrate } = await import("../gitops/migrate.ts");
       const p = planMigrate(scan, conventions, {
         to: opts.to,
@@ -49,6 +51,7 @@ refused with its diff unless --force; --dry-run and -o yaml still show the plan.
       await runPlan(
         ctx,
         {
+          verb: "migrate",
           plan: p.plan,
           manifests: p.manifests,
           done: `migrated the repository from ${p.from} to ${p.to}`,

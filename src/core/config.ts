@@ -126,7 +126,11 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind =
+/** What a setting is, for its one validator (kopiashare.yaml keys and flags alike). */
+export type Kind =
+  | "folder"
+  | "prefix"
+  | "nsname"
   | "path"
   | "name"
   | "label"
@@ -145,11 +149,11 @@ const KEYS: Record<keyof Conventions, Kind> = {
   appsDir: "path",
   componentDir: "path",
   layout: "layout",
-  tier: "label",
+  tier: "folder",
   folder: "label",
   claimName: "name",
-  pvPrefix: "string",
-  ksPrefix: "string",
+  pvPrefix: "prefix",
+  ksPrefix: "prefix",
   repositoryNamespace: "label",
   fluxNamespace: "label",
   capacity: "quantity",
@@ -172,7 +176,17 @@ const KEYS: Record<keyof Conventions, Kind> = {
 const DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
 
 function checkValue(key: string, kind: Kind, v: unknown): string | undefined {
-  const where = `key "${key}"`;
+  return checkSetting(kind, v, `key "${key}"`);
+}
+
+/** The longest namespace (an RFC 1123 label), which every prefix must still make a valid name with. */
+const LONGEST_NAMESPACE = "n".repeat(63);
+
+/**
+ * The one validator of a setting, whether it comes from kopiashare.yaml (`where`: key "capacity") or a flag
+ * (`where`: --capacity): an error message naming `where`, or undefined when `v` is valid.
+ */
+export function checkSetting(kind: Kind, v: unknown, where: string): string | undefined {
   switch (kind) {
     case "bool":
       return typeof v === "boolean" ? undefined : `${where} must be true or false`;
@@ -191,7 +205,7 @@ function checkValue(key: string, kind: Kind, v: unknown): string | undefined {
       if (!/^[A-Za-z]+\/[a-z0-9.-]+(\/[a-z0-9.-]+)?$/.test(k)) {
         return `${where}: "${k}" must be <kind>/<name> or <kind>/<namespace>/<name>, e.g. OCIRepository/flux-system`;
       }
-      const problem = checkValue(`${key}.${k}`, "path", p === "." || p === "" ? "./" : p);
+      const problem = checkSetting("path", p === "." || p === "" ? "./" : p, where.replace(/"$/, `.${k}"`));
       if (problem) return problem;
     }
     return undefined;
@@ -201,6 +215,24 @@ function checkValue(key: string, kind: Kind, v: unknown): string | undefined {
   }
   if (typeof v !== "string") return `${where} must be a string`;
   switch (kind) {
+    case "folder":
+      if (v === "" || v === "." || v === ".." || v.includes("/") || v.includes("\\") || v.includes("\0")) {
+        return `${where} must be a single folder name (no "/", not "." or ".."): got "${v}"`;
+      }
+      return undefined;
+    case "prefix": {
+      // prefix + namespace must be an RFC 1123 subdomain for every namespace, the longest included
+      if (v === "") return undefined;
+      const problem = checkSubdomain(`${v}${LONGEST_NAMESPACE}`, "name");
+      if (!problem) return undefined;
+      return `${where} "${v}" does not make valid object names: followed by a namespace of up to 63 characters it must form an RFC 1123 subdomain (at most 253 characters of lowercase letters, digits, '-' and '.', starting with a letter or digit)`;
+    }
+    case "nsname": {
+      const [ns, name, ...rest] = v.split("/");
+      if (rest.length > 0 || ns === undefined || name === undefined)
+        return `${where} must be <namespace>/<name>: got "${v}"`;
+      return checkLabel(ns, `${where} namespace`) ?? checkSubdomain(name, `${where} name`);
+    }
     case "path":
       if (v === "" || v.startsWith("/") || v.split("/").includes("..")) {
         return `${where} must be a relative path inside the repository without "..": got "${v}"`;

@@ -140,7 +140,7 @@ export interface KustomizeDir {
 
 export interface InputIssue {
   file: string;
-  kind: "parse" | "too-large" | "binary" | "symlink-loop" | "outside-repo" | "unreadable";
+  kind: "parse" | "too-large" | "too-complex" | "binary" | "symlink-loop" | "outside-repo" | "unreadable";
   message: string;
   line?: number;
   col?: number;

@@ -23,6 +23,22 @@ export function checkSubdomain(name: string, what: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A label value for an object name (app.kubernetes.io/name): label values have at most 63 characters, names
+ * up to 253. A name of at most 63 characters is its own value; a longer one keeps its first 54 characters
+ * and ends in "-" and 8 hex digits of its FNV-1a hash, so that two long names with the same start still get
+ * different values (e.g. volsync-repository-pvc-<a 41 to 63 character namespace>).
+ */
+export function labelValue(name: string): string {
+  if (name.length <= 63) return name;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `${name.slice(0, 54)}-${h.toString(16).padStart(8, "0")}`;
+}
+
 /** A Kubernetes quantity as PV capacities and PVC requests use it, e.g. 200Gi, 500Mi, 1.5T. */
 export const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
 

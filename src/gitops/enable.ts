@@ -1,7 +1,10 @@
 /** Plans `enable` and `disable` of a namespace: instance files plus comment-preserving registration edits. */
+
+import { readdirSync } from "node:fs";
 import { type Conventions, type Layout, pvName } from "../core/config.ts";
 import { checkLabel } from "../core/names.ts";
-import { instancePaths, renderInstance } from "../core/render/instance.ts";
+import { instancePaths, renderInstance, renderKustomization, renderNamespace } from "../core/render/instance.ts";
+import { sameText } from "../core/text-style.ts";
 import type { RepositoryVolume, SourceRef } from "../core/topology.ts";
 import { usageError } from "../errors.ts";
 import { resolveDelivery } from "./delivery.ts";
@@ -20,6 +23,7 @@ import { allowedNamespacesChange } from "./init.ts";
 import { removeEntry } from "./kustomize-edit.ts";
 import { type FileChange, type Plan, readMaybe } from "./plan.ts";
 import { registerInNamespaceFolder } from "./register.ts";
+import { resolveInside } from "./repo.ts";
 import { type RepoScan, str } from "./scan.ts";
 
 export function validateNamespace(ns: string): void {
@@ -109,6 +113,57 @@ export function planEnable(scan: RepoScan, c: Conventions, o: EnableOptions): En
     manifests,
     notes,
   };
+}
+
+/**
+ * When enable created the namespace folder (its kustomization.yaml is exactly what enable writes for a new
+ * folder, next to it only enable's namespace.yaml and the instance) and nothing else in the repository uses
+ * the namespace: the changes that remove the folder's kustomization.yaml, its namespace.yaml and the
+ * folder's entry in the parent's kustomization.yaml, so that disable undoes enable exactly. Undefined
+ * otherwise (then only the instance's entry is removed).
+ */
+function folderCreatedByEnable(
+  scan: RepoScan,
+  c: Conventions,
+  ns: string,
+  nsDir: string,
+  kustomization: string,
+): { changes: FileChange[]; namespaceFile?: string } | undefined {
+  const entry = `./${c.folder}/ks.yaml`;
+  const nsFile = `${nsDir}/namespace.yaml`;
+  const namespaceText = readMaybe(scan.root, nsFile);
+  const withNs = namespaceText !== null && sameText(namespaceText, renderNamespace(ns));
+  if (namespaceText !== null && !withNs) return undefined;
+  const expected = renderKustomization(withNs ? ["./namespace.yaml", entry] : [entry]);
+  if (!sameText(kustomization, expected)) return undefined;
+  // nothing else in the folder (any file, YAML or not), and nothing elsewhere in or into the namespace
+  const own = new Set(["kustomization.yaml", "namespace.yaml", c.folder]);
+  let names: string[];
+  try {
+    names = readdirSync(resolveInside(scan.root, nsDir));
+  } catch {
+    return undefined;
+  }
+  if (names.some((n) => !own.has(n))) return undefined;
+  const inside = (f: string) => f.startsWith(`${nsDir}/`);
+  const usesNs = scan.objects.some(
+    (x) =>
+      !inside(x.doc.file) &&
+      (x.namespace === ns ||
+        (x.kind === "Namespace" && x.name === ns) ||
+        str(x.body, "spec", "targetNamespace") === ns),
+  );
+  if (usesNs) return undefined;
+  const changes: FileChange[] = [{ path: `${nsDir}/kustomization.yaml`, before: kustomization, after: null }];
+  if (withNs) changes.push({ path: nsFile, before: namespaceText, after: null, expected: renderNamespace(ns) });
+  const parent = nsDir.slice(0, nsDir.lastIndexOf("/"));
+  const parentFile = `${parent}/kustomization.yaml`;
+  const parentText = readMaybe(scan.root, parentFile);
+  if (parentText !== null) {
+    const after = removeEntry(parentText, parentFile, `./${nsDir.slice(parent.length + 1)}`);
+    if (after !== parentText) changes.push({ path: parentFile, before: parentText, after });
+  }
+  return { changes, ...(withNs ? { namespaceFile: nsFile } : {}) };
 }
 
 export interface DisableOptions {
@@ -216,7 +271,10 @@ export function planDisable(
   const nsDir = instance.dir.slice(0, instance.dir.lastIndexOf("/"));
   const file = `${nsDir}/kustomization.yaml`;
   const before = readMaybe(scan.root, file);
-  if (before !== null) changes.push({ path: file, before, after: removeEntry(before, file, `./${c.folder}/ks.yaml`) });
+  const created = before !== null ? folderCreatedByEnable(scan, c, o.namespace, nsDir, before) : undefined;
+  if (created) changes.push(...created.changes);
+  else if (before !== null)
+    changes.push({ path: file, before, after: removeEntry(before, file, `./${c.folder}/ks.yaml`) });
   const allowed = allowedNamespacesChange(scan, c, { remove: o.namespace });
   if (allowed) changes.push(allowed);
   const pv = instance.pv.name;
@@ -224,6 +282,11 @@ export function planDisable(
   const retain = policy === "Retain";
   const clusterSteps = [`kubectl delete pvc -n ${o.namespace} ${c.claimName}`, `kubectl delete pv ${pv}`];
   const warnings: string[] = [];
+  if (created?.namespaceFile) {
+    warnings.push(
+      `${created.namespaceFile} goes too (enable created it with the namespace folder): once this is pushed, Flux prunes Namespace ${o.namespace} and everything still in it`,
+    );
+  }
   if (!retain) {
     clusterSteps.unshift(`kubectl patch pv ${pv} -p ${RECLAIM_RETAIN_PATCH}`);
     warnings.push(

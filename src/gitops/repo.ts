@@ -2,7 +2,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { load as loadYaml } from "js-yaml";
 import { ConfigError, type Conventions, parseConventions } from "../core/config.ts";
-import { usageError } from "../errors.ts";
+import { describeErrno, usageError } from "../errors.ts";
 
 export const CONFIG_FILE = "kopiashare.yaml";
 
@@ -57,9 +57,15 @@ export function resolveInside(root: string, rel: string): string {
 export function loadConventions(root: string): Conventions {
   const file = path.join(root, CONFIG_FILE);
   if (!existsSync(file)) return parseConventions(undefined);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw usageError(`${CONFIG_FILE}: cannot read: ${describeErrno(e as NodeJS.ErrnoException)}`);
+  }
   let raw: unknown;
   try {
-    raw = loadYaml(readFileSync(file, "utf8"));
+    raw = loadYaml(text);
   } catch (e) {
     throw usageError(`${CONFIG_FILE}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
   }

@@ -234,6 +234,16 @@ export function parseYamlText(scan: RepoScan, file: string, text: string): void 
         }
         value = retried.value;
       }
+    // js-yaml shares an aliased node instead of copying it: a few hundred bytes of nested aliases are
+    // a value of billions of nodes to anything that walks or prints it. Only a body with a '*' can alias.
+    if (value !== null && typeof value === "object" && chunk.body.includes("*")) {
+      const problem = tooComplex(value);
+      if (problem) {
+        scan.issues.push({ file, kind: "too-complex", line, message: `${file}:${line}: ${problem}; not read` });
+        index++;
+        continue;
+      }
+    }
     const doc: YamlDoc = { file, index, line, value };
     index++;
     if (value === null || value === undefined) continue;
@@ -241,6 +251,48 @@ export function parseYamlText(scan: RepoScan, file: string, text: string): void 
     const obj = asObject(doc);
     if (obj) scan.objects.push(obj);
   }
+}
+
+/** Nodes that aliases may add to one document (beyond the nodes written in it); more is an alias bomb. */
+export const MAX_ALIAS_NODES = 100_000;
+/** Nesting deeper than this is refused too (every reader of the value recurses). */
+export const MAX_DEPTH = 1000;
+
+/**
+ * Why a parsed document is too complex to read, or undefined: aliases that expand it by more than
+ * MAX_ALIAS_NODES nodes, or nesting deeper than MAX_DEPTH. Counts each shared node once per use without
+ * expanding anything (memoised by identity), so a bomb is measured in the time of its written size.
+ */
+export function tooComplex(value: object): string | undefined {
+  const expanded = new Map<object, number>();
+  let written = 0;
+  let deep = false;
+  const count = (node: unknown, depth: number): number => {
+    if (node === null || typeof node !== "object") return 1;
+    const known = expanded.get(node);
+    if (known !== undefined) return known;
+    if (depth > MAX_DEPTH) {
+      deep = true;
+      return 1;
+    }
+    const children = Array.isArray(node) ? node : Object.values(node);
+    written++;
+    let n = 1;
+    for (const c of children) {
+      if (c === null || typeof c !== "object") written++;
+      n += count(c, depth + 1);
+      if (deep) break;
+    }
+    expanded.set(node, n);
+    return n;
+  };
+  const total = count(value, 0);
+  if (deep) return `nested deeper than ${MAX_DEPTH} levels`;
+  if (total - written > MAX_ALIAS_NODES) {
+    const size = total > 1e9 ? `about ${total.toExponential(1)}` : `${total}`;
+    return `aliases expand this document to ${size} nodes, more than ${MAX_ALIAS_NODES} beyond the ${written} written (an alias bomb?)`;
+  }
+  return undefined;
 }
 
 /** The YAML 1.1 and 1.2 tags js-yaml's default schema knows; they keep their meaning (and their errors). */

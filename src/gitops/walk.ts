@@ -6,11 +6,12 @@
 import { type Dirent, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { isMainThread, type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { describeErrno } from "../errors.ts";
 
 export const MAX_FILE_BYTES = 5 * 1024 * 1024;
 const SKIP_DIRS = new Set([".git", "node_modules", ".terraform", ".venv"]);
 
-export type SkipReason = "too-large" | "binary" | "symlink-loop" | "outside-repo" | "unreadable";
+export type SkipReason = "too-large" | "too-complex" | "binary" | "symlink-loop" | "outside-repo" | "unreadable";
 
 export interface ScanIssue {
   file: string;
@@ -140,7 +141,13 @@ export class Walk {
         });
         return false;
       }
-      const st = statSync(target);
+      let st: ReturnType<typeof statSync>;
+      try {
+        st = statSync(target);
+      } catch (e) {
+        sink.issue({ file: childRel, kind: "unreadable", message: unreadable(childRel, e) });
+        return false;
+      }
       isDir = st.isDirectory();
       isFile = st.isFile();
       size = st.size;
@@ -172,7 +179,11 @@ export class Walk {
     try {
       dirents = readdirSync(abs, { withFileTypes: true });
     } catch (e) {
-      sink.issue({ file: rel, kind: "unreadable", message: `${rel}: ${(e as Error).message}` });
+      sink.issue({
+        file: rel || ".",
+        kind: "unreadable",
+        message: unreadable(rel || ".", e, "cannot list the folder"),
+      });
       return;
     }
     const entries: Entry[] = new Array(dirents.length);
@@ -183,6 +194,11 @@ export class Walk {
     entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     this.stack.push({ abs, rel, entries, next: 0, real });
   }
+}
+
+/** "<rel>: cannot read: permission denied (EACCES)": the operating system's reason in words. */
+function unreadable(rel: string, e: unknown, what = "cannot read"): string {
+  return `${rel}: ${what}: ${describeErrno(e as NodeJS.ErrnoException)}`;
 }
 
 function relOf(root: string, abs: string): string {
@@ -222,7 +238,8 @@ export function readYamlFile(sink: Sink, abs: string, rel: string, knownSize?: n
       tooLarge(sink, rel, size);
       return;
     }
-    throw e;
+    sink.issue({ file: rel, kind: "unreadable", message: unreadable(rel, e) });
+    return;
   }
   if (text.length > MAX_FILE_BYTES / 3) {
     const size = sizeOf(abs);

@@ -132,10 +132,10 @@ describe("app wires an app's ks.yaml, keeping comments", () => {
     assert.match(read(dir, "kubernetes/apps/home/media/jellyfin/ks.yaml"), /name: volsync-repository-pvc-media/);
   });
 
-  it("-o yaml prints the edited ks.yaml and writes nothing", async () => {
+  it("--dry-run -o yaml prints the edited ks.yaml and writes nothing", async () => {
     const dir = withWiki();
     const before = treeOf(dir);
-    const r = await run(["app", "default", "wiki", "--repo", dir, "-o", "yaml"], { cwd: dir });
+    const r = await run(["app", "default", "wiki", "--repo", dir, "--dry-run", "-o", "yaml"], { cwd: dir });
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /components:\n {4}- \.\.\/\.\.\/\.\.\/\.\.\/\.\.\/components\/volsync/);
     assert.deepEqual(treeOf(dir), before);
@@ -152,13 +152,12 @@ describe("app: bad input exits 2 and writes nothing", () => {
       ["app", "default", "nope"],
       /app folder kubernetes\/apps\/home\/default\/nope\/ does not exist/,
     ],
-    ["bad capacity", ["app", "default", "wiki", "--capacity", "lots"], /--capacity lots: not a Kubernetes quantity/],
-    ["bad uid", ["app", "default", "wiki", "--uid", "-1"], /error/],
     [
-      "conflicting flags",
-      ["app", "default", "wiki", "--dry-run", "-o", "yaml"],
-      /--dry-run and -o yaml cannot be used together/,
+      "bad capacity",
+      ["app", "default", "wiki", "--capacity", "lots"],
+      /--capacity must be a Kubernetes quantity such as 200Gi: got "lots"/,
     ],
+    ["bad uid", ["app", "default", "wiki", "--uid", "-1"], /error/],
     ["--tier without --enable", ["app", "default", "wiki", "--tier", "home"], /--tier only applies with --enable/],
     ["wrong namespace", ["app", "observability", "grafana-x"], /does not exist/],
   ];

@@ -205,7 +205,6 @@ describe("init: bad input exits 2 and writes nothing", () => {
       ["--mover", "volsync-0.17", "--root-path", "/v"],
       /--volume-handle and --root-path cannot be used together/,
     ],
-    ["conflicting output modes", ["--mover", "volsync-0.17", "--dry-run", "-o", "yaml"], /cannot be used together/],
     [
       "secret store not RFC 1123",
       ["--mover", "volsync-0.17", "--secret-store", "One Password"],

@@ -3,6 +3,7 @@
  * byte for byte, with two documented additions: PV claimRef (unless disabled) and the discovered sourceRef.
  */
 import { type Conventions, ksName, pvName } from "../config.ts";
+import { labelValue } from "../names.ts";
 import type { RepositoryVolume, SourceRef } from "../topology.ts";
 import { SCHEMA, scalar, schemaLine } from "../yaml-text.ts";
 
@@ -122,13 +123,14 @@ export function renderFluxKs(c: Conventions, source: SourceRef, o: FluxKsSpec): 
     "apiVersion: kustomize.toolkit.fluxcd.io/v1",
     "kind: Kustomization",
     "metadata:",
-    `  name: &app ${scalar(o.name)}`,
+    // the seed's `&app` / `*app`, unless the name is too long for a label value (see labelValue)
+    o.name.length <= 63 ? `  name: &app ${scalar(o.name)}` : `  name: ${scalar(o.name)}`,
     `  namespace: ${scalar(c.fluxNamespace)}`,
     "spec:",
     `  targetNamespace: ${scalar(o.targetNamespace)}`,
     "  commonMetadata:",
     "    labels:",
-    "      app.kubernetes.io/name: *app",
+    `      app.kubernetes.io/name: ${o.name.length <= 63 ? "*app" : scalar(labelValue(o.name))}`,
   ];
   const dependsOn = o.dependsOn ?? [];
   if (dependsOn.length > 0) lines.push("  dependsOn:", ...dependsOn.map((d) => `    - name: ${scalar(d)}`));

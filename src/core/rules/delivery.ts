@@ -2,7 +2,15 @@
 import { concernsBackups, stopsBackups } from "../backups.ts";
 import { repositoryPairs } from "../claims.ts";
 import { consumersByNamespace, isConsumer } from "../consumers.ts";
-import { arr, type FluxKs, kustomizationById, type ModelObject, objectsOf, type PathRef } from "../model.ts";
+import {
+  arr,
+  type FluxKs,
+  type KustomizeDir,
+  kustomizationById,
+  type ModelObject,
+  objectsOf,
+  type PathRef,
+} from "../model.ts";
 import { claimWorkloads } from "../pods.ts";
 import { claimNeeded, reachesOf } from "../transport.ts";
 import { ALL_TRANSPORTS, type Finding, PVC_ONLY, type Rule, reporter, where } from "./types.ts";
@@ -27,9 +35,7 @@ export const notApplied: Rule = {
     for (const ks of m.kustomizations) {
       if (ks.reachable || ks.excluded || ks.external) continue;
       const file = ks.doc.file;
-      const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : "";
-      const up = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : "";
-      const entry = `./${file.slice(up === "" ? 0 : up.length + 1)}`;
+      const { entry, up } = missingEntry(m.kustomizeDirs, file);
       const backups = ks.wouldApply.some((o) => concernsBackups(m, o));
       out.push(
         report(
@@ -53,6 +59,26 @@ export const notApplied: Rule = {
     return out;
   },
 };
+
+const parentDir = (p: string) => (p.includes("/") ? p.slice(0, p.lastIndexOf("/")) : "");
+
+/**
+ * The entry whose absence keeps `file` (a ks.yaml) from being applied: `./<folder>/ks.yaml` in the
+ * kustomization.yaml above its folder, unless that one lists it already; then the entry of that folder in
+ * its parent's kustomization.yaml, and so on up (a namespace folder whose registration in the tier was lost
+ * gets `./<namespace>` in the tier's kustomization.yaml, not the entry that is already there).
+ */
+function missingEntry(dirs: readonly KustomizeDir[], file: string): { entry: string; up: string } {
+  const byDir = new Map(dirs.map((d) => [d.dir, d]));
+  let target = file;
+  let up = parentDir(parentDir(file));
+  for (;;) {
+    if (!byDir.get(up)?.resources.some((r) => r.target === target) || up === "") break;
+    target = up;
+    up = parentDir(up);
+  }
+  return { entry: `./${target.slice(up === "" ? 0 : up.length + 1)}`, up };
+}
 
 export const missingPath: Rule = {
   meta: {

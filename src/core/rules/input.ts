@@ -42,6 +42,7 @@ export const invalidYaml: Rule = {
 
 const REASONS: Record<string, string> = {
   "too-large": "larger than 5 MiB",
+  "too-complex": "too complex to read",
   binary: "binary content",
   "symlink-loop": "a symlink loop",
   "outside-repo": "a link that leaves the repository",
@@ -55,6 +56,8 @@ export const skipped: Rule = {
     severity: "info",
     title: "a file or folder was skipped",
     why: "lint reads only regular YAML files inside the repository, up to 5 MiB; anything else is not checked",
+    severityNote:
+      "error for a path that cannot be read (permission denied, …; lint then exits 2) and for a document too complex to read (an alias bomb)",
   },
   check(ctx) {
     const report = reporter(this.meta);
@@ -62,12 +65,27 @@ export const skipped: Rule = {
       .filter((i) => i.kind !== "parse")
       .map((i) =>
         report(
-          { file: i.file, line: 1 },
+          { file: i.file, line: i.line ?? 1 },
           i.file,
           `skipped: ${REASONS[i.kind] ?? i.kind} (${i.message})`,
           i.kind === "too-large"
             ? "split the file if it holds manifests Flux applies"
-            : "nothing to do unless this path should hold manifests",
+            : i.kind === "too-complex"
+              ? "write the values out instead of nesting aliases, or remove the document"
+              : i.kind === "unreadable"
+                ? "make it readable for the user running kopiashare (lint exits 2 until then)"
+                : "nothing to do unless this path should hold manifests",
+          i.kind === "unreadable"
+            ? {
+                severity: "error" as const,
+                why: "lint could not read it, so whatever it holds is not checked: the repository was not seen whole",
+              }
+            : i.kind === "too-complex"
+              ? {
+                  severity: "error" as const,
+                  why: "a document whose aliases expand it to millions of nodes (or that nests a thousand levels deep) makes every tool that reads it run out of time or memory; Flux's own YAML reader refuses it too",
+                }
+              : {},
         ),
       );
   },
