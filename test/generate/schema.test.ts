@@ -219,7 +219,14 @@ const SCHEMAS: Record<string, Schema> = {
       spec: obj(
         {
           repository: obj({ kind: { type: "string", enum: ["Repository", "ClusterRepository"] }, name: str }, ["name"]),
-          sources: arr(obj({ pvc: obj({ name: str }, ["name"]) })),
+          // Per source (Kopiur's SnapshotPolicy reference): one of pvc, pvcSelector, nfs, and what kopia records.
+          sources: arr(
+            obj({
+              pvc: obj({ name: str }, ["name"]),
+              sourcePathOverride: str,
+              sourcePathStrategy: { type: "string", enum: ["PvcName", "PvcNamespacedName"] },
+            }),
+          ),
           retention: obj({
             keepLatest: int,
             keepHourly: int,

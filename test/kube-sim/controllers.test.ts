@@ -243,7 +243,9 @@ describe("Job runner", () => {
   let batch: BatchV1Api;
 
   before(async () => {
-    sim = await startSim({ jobDelayMs: 20, deadlineMsPerSecond: 10 });
+    // A job runs 500 ms after it is created: long enough that "active first" holds on a loaded machine
+    // (20 ms let the first read land after completion under load).
+    sim = await startSim({ jobDelayMs: 500, deadlineMsPerSecond: 10 });
     sharedRepository(sim, { namespaces: ["media", "home"], style: "static" });
     pendingPvc(sim, "home", "missing-pv");
     permissionDeniedProbe(sim, "volsync-system", 0);
