@@ -65,6 +65,10 @@ describe("enable then disable restores the tree byte for byte", () => {
           const on = await run(["enable", "media", ...(layout === "seed" ? ["--tier", "home"] : [])], { cwd: repo });
           assert.equal(on.code, 0, on.err);
           assert.ok(existsSync(path.join(repo, nsDir, "volsync-repository-pvc/ks.yaml")));
+          if (folder === "new" && layout === "seed") {
+            // Removing it later must not make Flux delete the namespace and everything in it.
+            assert.match(read(repo, `${nsDir}/namespace.yaml`), /kustomize\.toolkit\.fluxcd\.io\/prune: disabled/);
+          }
           const off = await run(["disable", "media"], { cwd: repo });
           assert.equal(off.code, 0, off.err);
           const after = treeOf(repo);
@@ -72,7 +76,10 @@ describe("enable then disable restores the tree byte for byte", () => {
           for (const [f, text] of before) assert.equal(after.get(f), text, f);
           assert.equal(existsSync(path.join(repo, nsDir)), folder === "existing", "a folder enable created is gone");
           if (folder === "new" && layout === "seed")
-            assert.match(off.err, /namespace\.yaml goes too \(enable created it with the namespace folder\)/);
+            assert.match(
+              off.err,
+              /namespace\.yaml goes too \(enable created it with the namespace folder\).*prune: disabled, so Flux leaves Namespace media in the cluster/,
+            );
         });
       }
 

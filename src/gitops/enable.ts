@@ -284,7 +284,7 @@ export function planDisable(
   const warnings: string[] = [];
   if (created?.namespaceFile) {
     warnings.push(
-      `${created.namespaceFile} goes too (enable created it with the namespace folder): once this is pushed, Flux prunes Namespace ${o.namespace} and everything still in it`,
+      `${created.namespaceFile} goes too (enable created it with the namespace folder); it is annotated kustomize.toolkit.fluxcd.io/prune: disabled, so Flux leaves Namespace ${o.namespace} in the cluster: delete it yourself if nothing else runs there`,
     );
   }
   if (!retain) {

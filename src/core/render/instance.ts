@@ -164,6 +164,11 @@ export function renderKs(spec: InstanceSpec): string {
   });
 }
 
+/**
+ * The Namespace enable writes when it creates the namespace's folder. Flux never prunes it (a Namespace
+ * that leaves Git would take every object in it along, those made outside Git too), so `disable` can
+ * remove the file again without deleting the namespace.
+ */
 export function renderNamespace(ns: string): string {
   return [
     "---",
@@ -172,6 +177,9 @@ export function renderNamespace(ns: string): string {
     "kind: Namespace",
     "metadata:",
     `  name: ${scalar(ns)}`,
+    "  annotations:",
+    "    # removing this file later must not delete the namespace and everything in it",
+    "    kustomize.toolkit.fluxcd.io/prune: disabled",
     "",
   ].join("\n");
 }
