@@ -58,6 +58,9 @@ const contexts = perModel((model): Context[] => {
   // document -> "keys uid gid fsGroup policy repository" -> context: one per place, values and repository
   // (component copies collapse, and count as writers of it).
   const seen = new Map<object, Map<string, Context>>();
+  // Each place's subjects as a set too: a component copied into thousands of apps collapses into one place,
+  // and a list lookup per copy would be quadratic.
+  const subjectsOf = new Map<Context, Set<string>>();
   const add = (c: Context, key: string) => {
     let inner = seen.get(c.owner.doc);
     if (!inner) {
@@ -68,10 +71,15 @@ const contexts = perModel((model): Context[] => {
     if (prev) {
       prev.writers++;
       const subject = c.subjects[0] as string;
-      if (!prev.subjects.includes(subject)) prev.subjects.push(subject);
+      const known = subjectsOf.get(prev) as Set<string>;
+      if (!known.has(subject)) {
+        known.add(subject);
+        prev.subjects.push(subject);
+      }
       return;
     }
     inner.set(key, c);
+    subjectsOf.set(c, new Set(c.subjects));
     out.push(c);
   };
   const seedStorage = volumeKey({ type: "pvc", claimName: model.conventions.claimName });
