@@ -15,7 +15,7 @@
  *
  * Pure: reads model objects only.
  */
-import { moverSpec, moverSpecPath } from "./consumers.ts";
+import { moverSpec } from "./consumers.ts";
 import { type ModelObject, rec, str } from "./model.ts";
 
 export interface MoverIdentity {
@@ -55,6 +55,10 @@ const VOLSYNC_KEYS = {
   maintenancePod: ["spec", "podSecurityContext"],
   mover: ["spec", "kopia", "moverSecurityContext"],
 };
+/** MoverIdentity.from of each key path (moverSpecPath plus its last key), made once: asked for every mover. */
+const VOLSYNC_FROM = new Map<string[], string>(
+  [VOLSYNC_KEYS.maintenance, VOLSYNC_KEYS.maintenancePod, VOLSYNC_KEYS.mover].map((k) => [k, k.join(".")]),
+);
 
 /** A Volsync mover's identity, or undefined when it sets no security context. */
 export function volsyncMoverIdentity(o: ModelObject): MoverIdentity | undefined {
@@ -72,7 +76,7 @@ export function volsyncMoverIdentity(o: ModelObject): MoverIdentity | undefined 
     keys,
     fsAt: o,
     fsKeys: keys,
-    from: [...moverSpecPath(o), keys[keys.length - 1]].join("."),
+    from: VOLSYNC_FROM.get(keys) as string,
     setIn: keys[keys.length - 1] as string,
   };
 }

@@ -19,7 +19,7 @@
  * none is used: a rule must not raise an error on a guess. A kubectl pin (`.mise.toml`, `.tool-versions`)
  * is the client's version, not the cluster's, and is never read. Patch versions are ignored.
  */
-import type { ModelObject, RepoModel } from "../core/model.ts";
+import { type ModelObject, objectsOf, type RepoModel } from "../core/model.ts";
 import { formatKubeVersion, type KubeVersion, parseKubeVersion, type StatedKubeVersion } from "../core/names.ts";
 import { get, locate, type RepoScan, str, type YamlDoc } from "./scan.ts";
 
@@ -143,8 +143,10 @@ function talosStatements(scan: RepoScan): KubeVersionStatement[] {
   const machine: KubeVersionStatement[] = [];
   for (const doc of scan.docs) {
     if (!isMap(doc.value)) continue;
-    const base = baseOf(doc.file);
-    if (CLUSTER_FILES.has(base) || TALENV_FILES.includes(base)) {
+    // Every cluster and talenv file name starts with "t": most files need no base name.
+    const named = doc.file.charCodeAt(doc.file.lastIndexOf("/") + 1) === 116; /* t */
+    const base = named ? baseOf(doc.file) : "";
+    if (named && (CLUSTER_FILES.has(base) || TALENV_FILES.includes(base))) {
       if (!byFile.has(doc.file) && !hidden(doc.file)) byFile.set(doc.file, doc);
       continue;
     }
@@ -220,7 +222,8 @@ function upgradeStatements(scan: RepoScan, model: RepoModel): KubeVersionStateme
   const out: KubeVersionStatement[] = [];
   const seen = new Set<string>();
   for (const kind of ["tuppr", "system-upgrade-controller"] as const) {
-    for (const o of model.objects) {
+    // Only these kinds can state a version: read them from the model's index, in delivery order.
+    for (const o of objectsOf(model, kind === "tuppr" ? "KubernetesUpgrade" : "Plan")) {
       let keys: string[];
       if (kind === "tuppr" && o.kind === "KubernetesUpgrade" && o.apiVersion.startsWith("tuppr.home-operations.com/")) {
         keys = ["spec", "kubernetes", "version"];

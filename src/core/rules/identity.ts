@@ -94,6 +94,7 @@ function wanted(rd: ModelObject): { name: string | undefined; ns: string | undef
 }
 
 const SI = ["spec", "kopia", "sourceIdentity"];
+const SOURCE_NAMESPACE = [...SI, "sourceNamespace"].join("/");
 
 export const noSource: Rule = {
   meta: {
@@ -182,7 +183,12 @@ function kopiurRestores(ctx: RuleContext, report: ReturnType<typeof reporter>): 
 
 /** "`${NAMESPACE:-default}` took its default ..." when sourceNamespace came from a default of an unset variable. */
 function explainDefault(rd: ModelObject): string | undefined {
-  const occ = rd.vars.find((v) => v.use.how === "default" && v.path.join("/") === [...SI, "sourceNamespace"].join("/"));
+  const occ = rd.vars.find((v) => {
+    if (v.use.how !== "default") return false;
+    // Only a path that ends as this one can join to it: join only those (asked for every default of every copy).
+    const last = v.path[v.path.length - 1];
+    return typeof last === "string" && SOURCE_NAMESPACE.endsWith(last) && v.path.join("/") === SOURCE_NAMESPACE;
+  });
   if (!occ) return undefined;
   return `sourceNamespace ${occ.use.expr} took its default "${occ.use.value}" because ${occ.use.name} is not set by ${rd.via ?? "the Kustomization"}`;
 }

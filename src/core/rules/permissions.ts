@@ -58,20 +58,29 @@ const contexts = perModel((model): Context[] => {
   // document -> "keys uid gid fsGroup policy repository" -> context: one per place, values and repository
   // (component copies collapse, and count as writers of it).
   const seen = new Map<object, Map<string, Context>>();
+  // Each place's subjects as a set too: a component copied into thousands of apps collapses into one place,
+  // and a list lookup per copy would be quadratic.
+  const subjectsOf = new Map<Context, Set<string>>();
+  /** Counts a writer into the place it collapses into; false: the place is new (then `add` it). */
+  const collapsed = (doc: object, key: string, subject: string): boolean => {
+    const prev = seen.get(doc)?.get(key);
+    if (!prev) return false;
+    prev.writers++;
+    const known = subjectsOf.get(prev) as Set<string>;
+    if (!known.has(subject)) {
+      known.add(subject);
+      prev.subjects.push(subject);
+    }
+    return true;
+  };
   const add = (c: Context, key: string) => {
     let inner = seen.get(c.owner.doc);
     if (!inner) {
       inner = new Map();
       seen.set(c.owner.doc, inner);
     }
-    const prev = inner.get(key);
-    if (prev) {
-      prev.writers++;
-      const subject = c.subjects[0] as string;
-      if (!prev.subjects.includes(subject)) prev.subjects.push(subject);
-      return;
-    }
     inner.set(key, c);
+    subjectsOf.set(c, new Set(c.subjects));
     out.push(c);
   };
   const seedStorage = volumeKey({ type: "pvc", claimName: model.conventions.claimName });
@@ -80,9 +89,13 @@ const contexts = perModel((model): Context[] => {
     const guessed = !reach.resolved;
     const storage = guessed ? seedStorage : reach.storage;
     const repository = guessed ? storage : reach.repository;
+    const subject = `${o.kind} ${o.namespace === undefined ? "" : `${o.namespace}/`}${o.name} (mover)`;
+    const key = `mover ${o.kind} ${o.doc.index} ${id.keys.join("/")} ${id.uid} ${id.gid} ${id.fsGroup} ${id.changePolicy} ${repository}`;
+    // Component copies collapse into one place: build the context only for the first.
+    if (collapsed(id.at.doc, key, subject)) return;
     add(
       {
-        subjects: [`${o.kind} ${o.namespace === undefined ? "" : `${o.namespace}/`}${o.name} (mover)`],
+        subjects: [subject],
         owner: id.at,
         keys: id.keys,
         fsOwner: id.fsAt,
@@ -101,7 +114,7 @@ const contexts = perModel((model): Context[] => {
         transport: guessed ? "pvc" : reach.transport,
         writers: 1,
       },
-      `mover ${o.kind} ${o.doc.index} ${id.keys.join("/")} ${id.uid} ${id.gid} ${id.fsGroup} ${id.changePolicy} ${repository}`,
+      key,
     );
   };
   for (const o of volsyncConsumers(model)) {
@@ -128,6 +141,8 @@ const contexts = perModel((model): Context[] => {
     const fsGroup = int(pod.fsGroup);
     const changePolicy = str(pod, "fsGroupChangePolicy");
     const repo = writerRepository(model, w);
+    const key = `${keys.join("/")} ${uid} ${gid} ${fsGroup} ${changePolicy} ${repo.repository}`;
+    if (collapsed(w.owner.doc, key, w.label)) continue;
     add(
       {
         subjects: [w.label],
@@ -149,7 +164,7 @@ const contexts = perModel((model): Context[] => {
         transport: w.volume.type === "nfs" ? "nfs" : "pvc",
         writers: 1,
       },
-      `${keys.join("/")} ${uid} ${gid} ${fsGroup} ${changePolicy} ${repo.repository}`,
+      key,
     );
   }
   return out;
