@@ -561,17 +561,22 @@ export function reachOf(model: RepoModel, o: ModelObject): Reach {
 export const seedLayout = perModel((model: RepoModel): boolean => repositoryPairs(model).length > 0);
 
 /**
- * The PVC a consumer needs in its own namespace: the claim of a "pvc" reach, or the per-namespace claim for
- * an unresolved reach in a repository with the seed's layout; undefined when it needs none (NFS, object
- * store, or unresolved elsewhere).
+ * The PVC a consumer needs in its own namespace: the claim of a "pvc" reach; when the repository URL is not
+ * known (a Secret made outside Git, or not readable from the cluster), the claim its Volsync mover Job is
+ * given (a Job that mounts a missing PVC never starts, whatever the URL) or none when the Job is given only
+ * other volumes (an NFS export); with no volume at all, the per-namespace claim in a repository with the
+ * seed's layout. Undefined when it needs none (NFS, object store, or unresolved elsewhere).
  */
 export function claimNeeded(model: RepoModel, o: ModelObject): string | undefined {
   const all = reachesOf(model, o);
   for (const r of all) if (r.transport === "pvc") return r.mount?.claimName ?? model.conventions.claimName;
-  if (all.some((r) => r.transport === "unknown" && !r.resolved) && seedLayout(model)) {
-    return model.conventions.claimName;
+  if (!all.some((r) => r.transport === "unknown" && !r.resolved)) return undefined;
+  const mounts = isVolsync(o) ? moverMounts(model, o) : [];
+  if (mounts.length > 0) {
+    for (const m of mounts) if (m.volume.type === "pvc") return m.volume.claimName;
+    return undefined;
   }
-  return undefined;
+  return seedLayout(model) ? model.conventions.claimName : undefined;
 }
 
 /** Does this reach write files on a volume (so UIDs, fsGroup and directories matter)? */

@@ -371,6 +371,26 @@ describe("transport: how consumers reach the repository", () => {
   });
 
   describe("Volsync", () => {
+    it("a secret made outside Git: the volumes the mover Job is given decide which PVC it needs", async () => {
+      // The seed's layout is there (a PVC kopia in default), but the app's secret is not in the repository.
+      const base = { "default/pvc.yaml": pvcKopia("default") };
+      const nfs = { ...base, "media/app.yaml": mover("media", "app", "made-by-hand", { kopia: NFS_MOVER_VOLUMES }) };
+      const m = model(nfs);
+      const rs = objectsOf(m, "ReplicationSource")[0];
+      assert.ok(rs);
+      assert.equal(reachOf(m, rs).resolved, false);
+      assert.equal(claimNeeded(m, rs), undefined, "an NFS export needs no PVC");
+      assert.deepEqual(rules(await lint(repo(nfs)), "delivery/no-claim"), []);
+      const pvc = NFS_MOVER_VOLUMES.replace(
+        "          nfs:\n            server: nas.internal\n            path: /export/volsync\n",
+        "          persistentVolumeClaim:\n            claimName: kopia\n",
+      );
+      const onPvc = { ...base, "media/app.yaml": mover("media", "app", "made-by-hand", { kopia: pvc }) };
+      assert.deepEqual(rules(await lint(repo(onPvc)), "delivery/no-claim"), ["delivery/no-claim namespace media"]);
+      const bare = { ...base, "media/app.yaml": mover("media", "app", "made-by-hand") };
+      assert.deepEqual(rules(await lint(repo(bare)), "delivery/no-claim"), ["delivery/no-claim namespace media"]);
+    });
+
     it("an admission policy adding an NFS volume: no no-claim, no not-mounted, no fsGroup advice", async () => {
       const files = {
         "volsync/policy.yaml": NFS_POLICY,
