@@ -110,7 +110,7 @@ async function drawLive(ctx: Ctx, opts: LiveOpts): Promise<void> {
     const kube = await connectKube(ctx, opts);
     const [{ readGraphObjects }, { modelFromObjects }, { buildGraph }, { renderGraph }] = await Promise.all([
       import("../kube/graph-objects.ts"),
-      import("../core/graph/live.ts"),
+      import("../core/live-model.ts"),
       import("../core/graph/build.ts"),
       import("../core/graph/render.ts"),
     ]);

@@ -239,6 +239,11 @@ function kopiaConsumers(env: Env): LiveConsumer[] {
   return env.o.consumers.filter((x) => x.kopia);
 }
 
+/** Kopia consumers in scope whose mover Jobs need a PVC in their namespace (LiveConsumer.claim). */
+function claimConsumers(env: Env): LiveConsumer[] {
+  return kopiaConsumers(env).filter((x) => env.inScope(x.namespace) && x.claim !== undefined);
+}
+
 /** Namespaces privileged-movers reads: in scope, with a PVC kopia or a consumer, and listed. */
 function relevantNamespaces(env: Env): string[] {
   const relevant = new Set([...env.scope, ...kopiaConsumers(env).map((x) => x.namespace)]);
@@ -736,7 +741,7 @@ export const CHECKS: readonly CheckDef[] = [
     title: "every namespace with backups has the PVC",
     doc: {
       checks:
-        "namespaces with ReplicationSources/Destinations, KopiaMaintenances or Kopiur objects using Kopia have a PVC `kopia`",
+        "namespaces whose ReplicationSources/Destinations, KopiaMaintenances or Kopiur objects reach the repository through a PVC (lint's resolution: the volumes their mover Jobs are given, the Kopiur repository's backend) have that PVC",
       warn: "listing them is forbidden",
       fail: "a namespace with consumers and no PVC: its mover Jobs cannot mount the repository",
       fix: "`kopiashare enable <ns>`, commit and push",
@@ -746,36 +751,40 @@ export const CHECKS: readonly CheckDef[] = [
       if (servedConsumerKinds(env.o).length === 0) {
         return `the API server serves neither ${VOLSYNC_GROUP} nor ${KOPIUR_GROUP}: no object can use the repository`;
       }
-      const n = kopiaConsumers(env).filter((x) => env.inScope(x.namespace)).length;
-      return n === 0 ? `no ${servedConsumerKinds(env.o).join(", ")} uses Kopia` : undefined;
+      const all = kopiaConsumers(env).filter((x) => env.inScope(x.namespace));
+      if (all.length === 0) return `no ${servedConsumerKinds(env.o).join(", ")} uses Kopia`;
+      return claimConsumers(env).length === 0
+        ? `none of the ${all.length} Kopia consumer(s) reaches the repository through a PVC (an NFS export or an object store needs none)`
+        : undefined;
     },
     run(env) {
       const byNs = new Map<string, LiveConsumer[]>();
-      for (const x of kopiaConsumers(env)) {
-        if (!env.inScope(x.namespace)) continue;
-        byNs.set(x.namespace, [...(byNs.get(x.namespace) ?? []), x]);
-      }
+      for (const x of claimConsumers(env)) byNs.set(x.namespace, [...(byNs.get(x.namespace) ?? []), x]);
       const out: CheckResult[] = [];
       for (const [ns, xs] of [...byNs.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-        if (pvcOf(env, ns)) continue;
-        out.push({
-          check: "consumers-without-pvc",
-          status: "fail",
-          subject: ns,
-          what: `namespace ${ns} has ${xs.map((x) => `${x.kind} ${x.name}`).join(", ")} but no PVC ${env.c.claimName}`,
-          why: `mover Jobs run in the object's namespace and mount PVC ${env.c.claimName} there; without it every backup Job stays Pending`,
-          fix: `kopiashare enable ${ns}  # then commit, push, and: kopiashare verify -n ${ns}`,
-        });
+        for (const claim of [...new Set(xs.map((x) => x.claim as string))].sort()) {
+          if (env.o.pvcs.some((p) => p.namespace === ns && p.name === claim)) continue;
+          const users = xs.filter((x) => x.claim === claim);
+          out.push({
+            check: "consumers-without-pvc",
+            status: "fail",
+            subject: ns,
+            what: `namespace ${ns} has ${users.map((x) => `${x.kind} ${x.name}`).join(", ")} but no PVC ${claim}`,
+            why: `mover Jobs run in the object's namespace and mount PVC ${claim} there; without it every backup Job stays Pending`,
+            fix:
+              claim === env.c.claimName
+                ? `kopiashare enable ${ns}  # then commit, push, and: kopiashare verify -n ${ns}`
+                : `deliver PVC ${claim} into ${ns}, bound to the volume that holds the repository`,
+          });
+        }
       }
       return out;
     },
     passText: (env) => {
-      const n = new Set(
-        kopiaConsumers(env)
-          .filter((x) => env.inScope(x.namespace))
-          .map((x) => x.namespace),
-      ).size;
-      return `${n} namespace(s) with consumers (read: ${servedConsumerKinds(env.o).join(", ")}), each has PVC ${env.c.claimName}`;
+      const xs = claimConsumers(env);
+      const n = new Set(xs.map((x) => x.namespace)).size;
+      const others = kopiaConsumers(env).filter((x) => env.inScope(x.namespace) && x.claim === undefined).length;
+      return `${n} namespace(s) whose consumers reach the repository through a PVC (read: ${servedConsumerKinds(env.o).join(", ")}), each has it${others > 0 ? `; ${others} consumer(s) on an NFS export or an object store need none` : ""}`;
     },
   },
   {

@@ -94,6 +94,11 @@ export interface LiveConsumer {
   kopia: boolean;
   /** Claims the object mounts itself (moverVolumes, repositoryPVC, Kopiur volume.pvc). */
   claims: string[];
+  /**
+   * The PVC its mover Jobs need in its namespace, as core/transport.ts (`claimNeeded`) resolves it on the
+   * live objects, the way lint does on files; undefined: none (an NFS export, an object store).
+   */
+  claim: string | undefined;
   /** Volsync: spec.kopia.moverVolumes mounts the repository claim (no admission policy needed). */
   moverVolumes: boolean;
   /** Volsync ReplicationSource: spec.trigger.schedule. */

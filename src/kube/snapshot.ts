@@ -34,6 +34,8 @@ import {
   served,
   VOLSYNC_GROUP,
 } from "../core/live.ts";
+import { modelFromObjects } from "../core/live-model.ts";
+import { claimNeeded } from "../core/transport.ts";
 import type { Kube } from "./client.ts";
 import { KubeError, type Perm } from "./errors.ts";
 
@@ -158,6 +160,8 @@ export function mapConsumer(raw: unknown, kind: ConsumerKind, c: Conventions): L
     name: s(meta.name) ?? "",
     kopia: volsync ? spec.kopia !== undefined : true,
     claims,
+    // What the snapshot resolves from every object it read (takeSnapshot); alone, the per-namespace claim.
+    claim: c.claimName,
     moverVolumes: mv.includes(c.claimName),
     schedule: kind === "ReplicationSource" ? s(obj(spec.trigger).schedule) : undefined,
     lastSyncTime: s(status.lastSyncTime),
@@ -381,6 +385,14 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
   };
   const consumerLists: Promise<void>[] = [];
   const kopiurLists = new Map<string, Promise<unknown>>();
+  // The objects core/transport.ts reads, as served, and which LiveConsumer each consumer object became.
+  const raw: Raw[] = [];
+  const asServed = (item: unknown, apiVersion: string, kind: string): Raw => {
+    const r = { apiVersion, kind, ...obj(item) };
+    raw.push(r);
+    return r;
+  };
+  const consumerOf = new Map<Raw, LiveConsumer>();
   for (const [group, source, kinds] of [
     [VOLSYNC_GROUP, "volsync", VOLSYNC_KINDS],
     [KOPIUR_GROUP, "kopiur", KOPIUR_KINDS],
@@ -391,7 +403,11 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
       if (group === KOPIUR_GROUP) kopiurLists.set(plural, l);
       consumerLists.push(
         l.then((l) => {
-          for (const item of itemsOf(l)) o.consumers.push(mapConsumer(item, kind, c));
+          for (const item of itemsOf(l)) {
+            const x = mapConsumer(item, kind, c);
+            o.consumers.push(x);
+            consumerOf.set(asServed(item, `${group}/${o.groups[group]}`, kind), x);
+          }
         }),
       );
     }
@@ -406,7 +422,10 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
     kopiurLists.set(plural, l);
     consumerLists.push(
       l.then((x) => {
-        for (const item of itemsOf(x)) o.kopiurRepositories.push(mapKopiurRepository(item, kind));
+        for (const item of itemsOf(x)) {
+          o.kopiurRepositories.push(mapKopiurRepository(item, kind));
+          if (kind === "ClusterRepository") asServed(item, `${KOPIUR_GROUP}/${o.groups[KOPIUR_GROUP]}`, kind);
+        }
       }),
     );
   }
@@ -441,12 +460,25 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
     );
     if (policies !== undefined) {
       o.admission.policies = itemsOf(policies).map(mapPolicy);
+      for (const p of itemsOf(policies)) asServed(p, `${ADMISSION_GROUP}/${version}`, "MutatingAdmissionPolicy");
     }
     if (bindings !== undefined) {
       o.admission.bindings = itemsOf(bindings).map((b) => s(obj(obj(b).spec).policyName) ?? "");
+      for (const b of itemsOf(bindings)) asServed(b, `${ADMISSION_GROUP}/${version}`, "MutatingAdmissionPolicyBinding");
     }
   })();
   await Promise.all([...consumerLists, admission]);
+  // Which PVC each consumer needs: lint's resolution (core/transport.ts) on what was read. Secrets are not
+  // read, so a Volsync mover's repository URL is unknown and the volumes its Job is given decide.
+  if (consumerOf.size > 0) {
+    for (const p of pvs?.items ?? []) asServed(JSON.parse(JSON.stringify(p)), "v1", "PersistentVolume");
+    for (const p of pvcs?.items ?? []) asServed(JSON.parse(JSON.stringify(p)), "v1", "PersistentVolumeClaim");
+    const model = modelFromObjects(raw, c);
+    for (const m of model.objects) {
+      const x = consumerOf.get(m.body);
+      if (x) x.claim = claimNeeded(model, m);
+    }
+  }
   o.consumers.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
   o.requests = kube.stats.requests - before;
   return o;

@@ -845,6 +845,47 @@ describe("doctor with missing RBAC permissions", () => {
     );
   });
 
+  it("consumers-without-pvc asks lint's question: a mover given an NFS export, or Kopiur on S3, needs no PVC", async () => {
+    const NFS = {
+      moverVolumes: [{ mountPath: "nas", volumeSource: { nfs: { server: "nas.lan", path: "/export/kopia" } } }],
+    };
+    await withSim(
+      { crds: ["volsync", "kopiur"] },
+      (sim) => {
+        healthy(sim);
+        // NFS movers in a namespace without PVC kopia (their Secret is never read by doctor).
+        replicationSource(sim, "nas-apps", "app", { lastSyncTime: ago(60_000), kopia: NFS });
+        // A Kopiur policy on an S3 ClusterRepository in another namespace without the PVC.
+        const api = "kopiur.home-operations.com/v1alpha1";
+        sim.store.create({
+          apiVersion: api,
+          kind: "ClusterRepository",
+          metadata: { name: "s3" },
+          spec: { backend: { s3: { bucket: "kopia", endpoint: "s3.lan" } }, allowedNamespaces: { all: true } },
+        });
+        ensureNamespace(sim, "cloud");
+        sim.store.create({
+          apiVersion: api,
+          kind: "SnapshotPolicy",
+          metadata: { name: "app", namespace: "cloud" },
+          spec: { repository: { kind: "ClusterRepository", name: "s3" }, sources: [{ pvc: { name: "app" } }] },
+        });
+        // A mover given PVC kopia where there is none: still a failure.
+        replicationSource(sim, "apps", "app", { lastSyncTime: ago(60_000), kopia: MOVER_VOLUMES });
+      },
+      async (sim) => {
+        const { check } = await doctorJson(sim);
+        const c = check("consumers-without-pvc");
+        assert.equal(c.status, "fail");
+        assert.deepEqual(
+          c.results.filter((x) => x.status === "fail").map((x) => x.subject),
+          ["apps"],
+          "only the namespace whose movers mount PVC kopia",
+        );
+      },
+    );
+  });
+
   it("namespaced denials name the namespace (-n)", async () => {
     await withSim(
       { crds: ["volsync"] },

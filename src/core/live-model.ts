@@ -1,11 +1,11 @@
 /**
- * A model of what a cluster runs, for `kopiashare graph --live`: the objects kube/graph-objects.ts read,
- * as model objects (files mode: every object counts, as served), so that the one resolution of
- * core/transport.ts answers for live objects exactly as for the repository's. Objects have no file: their
- * `doc.file` is "" and renderers leave the location out. Pure.
+ * A model of what a cluster runs: objects as the API serves them, as model objects (files mode: every
+ * object counts, as served), so that the one resolution of core/transport.ts answers for live objects
+ * exactly as for the repository's (`graph --live` draws it, `doctor` asks which PVC each consumer needs).
+ * Objects have no file: their `doc.file` is "" and renderers leave the location out. Pure.
  */
-import type { Conventions } from "../config.ts";
-import type { ModelObject, RepoModel } from "../model.ts";
+import type { Conventions } from "./config.ts";
+import type { ModelObject, RepoModel } from "./model.ts";
 
 const rec = (v: unknown): Record<string, unknown> | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
