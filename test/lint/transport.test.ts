@@ -914,3 +914,64 @@ spec:
     assert.deepEqual(rules(await lint(repo(named)), "repository/no-maintenance"), []);
   });
 });
+
+describe("repository/password-mismatch: one repository, one password source", () => {
+  const es = (ns: string, name: string, url: string, password: string, store = "onepassword") => `---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: ${name}
+  namespace: ${ns}
+spec:
+  secretStoreRef:
+    kind: ClusterSecretStore
+    name: ${store}
+  target:
+    name: ${name}
+    template:
+      data:
+        KOPIA_REPOSITORY: ${url}
+        KOPIA_PASSWORD: "${password}"
+  dataFrom:
+    - extract:
+        key: kopia
+`;
+  const app = (ns: string, name: string, password: string, store?: string) =>
+    es(ns, `${name}-s3`, "s3://backups/shared", password, store) + mover(ns, name, `${name}-s3`);
+
+  it("two movers of s3://backups/shared whose ExternalSecrets template KOPIA_PASSWORD differently: a warning at the odd one", async () => {
+    const files = {
+      "media/a.yaml": app("media", "a", "{{ .KOPIA_PASSWORD }}"),
+      "media/b.yaml": app("media", "b", "{{ .KOPIA_PASSWORD }}"),
+      "home/c.yaml": app("home", "c", "{{ .OLD_PASSWORD }}"),
+    };
+    const r = await lint(repo(files));
+    assert.deepEqual(rules(r, "repository/password-mismatch"), [
+      "repository/password-mismatch ExternalSecret home/c-s3",
+    ]);
+    const f = ofRule(r, "repository/password-mismatch")[0];
+    assert.equal(f?.severity, "warning");
+    assert.equal(f?.file, "home/c.yaml");
+    assert.match(
+      f?.what ?? "",
+      /ReplicationSource home\/c read KOPIA_PASSWORD for s3:\/\/backups\/shared from here, while 2 other mover\(s\) read it from ExternalSecret media\/a-s3/,
+    );
+    assert.doesNotMatch(f?.what ?? "", /OLD_PASSWORD/, "never the value or its template");
+  });
+
+  it("the same template and store (whatever else is extracted), or different repositories: nothing", async () => {
+    const same = {
+      "media/a.yaml": app("media", "a", "{{ .KOPIA_PASSWORD }}"),
+      "home/c.yaml": app("home", "c", "{{ .KOPIA_PASSWORD }}").replace(
+        "        key: kopia\n",
+        "        key: kopia\n    - extract:\n        key: s3\n",
+      ),
+    };
+    assert.deepEqual(rules(await lint(repo(same)), "repository/password-mismatch"), []);
+    const apart = {
+      "media/a.yaml": app("media", "a", "{{ .KOPIA_PASSWORD }}"),
+      "home/c.yaml": app("home", "c", "{{ .OLD_PASSWORD }}").replace("s3://backups/shared", "s3://backups/other"),
+    };
+    assert.deepEqual(rules(await lint(repo(apart)), "repository/password-mismatch"), []);
+  });
+});

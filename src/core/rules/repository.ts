@@ -3,8 +3,8 @@
  * resolves consumers to (a volume and directory, an object store URL, a Kopiur repository object), whatever
  * the transport.
  */
-import { moverSpec } from "../consumers.ts";
-import { isKopiur, isVolsync, type ModelObject, objectsOf, type RepoModel, rec } from "../model.ts";
+import { moverSecretName, moverSpec } from "../consumers.ts";
+import { arr, isKopiur, isVolsync, type ModelObject, objectsOf, type RepoModel, rec, str } from "../model.ts";
 import { type Reach, reachesOf } from "../transport.ts";
 import { ALL_TRANSPORTS, type Finding, type Rule, reporter, where } from "./types.ts";
 import { podWriters, writerRepository } from "./wiring.ts";
@@ -126,4 +126,88 @@ export const noMaintenance: Rule = {
   },
 };
 
-export const repositoryRules: Rule[] = [noMaintenance];
+/**
+ * Where a Volsync mover's KOPIA_PASSWORD comes from, as a comparable signature (never the value itself in
+ * a message): a Secret's literal value, or an ExternalSecret's store, template text for the key and its
+ * `data` references. Undefined when it cannot be told offline (no such object in the repository, a
+ * SOPS-encrypted value).
+ */
+function passwordSource(model: RepoModel, o: ModelObject): { key: string; holder: ModelObject } | undefined {
+  const secret = moverSecretName(o);
+  if (!secret || o.namespace === undefined || secret.name.includes("${")) return undefined;
+  for (const es of objectsOf(model, "ExternalSecret", o.namespace)) {
+    if ((str(es.body, "spec", "target", "name") ?? es.name) !== secret.name) continue;
+    const spec = rec(es.body, "spec");
+    const store = `${str(spec, "secretStoreRef", "kind") ?? "SecretStore"}/${str(spec, "secretStoreRef", "name") ?? "?"}`;
+    const template = str(spec, "target", "template", "data", "KOPIA_PASSWORD");
+    const data = arr(spec, "data").map((d) => JSON.stringify([str(d, "secretKey"), rec(d, "remoteRef")]));
+    // dataFrom is left out: which of several extracted items holds KOPIA_PASSWORD is not known offline,
+    // and one extra item (an S3 key next to the password) must not make two sources look different.
+    const key = JSON.stringify([store, template ?? null, data.sort()]);
+    return key.includes("${") ? undefined : { key, holder: es };
+  }
+  for (const sec of objectsOf(model, "Secret", o.namespace)) {
+    if (sec.name !== secret.name) continue;
+    const value = str(sec.body, "stringData", "KOPIA_PASSWORD") ?? str(sec.body, "data", "KOPIA_PASSWORD");
+    if (value === undefined || value.startsWith("ENC[") || rec(sec.body, "sops")) return undefined;
+    const plain = str(sec.body, "stringData", "KOPIA_PASSWORD") ?? Buffer.from(value, "base64").toString("utf8");
+    return { key: `literal:${plain}`, holder: sec };
+  }
+  return undefined;
+}
+
+export const passwordMismatch: Rule = {
+  meta: {
+    id: "repository/password-mismatch",
+    transports: ALL_TRANSPORTS,
+    severity: "warning",
+    title: "movers of one repository read KOPIA_PASSWORD from different sources",
+    why: "a Kopia repository has one password: a mover whose Secret holds another cannot open it and fails every run (or, where the repository is missing, creates a second one with its own password); different sources may hold the same value, which is why this is a warning",
+  },
+  check(ctx) {
+    const m = ctx.model;
+    const report = reporter(this.meta);
+    // repository key -> password source key -> the movers reading it
+    const byRepo = new Map<string, Map<string, { holder: ModelObject; users: ModelObject[] }>>();
+    for (const kind of ["ReplicationSource", "ReplicationDestination", "KopiaMaintenance"]) {
+      for (const o of objectsOf(m, kind)) {
+        if (!isVolsync(o) || (o.kind !== "KopiaMaintenance" && moverSpec(o) === undefined)) continue;
+        const r = reachesOf(m, o)[0];
+        if (!r?.resolved || r.transport === "unknown" || r.repository.startsWith("container:")) continue;
+        if (r.repository.includes("${")) continue;
+        const src = passwordSource(m, o);
+        if (!src) continue;
+        let sources = byRepo.get(r.repository);
+        if (!sources) {
+          sources = new Map();
+          byRepo.set(r.repository, sources);
+        }
+        const entry = sources.get(src.key);
+        if (entry) entry.users.push(o);
+        else sources.set(src.key, { holder: src.holder, users: [o] });
+      }
+    }
+    const out: Finding[] = [];
+    for (const [repo, sources] of byRepo) {
+      if (sources.size < 2) continue;
+      // The source most movers read is taken as the repository's; every other one is reported at its holder.
+      const ranked = [...sources.values()].sort((a, b) => b.users.length - a.users.length);
+      const main = ranked[0] as (typeof ranked)[number];
+      const at = where(ctx, main.holder);
+      for (const other of ranked.slice(1)) {
+        const names = [...new Set(other.users.map((u) => `${u.kind} ${u.namespace ?? "?"}/${u.name}`))];
+        out.push(
+          report(
+            where(ctx, other.holder),
+            `${other.holder.kind} ${other.holder.namespace ?? "?"}/${other.holder.name}`,
+            `${names.slice(0, 3).join(", ")}${names.length > 3 ? ` and ${names.length - 3} more` : ""} read KOPIA_PASSWORD for ${repo} from here, while ${main.users.length} other mover(s) read it from ${main.holder.kind} ${main.holder.namespace ?? "?"}/${main.holder.name} (${at.file}:${at.line})`,
+            `read the password from the same source as the other movers of ${repo} (the same store and remote key), or make sure both hold the same value`,
+          ),
+        );
+      }
+    }
+    return out;
+  },
+};
+
+export const repositoryRules: Rule[] = [noMaintenance, passwordMismatch];
