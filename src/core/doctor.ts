@@ -258,8 +258,19 @@ function maintenances(env: Env): LiveConsumer[] {
   return env.o.consumers.filter((x) => x.kind === "KopiaMaintenance" || x.kind === "Maintenance");
 }
 
+/** What takes backups on a schedule: Kopia ReplicationSources and (not suspended) Kopiur SnapshotSchedules. */
 function scheduledSources(env: Env): LiveConsumer[] {
-  return kopiaConsumers(env).filter((x) => x.kind === "ReplicationSource" && x.schedule && env.inScope(x.namespace));
+  return kopiaConsumers(env).filter(
+    (x) => (x.kind === "ReplicationSource" || x.kind === "SnapshotSchedule") && x.schedule && env.inScope(x.namespace),
+  );
+}
+
+/**
+ * A Kopiur cron in the five fields the cron reader knows: Jenkins' `H` (a fixed per-object slot) reads as
+ * the field's first value, which keeps the longest gap between runs.
+ */
+function plainCron(schedule: string): string {
+  return schedule.replace(/\bH\(([0-9]+)-[0-9]+\)/g, "$1").replace(/\bH\b/g, "0");
 }
 
 function relyOnAdmissionPolicy(env: Env): { relied: boolean; why: string } {
@@ -998,37 +1009,46 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "stale-backups",
-    title: "ReplicationSources synced within twice their schedule",
+    title: "scheduled backups succeeded within twice their schedule",
     doc: {
       checks:
-        "each Kopia ReplicationSource with `spec.trigger.schedule` has `status.lastSyncTime` newer than twice the longest gap of its cron schedule",
+        "each Kopia ReplicationSource with `spec.trigger.schedule` has `status.lastSyncTime`, and each Kopiur SnapshotSchedule (not suspended) `status.lastSuccessfulSchedule.at`, newer than twice the longest gap of its cron schedule",
       warn: "the schedule cannot be parsed",
       fail: "the last successful sync is older (or none, for a source older than that)",
-      fix: "look at the mover Job: `kubectl -n <ns> describe replicationsource <name>`, `kubectl -n <ns> get jobs,pods -l app.kubernetes.io/created-by=volsync`; check permissions with `kopiashare doctor --probe -n <ns>`",
+      fix: "look at the mover Job: `kubectl -n <ns> describe replicationsource <name>` (or `snapshotschedule`), `kubectl -n <ns> get jobs,pods`; check permissions with `kopiashare doctor --probe -n <ns>`",
     },
-    needs: ["volsync"],
-    skip: (env) =>
-      !served(env.o, VOLSYNC_GROUP, "replicationsources")
-        ? notServedText(env.o, VOLSYNC_GROUP, "replicationsources")
-        : scheduledSources(env).length === 0
-          ? "no Kopia ReplicationSource with spec.trigger.schedule"
-          : undefined,
+    needs: ["volsync", "kopiur"],
+    skip: (env) => {
+      const volsync = served(env.o, VOLSYNC_GROUP, "replicationsources");
+      const kopiur = served(env.o, KOPIUR_GROUP, "snapshotschedules");
+      if (!volsync && !kopiur) {
+        return `${notServedText(env.o, VOLSYNC_GROUP, "replicationsources")}; ${notServedText(env.o, KOPIUR_GROUP, "snapshotschedules")}`;
+      }
+      if (scheduledSources(env).length > 0) return undefined;
+      const kinds = [
+        ...(volsync ? ["Kopia ReplicationSource with spec.trigger.schedule"] : []),
+        ...(kopiur ? ["Kopiur SnapshotSchedule that is not suspended"] : []),
+      ];
+      return `no ${kinds.join(", no ")}`;
+    },
     run(env) {
       const now = env.opts.now.getTime();
       const out: CheckResult[] = [];
-      for (const rs of kopiaConsumers(env)) {
-        if (rs.kind !== "ReplicationSource" || !rs.schedule || !env.inScope(rs.namespace)) continue;
+      for (const rs of scheduledSources(env)) {
+        const schedule = rs.schedule as string;
         const subject = `${rs.namespace}/${rs.name}`;
+        const kopiur = rs.kind === "SnapshotSchedule";
+        const resource = kopiur ? "snapshotschedule" : "replicationsource";
         let interval: number;
         try {
-          interval = maxInterval(rs.schedule);
+          interval = maxInterval(kopiur ? plainCron(schedule) : schedule);
         } catch (e) {
           out.push({
             check: "stale-backups",
             status: "warn",
             subject,
-            what: `ReplicationSource ${subject}: cannot read schedule "${rs.schedule}": ${(e as Error).message}`,
-            fix: `kubectl -n ${rs.namespace} get replicationsource ${rs.name} -o jsonpath='{.spec.trigger.schedule}'`,
+            what: `${rs.kind} ${subject}: cannot read schedule "${schedule}": ${(e as Error).message}`,
+            fix: `kubectl -n ${rs.namespace} get ${resource} ${rs.name} -o jsonpath='{${kopiur ? ".spec.schedule.cron" : ".spec.trigger.schedule"}}'`,
           });
           continue;
         }
@@ -1040,16 +1060,25 @@ export const CHECKS: readonly CheckDef[] = [
           status: "fail",
           subject,
           what: rs.lastSyncTime
-            ? `ReplicationSource ${subject} last synced ${humanDuration(now - t)} ago (${rs.lastSyncTime}); its schedule "${rs.schedule}" runs at least every ${humanDuration(interval)}`
-            : `ReplicationSource ${subject} was created ${humanDuration(now - t)} ago and never synced; its schedule "${rs.schedule}" runs at least every ${humanDuration(interval)}`,
+            ? `${rs.kind} ${subject} last ${kopiur ? "succeeded" : "synced"} ${humanDuration(now - t)} ago (${rs.lastSyncTime}); its schedule "${schedule}" runs at least every ${humanDuration(interval)}`
+            : `${rs.kind} ${subject} was created ${humanDuration(now - t)} ago and never ${kopiur ? "succeeded" : "synced"}; its schedule "${schedule}" runs at least every ${humanDuration(interval)}`,
           why: "backups are silently not happening: the newest snapshot is older than two scheduled runs",
-          fix: `kubectl -n ${rs.namespace} describe replicationsource ${rs.name}\nkubectl -n ${rs.namespace} get jobs,pods -l app.kubernetes.io/created-by=volsync\nkopiashare doctor --probe -n ${rs.namespace}  # can the mover UID write the repository?`,
+          fix: kopiur
+            ? `kubectl -n ${rs.namespace} describe snapshotschedule ${rs.name}\nkubectl -n ${rs.namespace} get snapshots,jobs\nkopiashare doctor --probe -n ${rs.namespace}  # can the mover UID write the repository?`
+            : `kubectl -n ${rs.namespace} describe replicationsource ${rs.name}\nkubectl -n ${rs.namespace} get jobs,pods -l app.kubernetes.io/created-by=volsync\nkopiashare doctor --probe -n ${rs.namespace}  # can the mover UID write the repository?`,
         });
       }
       return out;
     },
-    passText: (env) =>
-      `${scheduledSources(env).length} scheduled ReplicationSource(s), each synced within twice its schedule`,
+    passText: (env) => {
+      const xs = scheduledSources(env);
+      const kopiur = xs.filter((x) => x.kind === "SnapshotSchedule").length;
+      const parts = [
+        ...(xs.length > kopiur ? [`${xs.length - kopiur} scheduled ReplicationSource(s)`] : []),
+        ...(kopiur > 0 ? [`${kopiur} Kopiur SnapshotSchedule(s)`] : []),
+      ];
+      return `${parts.join(" and ")}, each ${kopiur > 0 ? "succeeded" : "synced"} within twice its schedule`;
+    },
   },
 ];
 

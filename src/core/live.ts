@@ -101,9 +101,15 @@ export interface LiveConsumer {
   claim: string | undefined;
   /** Volsync: spec.kopia.moverVolumes mounts the repository claim (no admission policy needed). */
   moverVolumes: boolean;
-  /** Volsync ReplicationSource: spec.trigger.schedule. */
+  /**
+   * When backups run: a Volsync ReplicationSource's spec.trigger.schedule, a Kopiur SnapshotSchedule's
+   * spec.schedule.cron (undefined when it is suspended).
+   */
   schedule: string | undefined;
-  /** Volsync ReplicationSource: status.lastSyncTime (ISO). */
+  /**
+   * The last successful backup (ISO): a ReplicationSource's status.lastSyncTime, a SnapshotSchedule's
+   * status.lastSuccessfulSchedule.at.
+   */
   lastSyncTime: string | undefined;
   created: string | undefined;
 }

@@ -163,8 +163,13 @@ export function mapConsumer(raw: unknown, kind: ConsumerKind, c: Conventions): L
     // What the snapshot resolves from every object it read (takeSnapshot); alone, the per-namespace claim.
     claim: c.claimName,
     moverVolumes: mv.includes(c.claimName),
-    schedule: kind === "ReplicationSource" ? s(obj(spec.trigger).schedule) : undefined,
-    lastSyncTime: s(status.lastSyncTime),
+    schedule:
+      kind === "ReplicationSource"
+        ? s(obj(spec.trigger).schedule)
+        : kind === "SnapshotSchedule" && obj(spec.schedule).suspend !== true
+          ? s(obj(spec.schedule).cron)
+          : undefined,
+    lastSyncTime: kind === "SnapshotSchedule" ? s(obj(status.lastSuccessfulSchedule).at) : s(status.lastSyncTime),
     created: s(meta.creationTimestamp),
   };
 }

@@ -414,7 +414,7 @@ function kopiurConditions(s: KopiurStatus): JsonObject {
  * Kopiur's objects for the shared repository (requires crds: ["kopiur"]): ClusterRepository `kopia`
  * on PVC kopia (spec.allowedNamespaces.list = namespaces, moverDefaults.securityContext.runAsUser =
  * moverUid, default 1000; status conditions from `phase`), its Maintenance in volsync-system (where served, unless maintenance: false), and per namespace
- * a SnapshotPolicy + SnapshotSchedule of `app` that mount PVC `kopia`.
+ * a SnapshotPolicy + SnapshotSchedule of `app` that mount PVC `kopia` (hourly, last succeeded 10 minutes ago).
  */
 export function kopiurRepository(
   sim: Sim,
@@ -455,7 +455,8 @@ export function kopiurRepository(
       apiVersion: api,
       kind: "SnapshotSchedule",
       metadata: { name: "app", namespace: ns },
-      spec: { policy: "app", schedule: "0 * * * *" },
+      spec: { policyRef: { name: "app" }, schedule: { cron: "0 * * * *" } },
+      status: { lastSuccessfulSchedule: { at: new Date(Date.now() - 10 * 60_000).toISOString() } },
     });
   }
 }

@@ -638,9 +638,33 @@ const CASES: Record<string, Case> = {
         status: "warn",
         what: /cannot read schedule "every tuesday"/,
       },
+      {
+        options: { crds: ["volsync", "kopiur"] },
+        seed: (sim) => {
+          healthy(sim);
+          // Kopiur's SnapshotSchedule: Jenkins' H reads as a fixed slot; the last success is 3 days old.
+          snapshotSchedule(sim, "media", "app", "H 2 * * *", ago(3 * 24 * HOUR));
+          snapshotSchedule(sim, "home", "paused", "H 2 * * *", ago(30 * 24 * HOUR), true);
+        },
+        status: "fail",
+        what: /^SnapshotSchedule media\/app last succeeded 3d ago .*its schedule "H 2 \* \* \*" runs at least every 1d$/,
+        fix: /kubectl -n media describe snapshotschedule app/,
+      },
     ],
   },
 };
+
+/** A Kopiur SnapshotSchedule whose last successful firing was at `last` (suspended when asked). */
+function snapshotSchedule(sim: Sim, ns: string, name: string, cron: string, last: string, suspend = false): void {
+  ensureNamespace(sim, ns);
+  sim.store.create({
+    apiVersion: "kopiur.home-operations.com/v1alpha1",
+    kind: "SnapshotSchedule",
+    metadata: { name, namespace: ns },
+    spec: { policyRef: { name }, schedule: { cron, ...(suspend ? { suspend: true } : {}) } },
+    status: { lastSuccessfulSchedule: { at: last } },
+  });
+}
 
 describe("doctor checks", () => {
   it("the list of checks is closed: every id has scenarios here and a row in docs/commands.md", () => {

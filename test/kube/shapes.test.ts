@@ -191,12 +191,24 @@ describe("absent APIs are facts, not crashes", () => {
     );
   });
 
-  it("no Volsync: the checks that need it are skipped with the reason", async () => {
+  it("no Volsync: stale-backups reads Kopiur's SnapshotSchedules instead; with neither, it is skipped with both reasons", async () => {
     await withSim({ crds: ["kopiur"] }, populated, async (sim) => {
       const { check } = await doctorJson(sim);
       const s = check("stale-backups");
+      assert.equal(s.status, "pass", JSON.stringify(s.results));
+      assert.match(
+        s.results[0]?.what ?? "",
+        /^\d+ Kopiur SnapshotSchedule\(s\), each succeeded within twice its schedule$/,
+      );
+    });
+    await withSim({ crds: [] }, populated, async (sim) => {
+      const { check } = await doctorJson(sim);
+      const s = check("stale-backups");
       assert.equal(s.status, "skip");
-      assert.equal(s.results[0]?.what, "not checked: the API server serves no volsync.backube (not installed)");
+      assert.match(
+        s.results[0]?.what ?? "",
+        /the API server serves no volsync\.backube.*; .*kopiur\.home-operations\.com/,
+      );
     });
   });
 
