@@ -4,17 +4,24 @@
  * transports it is about and its title. Only the region between the rules-table markers is written; the sections are hand-written,
  * and every rule id must have exactly one `## <id>` section (and every such section a rule).
  *
+ * It also writes the doctor checks table of docs/commands.md (between the doctor-checks markers) from the
+ * check registry (CHECKS in src/core/doctor.ts, plus `--probe`'s check).
+ *
  *   npm run docs              # rewrite the table in docs/rules.md
  *   npm run docs -- --check   # exit 1 when docs/rules.md is not what this would write
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { CHECKS, type CheckDef, PROBE_CHECK } from "../src/core/doctor.ts";
 import { RULES, ruleAnchor } from "../src/core/rules/index.ts";
 import { ALL_TRANSPORTS, type Rule, type RuleTransport } from "../src/core/rules/types.ts";
 
 export const RULES_MD = path.resolve(import.meta.dirname, "..", "docs", "rules.md");
 export const TABLE_START = "<!-- rules-table:start -->";
 export const TABLE_END = "<!-- rules-table:end -->";
+export const COMMANDS_MD = path.resolve(import.meta.dirname, "..", "docs", "commands.md");
+export const CHECKS_START = "<!-- doctor-checks:start -->";
+export const CHECKS_END = "<!-- doctor-checks:end -->";
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\s*\n\s*/g, " ");
 
@@ -32,16 +39,30 @@ export function rulesTable(rules: readonly Rule[] = RULES): string {
   return ["| id | severity | transports | checks |", "|---|---|---|---|", ...rows].join("\n");
 }
 
+/** `text` with the region between two markers replaced by `table`. */
+function between(text: string, file: string, startMark: string, endMark: string, table: string): string {
+  const start = text.indexOf(startMark);
+  const end = text.indexOf(endMark);
+  if (start < 0 || end < start) throw new Error(`${file} needs the markers ${startMark} and ${endMark}, in that order`);
+  return `${text.slice(0, start + startMark.length)}\n${table}\n${text.slice(end)}`;
+}
+
 /** docs/rules.md with the region between the markers replaced by the generated table. */
 export function generate(text: string, rules: readonly Rule[] = RULES): string {
-  const start = text.indexOf(TABLE_START);
-  const end = text.indexOf(TABLE_END);
-  if (start < 0 || end < start) {
-    throw new Error(`docs/rules.md needs the markers ${TABLE_START} and ${TABLE_END}, in that order`);
-  }
-  const before = text.slice(0, start + TABLE_START.length);
-  const rest = text.slice(end);
-  return `${before}\n${rulesTable(rules)}\n${rest}`;
+  return between(text, "docs/rules.md", TABLE_START, TABLE_END, rulesTable(rules));
+}
+
+/** The doctor checks table of docs/commands.md: every check of the registry, then `--probe`'s. */
+export function checksTable(checks: readonly Pick<CheckDef, "id" | "doc">[] = [...CHECKS, PROBE_CHECK]): string {
+  const rows = checks.map(
+    (c) => `| \`${c.id}\` | ${[c.doc.checks, c.doc.warn, c.doc.fail, c.doc.fix].map(cell).join(" | ")} |`,
+  );
+  return ["| id | what it checks | Warn when | Fail when | fix |", "|---|---|---|---|---|", ...rows].join("\n");
+}
+
+/** docs/commands.md with its doctor checks table generated from the registry. */
+export function generateCommands(text: string): string {
+  return between(text, "docs/commands.md", CHECKS_START, CHECKS_END, checksTable());
 }
 
 /** Rule ids of the `## <group>/<name>` headings, in document order (headings in code blocks excluded). */
@@ -78,12 +99,20 @@ if (import.meta.filename === process.argv[1]) {
   const want = generate(text);
   const problems = sectionProblems(want);
   for (const p of problems) process.stderr.write(`${p}\n`);
+  const commands = readFileSync(COMMANDS_MD, "utf8");
+  const wantCommands = generateCommands(commands);
   if (check) {
     if (want !== text) process.stderr.write("docs/rules.md: the rules table is out of date: npm run docs\n");
-    process.exitCode = want !== text || problems.length ? 1 : 0;
+    if (wantCommands !== commands)
+      process.stderr.write("docs/commands.md: the doctor checks table is out of date: npm run docs\n");
+    process.exitCode = want !== text || wantCommands !== commands || problems.length ? 1 : 0;
   } else {
     if (want !== text) writeFileSync(RULES_MD, want);
+    if (wantCommands !== commands) writeFileSync(COMMANDS_MD, wantCommands);
     process.stdout.write(`docs/rules.md: rules table ${want === text ? "up to date" : "written"}\n`);
+    process.stdout.write(
+      `docs/commands.md: doctor checks table ${wantCommands === commands ? "up to date" : "written"}\n`,
+    );
     process.exitCode = problems.length ? 1 : 0;
   }
 }

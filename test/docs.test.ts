@@ -7,7 +7,18 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { generate, RULES_MD, rulesTable, sectionProblems, TABLE_END, TABLE_START } from "../scripts/gen-docs.ts";
+import {
+  COMMANDS_MD,
+  checksTable,
+  generate,
+  generateCommands,
+  RULES_MD,
+  rulesTable,
+  sectionProblems,
+  TABLE_END,
+  TABLE_START,
+} from "../scripts/gen-docs.ts";
+import { CHECK_IDS } from "../src/core/doctor.ts";
 import { RULES } from "../src/core/rules/index.ts";
 import type { Rule } from "../src/core/rules/types.ts";
 import { ROOT } from "./helpers.ts";
@@ -41,6 +52,15 @@ describe("docs/rules.md", () => {
       encoding: "utf8",
     });
     assert.equal(r.status, 0, r.stderr);
+  });
+});
+
+describe("docs/commands.md", () => {
+  it("has the doctor checks table the check registry generates (npm run docs), one row per check and --probe's", () => {
+    const text = readFileSync(COMMANDS_MD, "utf8");
+    assert.equal(text, generateCommands(text), "docs/commands.md is out of date: run npm run docs");
+    const ids = [...checksTable().matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]);
+    assert.deepEqual(ids, [...CHECK_IDS, "permission-probe"]);
   });
 });
 

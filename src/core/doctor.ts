@@ -1084,6 +1084,18 @@ export const CHECKS: readonly CheckDef[] = [
 
 export const CHECK_IDS = CHECKS.map((c) => c.id);
 
+/** `--probe` adds this check (it runs Jobs, so it lives in commands/doctor.ts); its row in the docs' table. */
+export const PROBE_CHECK: Pick<CheckDef, "id" | "doc"> = {
+  id: "permission-probe",
+  doc: {
+    checks:
+      "only with `--probe`: a Job per namespace, running as `--uid`/`--gid`, creates, reads and deletes a file in `/repository/repository`",
+    warn: "the PVC is not Bound (not probed), or the probe was interrupted",
+    fail: "the Job failed or timed out: the UID that failed, the directory's owner and the pod log",
+    fix: "the exact `kubectl run … chown -R <uid>:<gid> /repository/repository` one-off pod, or the movers' `moverSecurityContext`",
+  },
+};
+
 /** The namespaces doctor looks at by default: kopia PVC/PV namespaces plus every namespace with consumers. */
 export function doctorScope(o: Observed, c: Conventions): string[] {
   const s = new Set(defaultScope(o, c));
