@@ -31,12 +31,13 @@ function transportsCell(transports: readonly RuleTransport[]): string {
   return ALL_TRANSPORTS.every((t) => transports.includes(t)) ? "any" : transports.join(", ");
 }
 
-export function rulesTable(rules: readonly Rule[] = RULES): string {
+export function rulesTable(rules: readonly Rule[] = RULES, doctor = checksByRule()): string {
   const rows = rules.map(({ meta }) => {
     const severity = meta.severityNote ? `${meta.severity} (${meta.severityNote})` : meta.severity;
-    return `| [\`${meta.id}\`](#${ruleAnchor(meta.id)}) | ${cell(severity)} | ${transportsCell(meta.transports)} | ${cell(meta.title)} |`;
+    const live = (doctor.get(meta.id) ?? []).map((id) => `[\`${id}\`](commands.md#doctor)`).join(", ") || "—";
+    return `| [\`${meta.id}\`](#${ruleAnchor(meta.id)}) | ${cell(severity)} | ${transportsCell(meta.transports)} | ${cell(meta.title)} | ${live} |`;
   });
-  return ["| id | severity | transports | checks |", "|---|---|---|---|", ...rows].join("\n");
+  return ["| id | severity | transports | checks | doctor check |", "|---|---|---|---|---|", ...rows].join("\n");
 }
 
 /** `text` with the region between two markers replaced by `table`. */
@@ -53,11 +54,27 @@ export function generate(text: string, rules: readonly Rule[] = RULES): string {
 }
 
 /** The doctor checks table of docs/commands.md: every check of the registry, then `--probe`'s. */
-export function checksTable(checks: readonly Pick<CheckDef, "id" | "doc">[] = [...CHECKS, PROBE_CHECK]): string {
-  const rows = checks.map(
-    (c) => `| \`${c.id}\` | ${[c.doc.checks, c.doc.warn, c.doc.fail, c.doc.fix].map(cell).join(" | ")} |`,
-  );
-  return ["| id | what it checks | Warn when | Fail when | fix |", "|---|---|---|---|---|", ...rows].join("\n");
+export function checksTable(
+  checks: readonly Pick<CheckDef, "id" | "doc" | "lint">[] = [...CHECKS, PROBE_CHECK],
+): string {
+  const rows = checks.map((c) => {
+    const lint = (c.lint ?? []).map((id) => `[\`${id}\`](rules.md#${ruleAnchor(id)})`).join(", ") || "—";
+    return `| \`${c.id}\` | ${[c.doc.checks, c.doc.warn, c.doc.fail, c.doc.fix].map(cell).join(" | ")} | ${lint} |`;
+  });
+  return [
+    "| id | what it checks | Warn when | Fail when | fix | lint rule |",
+    "|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+}
+
+/** Doctor checks (ids) that look for the problem of each lint rule, from the checks' `lint` lists. */
+export function checksByRule(
+  checks: readonly Pick<CheckDef, "id" | "lint">[] = [...CHECKS, PROBE_CHECK],
+): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const c of checks) for (const id of c.lint ?? []) out.set(id, [...(out.get(id) ?? []), c.id]);
+  return out;
 }
 
 /** docs/commands.md with its doctor checks table generated from the registry. */

@@ -9,6 +9,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import {
   COMMANDS_MD,
+  checksByRule,
   checksTable,
   generate,
   generateCommands,
@@ -62,17 +63,33 @@ describe("docs/commands.md", () => {
     const ids = [...checksTable().matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]);
     assert.deepEqual(ids, [...CHECK_IDS, "permission-probe"]);
   });
+
+  it("every lint rule a doctor check points at exists, and rules.md points back (one list, both tables)", () => {
+    const known = new Set(RULES.map((r) => r.meta.id));
+    for (const [rule, checks] of checksByRule()) assert.ok(known.has(rule), `${checks.join(", ")} point at ${rule}`);
+    assert.match(
+      readFileSync(RULES_MD, "utf8"),
+      /\| \[`delivery\/no-claim`\]\(#deliveryno-claim\) \|.*\[`consumers-without-pvc`\]\(commands\.md#doctor\) \|/,
+    );
+    assert.match(
+      checksTable(),
+      /^\| `consumers-without-pvc` \|.*\[`delivery\/no-claim`\]\(rules\.md#deliveryno-claim\) \|$/m,
+    );
+  });
 });
 
 describe("scripts/gen-docs.ts", () => {
   it("renders id links, the severity with its note, and escapes | in cells", () => {
     assert.equal(
-      rulesTable([fake("volume/reclaim-policy", "warning for static PVs"), fake("input/skipped")]),
+      rulesTable(
+        [fake("volume/reclaim-policy", "warning for static PVs"), fake("input/skipped")],
+        new Map([["volume/reclaim-policy", ["reclaim-retain"]]]),
+      ),
       [
-        "| id | severity | transports | checks |",
-        "|---|---|---|---|",
-        "| [`volume/reclaim-policy`](#volumereclaim-policy) | error (warning for static PVs) | pvc | a \\| b |",
-        "| [`input/skipped`](#inputskipped) | error | pvc | a \\| b |",
+        "| id | severity | transports | checks | doctor check |",
+        "|---|---|---|---|---|",
+        "| [`volume/reclaim-policy`](#volumereclaim-policy) | error (warning for static PVs) | pvc | a \\| b | [`reclaim-retain`](commands.md#doctor) |",
+        "| [`input/skipped`](#inputskipped) | error | pvc | a \\| b | — |",
       ].join("\n"),
     );
   });

@@ -91,6 +91,8 @@ export interface CheckDef {
   title: string;
   /** For docs/commands.md: what it checks, when it warns, when it fails, the fix. */
   doc: { checks: string; warn: string; fail: string; fix: string };
+  /** The lint rules that look for the same problem in the GitOps repository (docs link them both ways). */
+  lint?: readonly string[];
   needs: readonly Source[];
   /**
    * Why the check cannot look, when it cannot (an API the cluster does not serve, nothing of its kind
@@ -317,6 +319,7 @@ function relyOnAdmissionPolicy(env: Env): { relied: boolean; why: string } {
 export const CHECKS: readonly CheckDef[] = [
   {
     id: "repository-pv",
+    lint: ["volume/reclaim-policy"],
     title: "the repository PV exists and is Retain",
     doc: {
       checks:
@@ -361,6 +364,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "reclaim-retain",
+    lint: ["volume/reclaim-policy"],
     title: "every namespace PV is Retain",
     doc: {
       checks:
@@ -391,6 +395,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "volume-style",
+    lint: ["volume/mixed-style", "volume/static-layout"],
     title: "every PV uses the same style (shared handle or static)",
     doc: {
       checks:
@@ -437,6 +442,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "same-subvolume",
+    lint: ["volume/handle-mismatch", "volume/static-layout", "volume/attribute-mismatch"],
     title: "every PV points at the repository's subvolume",
     doc: {
       checks:
@@ -470,6 +476,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "server-version",
+    lint: ["volume/old-kubernetes"],
     title: "Kubernetes >= 1.24 when PVs share one handle",
     doc: {
       checks: "the server version, when several PVs share one `volumeHandle`",
@@ -547,6 +554,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "repository-maintenance",
+    lint: ["repository/no-maintenance"],
     title: "the repository has maintenance",
     doc: {
       checks:
@@ -603,6 +611,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "kopiur-repository",
+    lint: ["delivery/not-allowed"],
     title: "Kopiur's repository on the claim is Ready, its movers use the repository UID",
     doc: {
       checks:
@@ -675,6 +684,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "admission-policy",
+    lint: ["admission/api-version", "admission/no-binding"],
     title: "the MutatingAdmissionPolicy API is served where movers rely on it",
     doc: {
       checks:
@@ -749,6 +759,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "consumers-without-pvc",
+    lint: ["delivery/no-claim"],
     title: "every namespace with backups has the PVC",
     doc: {
       checks:
@@ -800,6 +811,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "pv-missing",
+    lint: ["binding/unknown-volume"],
     title: "the PV a pending PVC names exists",
     doc: {
       checks: "a PVC `kopia` that is not Bound names (`spec.volumeName`) a PV that exists",
@@ -823,6 +835,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "pv-bound-elsewhere",
+    lint: ["binding/claim-ref-mismatch"],
     title: "no other claim took the PV",
     doc: {
       checks: "the PV of a pending PVC `kopia` is not bound or reserved to another claim",
@@ -849,6 +862,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "pv-released",
+    lint: ["binding/stale-claim-ref"],
     title: "no PV is Released with a stale claimRef.uid",
     doc: {
       checks:
@@ -873,6 +887,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "pv-mismatch",
+    lint: ["binding/mismatch", "binding/not-rwx"],
     title: "PVC and PV agree on class, size and access modes",
     doc: {
       checks:
@@ -950,6 +965,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "pv-claimref",
+    lint: ["binding/no-claim-ref"],
     title: "every PV is reserved for its claim",
     doc: {
       checks: "every kopia PV has `spec.claimRef` (pre-bound, or bound)",
@@ -978,6 +994,7 @@ export const CHECKS: readonly CheckDef[] = [
   },
   {
     id: "privileged-movers",
+    lint: ["permissions/privileged-movers"],
     title: "no namespace runs privileged movers",
     doc: {
       checks: 'namespaces with backups lack the annotation `volsync.backube/privileged-movers: "true"`',
@@ -1085,7 +1102,8 @@ export const CHECKS: readonly CheckDef[] = [
 export const CHECK_IDS = CHECKS.map((c) => c.id);
 
 /** `--probe` adds this check (it runs Jobs, so it lives in commands/doctor.ts); its row in the docs' table. */
-export const PROBE_CHECK: Pick<CheckDef, "id" | "doc"> = {
+export const PROBE_CHECK: Pick<CheckDef, "id" | "doc" | "lint"> = {
+  lint: ["permissions/uid-mismatch", "permissions/unset-uid"],
   id: "permission-probe",
   doc: {
     checks:

@@ -679,7 +679,7 @@ describe("doctor checks", () => {
     const cell = (t: string) => t.replace(/\|/g, "\\|");
     for (const c of CHECKS) {
       const row = `| \`${c.id}\` | ${[c.doc.checks, c.doc.warn, c.doc.fail, c.doc.fix].map(cell).join(" | ")} |`;
-      assert.ok(docs.includes(`\n${row}\n`), `docs/commands.md lacks the row\n${row}`);
+      assert.ok(docs.includes(`\n${row}`), `docs/commands.md lacks the row\n${row}`);
     }
   });
 
