@@ -119,6 +119,22 @@ describe("verify answers the same through the lean and the typed client", () => 
     );
   });
 
+  it("300 namespaces, the PV list gzipped by the server as an apiserver does: the same report", async () => {
+    await withSim(
+      {},
+      (sim) => void sharedRepository(sim, { namespaces: 300, style: "shared-handle" }),
+      async (sim) => {
+        const raw = await fetch(`${sim.url}/api/v1/persistentvolumes`, { headers: { "accept-encoding": "gzip" } });
+        await raw.arrayBuffer();
+        assert.equal(raw.headers.get("content-encoding"), "gzip", "the simulator compresses this list");
+        const { lean, typed } = await both(sim.kubeconfigPath, ["-o", "json"]);
+        assert.equal(lean.code, 0, lean.err);
+        assert.deepEqual(lean, typed);
+        assert.equal(JSON.parse(lean.out).namespaces.length, 301);
+      },
+    );
+  });
+
   it("401, 403, retries exhausted: the same one line and exit code", async () => {
     await withSim({}, seed, async (sim) => {
       sim.requireToken = true;
