@@ -12,6 +12,7 @@ import { CliError, EXIT_INTERRUPTED, EXIT_UNCHECKED, EXIT_USAGE, usageError } fr
 import { findRepoRoot, loadConventions } from "../gitops/repo.ts";
 import type { Kube } from "../kube/client.ts";
 import { parseDuration } from "../kube/duration.ts";
+import type { KubeReader } from "../kube/http.ts";
 
 export const kubeconfigOption = () =>
   new Option("--kubeconfig <file>", "kubeconfig file (default: KUBECONFIG, else ~/.kube/config, else in-cluster)");
@@ -55,7 +56,7 @@ const stoppers = new Set<() => void>();
  * retry has taken WAIT_NOTICE_MS: "waiting 3s for https://…: GET /api/v1/persistentvolumes: retrying
  * after HTTP 429 (Retry-After 20s)". Erased when the wait ends. Nothing on a pipe.
  */
-function waitNotice(ctx: Ctx, kube: Kube): void {
+function waitNotice(ctx: Ctx, kube: KubeReader): void {
   if (ctx.io.stderr.isTTY !== true) return;
   let shown = "";
   const erase = () => {
@@ -82,14 +83,12 @@ function waitNotice(ctx: Ctx, kube: Kube): void {
   stoppers.add(stop);
 }
 
-/** Connects lazily: the first import of @kubernetes/client-node happens here. */
-export async function connectKube(ctx: Ctx, f: KubeFlags): Promise<Kube> {
-  checkKubeFlags(f);
-  const { connect } = await import("../kube/client.ts");
+/** The connection options of the kube flags and the environment, as both clients take them. */
+function connectOptions(ctx: Ctx, f: KubeFlags) {
   const env = ctx.io.env;
   const base = Number(env.KOPIASHARE_RETRY_BASE_MS);
   const budgetMs = f.retryBudget !== undefined ? parseDuration(f.retryBudget, "--retry-budget") : undefined;
-  const kube = connect({
+  return {
     kubeconfig: f.kubeconfig ? path.resolve(ctx.io.cwd, f.kubeconfig) : undefined,
     context: f.context,
     requestTimeout: f.requestTimeout,
@@ -98,9 +97,30 @@ export async function connectKube(ctx: Ctx, f: KubeFlags): Promise<Kube> {
       ...(Number.isFinite(base) && base >= 0 && env.KOPIASHARE_RETRY_BASE_MS ? { baseMs: base, maxMs: base * 8 } : {}),
       ...(budgetMs !== undefined ? { budgetMs } : {}),
     },
-  });
+  };
+}
+
+/** Connects lazily: the first import of @kubernetes/client-node happens here. */
+export async function connectKube(ctx: Ctx, f: KubeFlags): Promise<Kube> {
+  checkKubeFlags(f);
+  const { connect } = await import("../kube/client.ts");
+  const kube = connect(connectOptions(ctx, f));
   waitNotice(ctx, kube);
   return kube;
+}
+
+/**
+ * For commands that only read lists as JSON (verify): the lean client of src/kube/lean.ts when it
+ * understands the kubeconfig, which spares loading @kubernetes/client-node; else the typed client,
+ * which also reports every kubeconfig error.
+ */
+export async function connectReader(ctx: Ctx, f: KubeFlags): Promise<KubeReader> {
+  checkKubeFlags(f);
+  const { connectLean } = await import("../kube/lean.ts");
+  const lean = connectLean(connectOptions(ctx, f));
+  if (!lean) return connectKube(ctx, f);
+  waitNotice(ctx, lean);
+  return lean;
 }
 
 function resolveList(cwd: string, list: string): string {

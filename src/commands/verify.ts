@@ -5,7 +5,7 @@ import { CliError, EXIT_PROBLEM, EXIT_UNCHECKED } from "../errors.ts";
 import {
   allNamespacesOption,
   checkKubeFlags,
-  connectKube,
+  connectReader,
   contextOption,
   kubeconfigOption,
   liveConventions,
@@ -51,7 +51,7 @@ allowed namespaces are in scope too), whatever the number of namespaces. Exit 1 
         const scope = scopeOf(opts);
         checkKubeFlags(opts);
         const conventions = liveConventions(ctx, opts.repo);
-        const kube = await connectKube(ctx, opts);
+        const kube = await connectReader(ctx, opts);
         const [{ takeSnapshot }, { permissionText, verify }] = await Promise.all([
           import("../kube/snapshot.ts"),
           import("../core/live.ts"),

@@ -8,6 +8,7 @@
  */
 import type {
   CoreV1Event,
+  V1APIGroupList,
   V1Namespace,
   V1PersistentVolume,
   V1PersistentVolumeClaim,
@@ -38,6 +39,7 @@ import { modelFromObjects } from "../core/live-model.ts";
 import { claimNeeded } from "../core/transport.ts";
 import type { Kube } from "./client.ts";
 import { KubeError, type Perm } from "./errors.ts";
+import type { KubeReader } from "./http.ts";
 
 export interface SnapshotOptions {
   conventions: Conventions;
@@ -229,7 +231,8 @@ const itemsOf = (list: unknown): unknown[] => {
   return Array.isArray(items) ? items : [];
 };
 
-export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<Observed> {
+/** With depth "storage" any KubeReader (the lean client too); "full" needs the typed client. */
+export async function takeSnapshot(kube: KubeReader | Kube, opts: SnapshotOptions): Promise<Observed> {
   const c = opts.conventions;
   const ns = opts.namespace;
   const o = emptyObserved(kube.server);
@@ -269,13 +272,18 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
   const claimSelector = `metadata.name=${c.claimName}`;
   const eventSelector = `involvedObject.kind=PersistentVolumeClaim,involvedObject.name=${c.claimName}`;
 
+  // The two lists as plain JSON (getJson): the typed client's deserialisation of every PV and PVC
+  // took longer than the requests themselves on large clusters, and map* reads only strings.
   const storage = Promise.all([
-    read("persistentvolumes", { verb: "list", resource: "persistentvolumes" }, () => kube.core.listPersistentVolume()),
+    read("persistentvolumes", { verb: "list", resource: "persistentvolumes" }, () =>
+      kube.getJson("/api/v1/persistentvolumes"),
+    ) as Promise<{ items?: V1PersistentVolume[] } | undefined>,
     read("persistentvolumeclaims", { verb: "list", resource: "persistentvolumeclaims", namespace: ns }, () =>
-      ns
-        ? kube.core.listNamespacedPersistentVolumeClaim({ namespace: ns, fieldSelector: claimSelector })
-        : kube.core.listPersistentVolumeClaimForAllNamespaces({ fieldSelector: claimSelector }),
-    ),
+      kube.getJson(
+        ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/persistentvolumeclaims` : "/api/v1/persistentvolumeclaims",
+        { fieldSelector: claimSelector },
+      ),
+    ) as Promise<{ items?: V1PersistentVolumeClaim[] } | undefined>,
   ]);
   if (opts.depth === "storage") {
     // Without -n, the namespaces that consume the repository through Kopiur are in scope too: /apis
@@ -284,15 +292,16 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
       ns || !opts.kopiurScope
         ? undefined
         : (async () => {
-            const apis = await read("discovery", { verb: "get", resource: "/apis" }, () => kube.apis.getAPIVersions());
-            const g = apis?.groups.find((x) => x.name === KOPIUR_GROUP);
-            const version = g?.preferredVersion?.version ?? g?.versions[0]?.version;
+            const apis = (await read("discovery", { verb: "get", resource: "/apis" }, () => kube.getJson("/apis"))) as
+              | V1APIGroupList
+              | undefined;
+            const g = apis?.groups?.find((x) => x.name === KOPIUR_GROUP);
+            const version = g?.preferredVersion?.version ?? g?.versions?.[0]?.version;
             if (!version) return;
             const l = await read(
               "kopiur",
               { verb: "list", resource: `clusterrepositories.${KOPIUR_GROUP}` },
-              () =>
-                kube.custom.listClusterCustomObject({ group: KOPIUR_GROUP, version, plural: "clusterrepositories" }),
+              () => kube.getJson(`/apis/${KOPIUR_GROUP}/${encodeURIComponent(version)}/clusterrepositories`),
               () => undefined,
             );
             o.kopiurRepositories = itemsOf(l).map((x) => mapKopiurRepository(x, "ClusterRepository"));
@@ -304,6 +313,7 @@ export async function takeSnapshot(kube: Kube, opts: SnapshotOptions): Promise<O
     return o;
   }
 
+  if (!("core" in kube)) throw new Error("a full snapshot needs the typed client (src/kube/client.ts)");
   const [[pvs, pvcs], version, groups, namespaces, events, classes] = await Promise.all([
     storage,
     read("version", { verb: "get", resource: "/version" }, () => kube.version.getCode()),

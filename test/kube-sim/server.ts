@@ -2,6 +2,7 @@
 // status codes, Status bodies, watch streams, Tables for kubectl and the request log.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { gzipSync } from "node:zlib";
 import {
   apiGroupDoc,
   apiGroupListDoc,
@@ -48,15 +49,22 @@ interface Route {
 
 const MAX_BODY = 16 * 1024 * 1024;
 
+/** The apiserver gzips a response from 128 KiB on when the client accepts it (APIResponseCompression). */
+const GZIP_FROM = 128 * 1024;
+
 function sendJson(res: ServerResponse, code: number, body: JsonValue, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
+  const gzip =
+    Buffer.byteLength(text) >= GZIP_FROM && /\bgzip\b/.test(String(res.req?.headers["accept-encoding"] ?? ""));
+  const data = gzip ? gzipSync(text) : text;
   res.writeHead(code, {
     "Content-Type": "application/json",
     "Cache-Control": "no-cache, private",
-    "Content-Length": Buffer.byteLength(text),
+    "Content-Length": Buffer.byteLength(data),
+    ...(gzip ? { "Content-Encoding": "gzip" } : {}),
     ...headers,
   });
-  res.end(text);
+  res.end(data);
 }
 
 function sendStatus(res: ServerResponse, st: Status, headers: Record<string, string> = {}): void {
