@@ -486,8 +486,8 @@ export async function takeSnapshot(kube: KubeReader | Kube, opts: SnapshotOption
   // Which PVC each consumer needs: lint's resolution (core/transport.ts) on what was read. Secrets are not
   // read, so a Volsync mover's repository URL is unknown and the volumes its Job is given decide.
   if (consumerOf.size > 0) {
-    for (const p of pvs?.items ?? []) asServed(JSON.parse(JSON.stringify(p)), "v1", "PersistentVolume");
-    for (const p of pvcs?.items ?? []) asServed(JSON.parse(JSON.stringify(p)), "v1", "PersistentVolumeClaim");
+    for (const p of pvs?.items ?? []) asServed(p, "v1", "PersistentVolume");
+    for (const p of pvcs?.items ?? []) asServed(p, "v1", "PersistentVolumeClaim");
     const model = modelFromObjects(raw, c);
     for (const m of model.objects) {
       const x = consumerOf.get(m.body);
