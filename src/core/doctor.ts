@@ -58,6 +58,9 @@ export interface CheckResult {
   fix?: string;
 }
 
+/** What a check's `run` reports: a result without the check's id, which the runner stamps. */
+export type CheckFinding = Omit<CheckResult, "check">;
+
 export interface CheckReport {
   id: string;
   title: string;
@@ -100,7 +103,7 @@ export interface CheckDef {
    */
   skip?(env: Env): string | undefined;
   /** Results that are not a plain pass; empty means pass with `passText` (which says what was seen). */
-  run(env: Env): CheckResult[];
+  run(env: Env): CheckFinding[];
   passText(env: Env): string;
 }
 
@@ -335,7 +338,6 @@ export const CHECKS: readonly CheckDef[] = [
       if (!repo.pv) {
         return [
           {
-            check: "repository-pv",
             status: "fail",
             subject: "cluster",
             what: `no repository PV: neither PV ${want} nor a PV claimed by ${c.repositoryNamespace}/${c.claimName} exists`,
@@ -348,7 +350,6 @@ export const CHECKS: readonly CheckDef[] = [
       if (verdict) {
         return [
           {
-            check: "repository-pv",
             status: reclaimStatus(verdict),
             subject: `PV ${repo.pv.name}`,
             what: `the repository PV ${repo.pv.name} (${verdict.style}) has reclaim policy ${verdict.policy}`,
@@ -375,12 +376,11 @@ export const CHECKS: readonly CheckDef[] = [
     },
     needs: ["persistentvolumes"],
     run(env) {
-      const out: CheckResult[] = [];
+      const out: CheckFinding[] = [];
       for (const pv of pvsInScope(env)) {
         const verdict = pv.name === env.repo.pv?.name ? undefined : reclaimVerdict(pv);
         if (!verdict) continue;
         out.push({
-          check: "reclaim-retain",
           status: reclaimStatus(verdict),
           subject: `PV ${pv.name}`,
           what: `PV ${pv.name} (${verdict.style}) has reclaim policy ${verdict.policy}`,
@@ -420,7 +420,6 @@ export const CHECKS: readonly CheckDef[] = [
         .filter((x): x is { pv: LivePv; ns: string } => !!x.ns);
       return [
         {
-          check: "volume-style",
           status: "fail",
           subject: "cluster",
           what: `PVs mix both styles: ${[...byStyle.entries()].map(([s, names]) => `${s}: ${names.join(", ")}`).join("; ")}`,
@@ -460,7 +459,6 @@ export const CHECKS: readonly CheckDef[] = [
         .map((pv) => {
           const ns = namespaceOfPv(pv, env.c) ?? "<namespace>";
           return {
-            check: "same-subvolume",
             status: "fail" as const,
             subject: `PV ${pv.name}`,
             what: `PV ${pv.name} points at ${identityText(identityOf(pv))}, not the repository's ${identityText(repo)}`,
@@ -493,7 +491,6 @@ export const CHECKS: readonly CheckDef[] = [
       if (!v) {
         return [
           {
-            check: "server-version",
             status: "warn",
             subject: "cluster",
             what: "could not read the server version (/version)",
@@ -504,7 +501,6 @@ export const CHECKS: readonly CheckDef[] = [
       if (sharing && (v.major < 1 || (v.major === 1 && v.minor < 24))) {
         return [
           {
-            check: "server-version",
             status: "fail",
             subject: "cluster",
             what: `the server is ${v.gitVersion} and ${shared.length} PVs share one volumeHandle`,
@@ -535,7 +531,6 @@ export const CHECKS: readonly CheckDef[] = [
       if (g[VOLSYNC_GROUP] || g[KOPIUR_GROUP]) return [];
       return [
         {
-          check: "backup-crds",
           status: "fail",
           subject: "cluster",
           what: `neither ${VOLSYNC_GROUP} nor ${KOPIUR_GROUP} is served by the API server`,
@@ -574,7 +569,6 @@ export const CHECKS: readonly CheckDef[] = [
         // -n limited the reads to one namespace: a maintenance elsewhere was not looked for.
         return [
           {
-            check: "repository-maintenance",
             status: "skip",
             subject: "cluster",
             what: `not checked: -n ${env.o.namespace} reads that namespace's objects only, and the repository's maintenance lives elsewhere (usually ${env.c.repositoryNamespace}); run doctor without -n`,
@@ -591,7 +585,6 @@ export const CHECKS: readonly CheckDef[] = [
       ];
       return [
         {
-          check: "repository-maintenance",
           status: "warn",
           subject: "cluster",
           what: `the repository has no maintenance: ${parts.join(" and ")}`,
@@ -630,7 +623,7 @@ export const CHECKS: readonly CheckDef[] = [
         : undefined;
     },
     run(env) {
-      const out: CheckResult[] = [];
+      const out: CheckFinding[] = [];
       for (const r of kopiurRepos(env)) {
         const subject = r.namespace ? `${r.kind} ${r.namespace}/${r.name}` : `${r.kind} ${r.name}`;
         const describe = `kubectl describe ${r.kind.toLowerCase()} ${r.namespace ? `-n ${r.namespace} ` : ""}${r.name}`;
@@ -642,7 +635,6 @@ export const CHECKS: readonly CheckDef[] = [
         const init = cond("Initializing");
         if (stalled) {
           out.push({
-            check: "kopiur-repository",
             status: "fail",
             subject,
             what: `${subject} is Stalled (${said(stalled)})`,
@@ -651,7 +643,6 @@ export const CHECKS: readonly CheckDef[] = [
           });
         } else if (!ready) {
           out.push({
-            check: "kopiur-repository",
             status: "warn",
             subject,
             what: init
@@ -663,7 +654,6 @@ export const CHECKS: readonly CheckDef[] = [
         }
         if (r.moverUid !== undefined && r.moverUid !== env.c.uid) {
           out.push({
-            check: "kopiur-repository",
             status: "warn",
             subject,
             what: `${subject}'s movers run as UID ${r.moverUid} (spec.moverDefaults.securityContext.runAsUser), the repository's uid is ${env.c.uid}`,
@@ -704,7 +694,6 @@ export const CHECKS: readonly CheckDef[] = [
       if (a.served.length === 0) {
         return [
           {
-            check: "admission-policy",
             status: "fail",
             subject: "cluster",
             what: `movers rely on a MutatingAdmissionPolicy (${why}), but the API server serves no mutatingadmissionpolicies`,
@@ -719,7 +708,6 @@ export const CHECKS: readonly CheckDef[] = [
       if (policies.length === 0) {
         return [
           {
-            check: "admission-policy",
             status: "fail",
             subject: "cluster",
             what:
@@ -734,7 +722,6 @@ export const CHECKS: readonly CheckDef[] = [
       if (bound.length === 0) {
         return [
           {
-            check: "admission-policy",
             status: "fail",
             subject: "cluster",
             what: `MutatingAdmissionPolicy ${policies.map((p) => p.name).join(", ")} has no MutatingAdmissionPolicyBinding`,
@@ -782,13 +769,12 @@ export const CHECKS: readonly CheckDef[] = [
     run(env) {
       const byNs = new Map<string, LiveConsumer[]>();
       for (const x of claimConsumers(env)) byNs.set(x.namespace, [...(byNs.get(x.namespace) ?? []), x]);
-      const out: CheckResult[] = [];
+      const out: CheckFinding[] = [];
       for (const [ns, xs] of [...byNs.entries()].sort(([a], [b]) => a.localeCompare(b))) {
         for (const claim of [...new Set(xs.map((x) => x.claim as string))].sort()) {
           if (env.o.pvcs.some((p) => p.namespace === ns && p.name === claim)) continue;
           const users = xs.filter((x) => x.claim === claim);
           out.push({
-            check: "consumers-without-pvc",
             status: "fail",
             subject: ns,
             what: `namespace ${ns} has ${users.map((x) => `${x.kind} ${x.name}`).join(", ")} but no PVC ${claim}`,
@@ -822,7 +808,6 @@ export const CHECKS: readonly CheckDef[] = [
     needs: ["persistentvolumeclaims", "persistentvolumes"],
     run(env) {
       return diagnoses(env, "pv-missing").map((d) => ({
-        check: "pv-missing",
         status: "fail" as const,
         subject: d.pvc.namespace,
         what: `${pendingText(d.pvc)}: PV ${d.pv} does not exist`,
@@ -848,7 +833,6 @@ export const CHECKS: readonly CheckDef[] = [
       return diagnoses(env, "pv-bound-elsewhere").map((d) => {
         const [hns, hname] = d.holder.split("/") as [string, string];
         return {
-          check: "pv-bound-elsewhere",
           status: "fail" as const,
           subject: d.pvc.namespace,
           what: `${pendingText(d.pvc)}: PV ${d.pv.name} is ${d.pv.phase === "Bound" ? "bound" : "reserved"} to ${d.holder}`,
@@ -874,7 +858,6 @@ export const CHECKS: readonly CheckDef[] = [
     needs: ["persistentvolumeclaims", "persistentvolumes"],
     run(env) {
       return diagnoses(env, "pv-released").map((d) => ({
-        check: "pv-released",
         status: "fail" as const,
         subject: d.pvc.namespace,
         what: `${pendingText(d.pvc)}: PV ${d.pv.name} is ${d.pv.phase || "not available"} and still names the deleted claim (claimRef.uid ${d.pv.claimRef?.uid}, the PVC's uid is ${d.pvc.uid})`,
@@ -906,7 +889,6 @@ export const CHECKS: readonly CheckDef[] = [
           ? `kubectl patch pv ${d.pv.name} -p '{"spec":{"capacity":{"storage":"${d.pvc.request}"}}}'  # or lower the PVC's request in the manifest; keep both equal in the repo`
           : `set the PVC manifest to storageClassName: ${d.pv.storageClassName}, accessModes: [${d.pv.accessModes.join(", ")}], requests.storage <= ${d.pv.capacity} (kopiashare enable ${ns} --force writes them from the PV); commit, then:\n${retainFirst(d.pv)}kubectl delete pvc -n ${ns} ${env.c.claimName} && ${reconcile(env.c, ns)}`;
         return {
-          check: "pv-mismatch",
           status: "fail" as const,
           subject: ns,
           what: `${pendingText(d.pvc)}: PV ${d.pv.name} does not match: ${lines.length ? lines.join("; ") : "see the event"}${d.event ? ` (event ${d.event})` : ""}`,
@@ -931,12 +913,11 @@ export const CHECKS: readonly CheckDef[] = [
     skip: noPvcs,
     run(env) {
       // A claim another check explains still is not Bound: this check fails too, and names that check.
-      const explained: CheckResult[] = [];
+      const explained: CheckFinding[] = [];
       for (const ns of env.scope) {
         const d = diagnose(env, ns);
         if (!d || d.kind === "other") continue;
         explained.push({
-          check: "pvc-bound",
           status: "fail",
           subject: ns,
           what: `${pendingText(d.pvc)}: the cause is reported by ${d.kind}`,
@@ -949,7 +930,6 @@ export const CHECKS: readonly CheckDef[] = [
         ...diagnoses(env, "other").map((d) => {
           const ns = d.pvc.namespace;
           return {
-            check: "pvc-bound",
             status: "fail" as const,
             subject: ns,
             what: `${pendingText(d.pvc)}${d.pvc.volumeName ? "" : " and names no PV (spec.volumeName is empty)"}${d.event ? `; last event: ${d.event}` : ""}`,
@@ -980,7 +960,6 @@ export const CHECKS: readonly CheckDef[] = [
         .map((pv) => {
           const ns = namespaceOfPv(pv, env.c) ?? "<namespace>";
           return {
-            check: "pv-claimref",
             status: "warn" as const,
             subject: `PV ${pv.name}`,
             what: `PV ${pv.name} is ${pv.phase || "unbound"} and has no spec.claimRef`,
@@ -1014,7 +993,6 @@ export const CHECKS: readonly CheckDef[] = [
             n.annotations["volsync.backube/privileged-movers"] === "true",
         )
         .map((n) => ({
-          check: "privileged-movers",
           status: "fail" as const,
           subject: n.name,
           what: `namespace ${n.name} has volsync.backube/privileged-movers: "true"`,
@@ -1050,7 +1028,7 @@ export const CHECKS: readonly CheckDef[] = [
     },
     run(env) {
       const now = env.opts.now.getTime();
-      const out: CheckResult[] = [];
+      const out: CheckFinding[] = [];
       for (const rs of scheduledSources(env)) {
         const schedule = rs.schedule as string;
         const subject = `${rs.namespace}/${rs.name}`;
@@ -1061,7 +1039,6 @@ export const CHECKS: readonly CheckDef[] = [
           interval = maxInterval(kopiur ? plainCron(schedule) : schedule);
         } catch (e) {
           out.push({
-            check: "stale-backups",
             status: "warn",
             subject,
             what: `${rs.kind} ${subject}: cannot read schedule "${schedule}": ${(e as Error).message}`,
@@ -1073,7 +1050,6 @@ export const CHECKS: readonly CheckDef[] = [
         const t = since ? Date.parse(since) : Number.NaN;
         if (Number.isNaN(t) || now - t <= 2 * interval) continue;
         out.push({
-          check: "stale-backups",
           status: "fail",
           subject,
           what: rs.lastSyncTime
@@ -1157,7 +1133,8 @@ export function runDoctor(o: Observed, c: Conventions, opts: DoctorOptions): Che
     } else if (skip) {
       results = [{ check: def.id, status: "skip", subject: "cluster", what: `not checked: ${skip}` }];
     } else {
-      results = def.run(env);
+      // The one place a result gets its check's id: checks never repeat it.
+      results = def.run(env).map((r) => ({ check: def.id, ...r }));
       if (results.length === 0) {
         results = [{ check: def.id, status: "pass", subject: "cluster", what: def.passText(env) }];
       }

@@ -717,6 +717,7 @@ describe("doctor checks", () => {
             assert.equal(rep.status, s.status, JSON.stringify(rep.results, null, 2));
             const bad = rep.results.filter((x) => x.status === s.status);
             assert.ok(bad.length > 0);
+            for (const x of rep.results) assert.equal(x.check, id, "the runner stamps each result with its check's id");
             const hit = bad.find((x) => s.what.test(x.what));
             assert.ok(hit, `no result matches ${s.what}: ${JSON.stringify(bad, null, 2)}`);
             assert.ok(hit.fix && hit.fix.length > 0, "a fix");
