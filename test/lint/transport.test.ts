@@ -975,3 +975,52 @@ spec:
     assert.deepEqual(rules(await lint(repo(apart)), "repository/password-mismatch"), []);
   });
 });
+
+describe("path/mismatch: Kopiur keeps the repository at the root of what it mounts", () => {
+  const initJob = (repository: string) => `---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: kopia-init
+  namespace: media
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: kopia
+          image: kopia/kopia
+          env:
+            - name: KOPIA_REPOSITORY
+              value: ${repository}
+          volumeMounts:
+            - name: repository
+              mountPath: /repository
+      volumes:
+        - name: repository
+          persistentVolumeClaim:
+            claimName: kopia
+`;
+  const files = (repository: string) => ({
+    "kopiur/clusterrepository.yaml": clusterRepository("nas", ON_PVC),
+    "media/app.yaml": kopiurApp("media", "app") + pvcKopia("media") + initJob(repository),
+  });
+
+  it("an init Job that keeps it in repository/ of the same PVC: an error at the ClusterRepository's path, with Kopiur's fix", async () => {
+    const r = await lint(repo(files("filesystem:///repository/repository")));
+    const f = ofRule(r, "path/mismatch");
+    assert.deepEqual(
+      f.map((x) => `${x.severity} ${x.subject} ${x.file}`),
+      ["error ClusterRepository nas kopiur/clusterrepository.yaml"],
+    );
+    assert.match(f[0]?.what ?? "", /Kopiur mounts PVC kopia at \/repository and keeps the repository at its root/);
+    assert.match(
+      f[0]?.fix ?? "",
+      /^Kopiur cannot use a subdirectory of what it mounts: give its movers a volume whose root is "repository\/"/,
+    );
+  });
+
+  it("an init Job that keeps it at the volume's root: nothing", async () => {
+    assert.deepEqual(ofRule(await lint(repo(files("filesystem:///repository"))), "path/mismatch"), []);
+  });
+});

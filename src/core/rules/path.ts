@@ -4,9 +4,9 @@
  * stores name no path.
  */
 import { filesystemPath, moverSecretName, repositoryOfMover, repositoryOfSecret } from "../consumers.ts";
-import type { ModelObject } from "../model.ts";
+import { isKopiur, type ModelObject, objectsOf, str } from "../model.ts";
 import { normalizeAbs, onVolume } from "../pods.ts";
-import { type MoverMount, mountHolding, volumeKey } from "../transport.ts";
+import { type MoverMount, mountHolding, reachesOf, volumeKey } from "../transport.ts";
 import {
   type At,
   atKey,
@@ -44,6 +44,8 @@ export interface Place {
   storage: string;
   /** How the volume is mounted there, for messages. */
   how: string;
+  /** A Kopiur repository: the repository is the root of what it mounts, `path` only says where. */
+  kopiur?: boolean;
 }
 
 type User = ModelObject | string;
@@ -109,6 +111,25 @@ export function repositoryPlaces(ctx: RuleContext): Place[] {
         },
         o,
       );
+    }
+  }
+  // Kopiur mounts a filesystem repository's volume at the backend's `path` and keeps the repository at the
+  // root of what it mounts: its place is the volume's root, whatever `path` says.
+  for (const kind of ["ClusterRepository", "Repository"]) {
+    for (const o of objectsOf(model, kind)) {
+      if (!isKopiur(o)) continue;
+      const path = str(o.body, "spec", "backend", "filesystem", "path");
+      const r = reachesOf(model, o)[0];
+      if (path === undefined || !r?.mount || r.dir === undefined || !r.resolved) continue;
+      add({
+        at: { doc: o.doc, keys: ["spec", "backend", "filesystem", "path"] },
+        subject: `${kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name}`,
+        abs: path,
+        dir: "",
+        how: `Kopiur mounts ${r.storage.replace(/^pvc:\/\//, "PVC ").replace(/^nfs:\/\//, "NFS ")} at ${path} and keeps the repository at its root`,
+        storage: r.storage,
+        kopiur: true,
+      });
     }
   }
   for (const w of podWriters(model)) {
@@ -194,11 +215,13 @@ export const mismatch: Rule = {
             resolve(ctx, p.at),
             p.userCount > 0 ? `${p.subject} (used by ${usedBy(p)})` : p.subject,
             `"${p.abs}" is ${show(p.dir)} (${p.how}), but ${agreeing.length} other place${agreeing.length === 1 ? "" : "s"} use ${show(expected)}${example ? ` (e.g. ${example.file}:${example.line})` : ""}`,
-            p.dir === undefined
-              ? `use a path under the mount point (${mountOf}), i.e. the directory ${show(expected)}`
-              : expected === ""
-                ? "point it at the volume's root: the mount point itself"
-                : `point it at ${show(expected)}: the mount point plus /${expected}`,
+            p.kopiur
+              ? `Kopiur cannot use a subdirectory of what it mounts: give its movers a volume whose root is ${show(expected)} (a static PV whose rootPath is the subvolume's path plus /${expected}), or keep the repository at the volume's root for every writer`
+              : p.dir === undefined
+                ? `use a path under the mount point (${mountOf}), i.e. the directory ${show(expected)}`
+                : expected === ""
+                  ? "point it at the volume's root: the mount point itself"
+                  : `point it at ${show(expected)}: the mount point plus /${expected}`,
           ),
         );
       }
