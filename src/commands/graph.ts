@@ -1,6 +1,5 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { type Ctx, version } from "../cli.ts";
-import { parseKubeVersion } from "../core/names.ts";
 import { EXIT_OK, usageError } from "../errors.ts";
 import {
   checkKubeFlags,
@@ -11,7 +10,7 @@ import {
   requestTimeoutOption,
   withKube,
 } from "./kube-common.ts";
-import { loadRepo, repoOption } from "./shared.ts";
+import { kubeVersionFlag, loadRepo, repoOption } from "./shared.ts";
 
 /** Kept here (not imported from core/graph) so that --help does not load the graph code. */
 const GRAPH_FORMATS = ["text", "mermaid", "dot", "json"] as const;
@@ -67,15 +66,7 @@ needs a network. Docs: docs/commands.md#graph`,
         import("../core/graph/build.ts"),
         import("../core/graph/render.ts"),
       ]);
-      for (const [raw, where] of [
-        [opts.kubernetesVersion, "--kubernetes-version"],
-        [conventions.kubernetesVersion, "kubernetesVersion in kopiashare.yaml"],
-      ] as const) {
-        if (raw !== undefined && !parseKubeVersion(raw)) {
-          throw usageError(`${where} ${raw}: expected a Kubernetes minor version such as 1.34`);
-        }
-      }
-      const flag = opts.kubernetesVersion === undefined ? undefined : parseKubeVersion(opts.kubernetesVersion);
+      const flag = kubeVersionFlag(opts.kubernetesVersion, conventions);
       const result = lintScan(scan, conventions, flag);
       const graph = buildGraph(result.model, result.findings);
       ctx.io.stdout.write(

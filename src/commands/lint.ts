@@ -1,10 +1,10 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { type Ctx, version } from "../cli.ts";
-import { formatKubeVersion, parseKubeVersion } from "../core/names.ts";
+import { formatKubeVersion } from "../core/names.ts";
 import { describeStated, FINDINGS_FORMATS } from "../core/rules/types.ts";
-import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, usageError } from "../errors.ts";
+import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE } from "../errors.ts";
 import type { KubeVersionLookup } from "../gitops/kube-version.ts";
-import { loadRepo, repoOption } from "./shared.ts";
+import { kubeVersionFlag, loadRepo, repoOption } from "./shared.ts";
 
 export function lintCommand(ctx: Ctx) {
   return new Command("lint")
@@ -44,15 +44,7 @@ Exit codes: 0 no errors (warnings allowed unless --strict), 1 errors (or warning
         import("../core/rules/index.ts"),
         import("../output/findings.ts"),
       ]);
-      for (const [raw, where] of [
-        [opts.kubernetesVersion, "--kubernetes-version"],
-        [conventions.kubernetesVersion, "kubernetesVersion in kopiashare.yaml"],
-      ] as const) {
-        if (raw !== undefined && !parseKubeVersion(raw)) {
-          throw usageError(`${where} ${raw}: expected a Kubernetes minor version such as 1.34`);
-        }
-      }
-      const flag = opts.kubernetesVersion === undefined ? undefined : parseKubeVersion(opts.kubernetesVersion);
+      const flag = kubeVersionFlag(opts.kubernetesVersion, conventions);
       const result = lintScan(scan, conventions, flag);
       const stated = result.kubernetesVersion.stated;
       const format = opts.output;

@@ -7,7 +7,7 @@ import path from "node:path";
 import { type Command, InvalidArgumentError, Option, type OptionValues } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
 import { type Conventions, checkSetting, type Kind } from "../core/config.ts";
-import { KUBE_VERSION_FORMS } from "../core/names.ts";
+import { KUBE_VERSION_FORMS, type KubeVersion, parseKubeVersion } from "../core/names.ts";
 import { Interrupted, usageError } from "../errors.ts";
 import type { ApplyHook, FileChange, Plan } from "../gitops/plan.ts";
 import type { RepoScan } from "../gitops/scan.ts";
@@ -335,4 +335,20 @@ export async function runPlan(
     }
   }
   say();
+}
+
+/**
+ * The cluster version lint's rules use: `--kubernetes-version`, parsed; exit 2 when it, or kubernetesVersion
+ * in kopiashare.yaml, is not a Kubernetes minor version (lint and graph read a repository alike).
+ */
+export function kubeVersionFlag(flag: string | undefined, conventions: Conventions): KubeVersion | undefined {
+  for (const [raw, where] of [
+    [flag, "--kubernetes-version"],
+    [conventions.kubernetesVersion, "kubernetesVersion in kopiashare.yaml"],
+  ] as const) {
+    if (raw !== undefined && !parseKubeVersion(raw)) {
+      throw usageError(`${where} ${raw}: expected a Kubernetes minor version such as 1.34`);
+    }
+  }
+  return flag === undefined ? undefined : parseKubeVersion(flag);
 }

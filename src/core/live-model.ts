@@ -5,10 +5,7 @@
  * Objects have no file: their `doc.file` is "" and renderers leave the location out. Pure.
  */
 import type { Conventions } from "./config.ts";
-import type { ModelObject, RepoModel } from "./model.ts";
-
-const rec = (v: unknown): Record<string, unknown> | undefined =>
-  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+import { type ModelObject, type RepoModel, rec } from "./model.ts";
 
 export function modelFromObjects(objects: readonly Record<string, unknown>[], conventions: Conventions): RepoModel {
   const out: ModelObject[] = [];

@@ -13,6 +13,7 @@
  * Every value says where it came from ("file:line", or "Rook's default"), for notes and errors.
  */
 import type { Conventions } from "../core/config.ts";
+import { rec } from "../core/model.ts";
 import { type K8sObject, locate, type RepoScan, str } from "./scan.ts";
 
 export interface Found<T> {
@@ -45,10 +46,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function chartOf(o: K8sObject): string | undefined {
   return str(o.body, "spec", "chart", "spec", "chart") ?? str(o.body, "spec", "chartRef", "name");
-}
-
-function rec(v: unknown): Record<string, unknown> | undefined {
-  return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
 function text(v: unknown): string | undefined {
