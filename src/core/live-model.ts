@@ -6,6 +6,7 @@
  */
 import type { Conventions } from "./config.ts";
 import { type ModelObject, type RepoModel, rec } from "./model.ts";
+import { claimNeeded } from "./transport.ts";
 
 export function modelFromObjects(objects: readonly Record<string, unknown>[], conventions: Conventions): RepoModel {
   const out: ModelObject[] = [];
@@ -45,4 +46,22 @@ export function modelFromObjects(objects: readonly Record<string, unknown>[], co
     excludedClaims: [],
     unfollowed: [],
   };
+}
+
+/**
+ * The PVC each of `consumers` needs in its namespace (transport.ts `claimNeeded`, lint's resolution), on a
+ * model of everything in `objects` (the consumers themselves, PVs, PVCs, Kopiur ClusterRepositories,
+ * admission policies: whatever was read). undefined: none (NFS, an object store). Doctor's snapshot and
+ * the controller ask this one question the same way.
+ */
+export function claimsNeeded(
+  objects: readonly Record<string, unknown>[],
+  consumers: ReadonlySet<Record<string, unknown>>,
+  conventions: Conventions,
+): Map<Record<string, unknown>, string | undefined> {
+  const out = new Map<Record<string, unknown>, string | undefined>();
+  if (consumers.size === 0) return out;
+  const model = modelFromObjects(objects, conventions);
+  for (const m of model.objects) if (consumers.has(m.body)) out.set(m.body, claimNeeded(model, m));
+  return out;
 }

@@ -303,6 +303,19 @@ export function namespaceOfPv(pv: LivePv, c: Conventions): string | undefined {
   return undefined;
 }
 
+/**
+ * The uid a PV's claimRef still holds for a claim `claimName` of its namespace that is gone (deleted, or
+ * deleted and made again with a new uid): such a PV never binds the claim again until the uid (and the
+ * resourceVersion) are removed (kubernetes/kubernetes#91847). Doctor's `pv-released` reports it for a
+ * pending claim; the controller removes it. Undefined when the claimRef is current or names another claim.
+ */
+export function staleClaimRef(pv: LivePv, pvc: LivePvc | undefined, c: Conventions): string | undefined {
+  const ref = pv.claimRef;
+  if (!ref?.uid || ref.name !== c.claimName) return undefined;
+  if (pvc && (pvc.namespace !== ref.namespace || pvc.name !== ref.name)) return undefined;
+  return pvc?.uid === ref.uid ? undefined : ref.uid;
+}
+
 /** PVs of the shared repository: named <pvPrefix><ns>, claimed by a `kopia` claim, or named by one. */
 export function kopiaPvs(o: Observed, c: Conventions): LivePv[] {
   const named = new Set(o.pvcs.filter((p) => p.name === c.claimName && p.volumeName).map((p) => p.volumeName));

@@ -35,8 +35,7 @@ import {
   served,
   VOLSYNC_GROUP,
 } from "../core/live.ts";
-import { modelFromObjects } from "../core/live-model.ts";
-import { claimNeeded } from "../core/transport.ts";
+import { claimsNeeded } from "../core/live-model.ts";
 import type { Kube } from "./client.ts";
 import { KubeError, type Perm } from "./errors.ts";
 import type { KubeReader } from "./http.ts";
@@ -488,10 +487,9 @@ export async function takeSnapshot(kube: KubeReader | Kube, opts: SnapshotOption
   if (consumerOf.size > 0) {
     for (const p of pvs?.items ?? []) asServed(p, "v1", "PersistentVolume");
     for (const p of pvcs?.items ?? []) asServed(p, "v1", "PersistentVolumeClaim");
-    const model = modelFromObjects(raw, c);
-    for (const m of model.objects) {
-      const x = consumerOf.get(m.body);
-      if (x) x.claim = claimNeeded(model, m);
+    for (const [body, claim] of claimsNeeded(raw, new Set(consumerOf.keys()), c)) {
+      const x = consumerOf.get(body);
+      if (x) x.claim = claim;
     }
   }
   o.consumers.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));

@@ -86,6 +86,49 @@ export function renderPvc(spec: InstanceSpec): string {
   return `${lines.join("\n")}\n`;
 }
 
+/**
+ * The PV and PVC of renderPvc as API objects, for what applies them to a cluster (the controller): the
+ * same fields and values as the text enable writes (test/generate/instance-objects.test.ts parses the one
+ * and compares it with the other), so enable and the controller cannot make different volumes.
+ */
+export function instanceObjects(spec: Pick<InstanceSpec, "namespace" | "volume" | "conventions">): {
+  pv: Record<string, unknown>;
+  pvc: Record<string, unknown>;
+} {
+  const { namespace: ns, volume: v, conventions: c } = spec;
+  const name = pvName(c, ns);
+  const storage = c.capacity ?? v.capacity;
+  const storageClassName = c.storageClassName ?? v.storageClassName;
+  const csi: Record<string, unknown> = { driver: v.driver };
+  if (v.nodeStageSecretRef)
+    csi.nodeStageSecretRef = { name: v.nodeStageSecretRef.name, namespace: v.nodeStageSecretRef.namespace };
+  if (v.volumeAttributes.length > 0) csi.volumeAttributes = Object.fromEntries(v.volumeAttributes);
+  csi.volumeHandle = v.style === "static" ? name : v.volumeHandle;
+  const pvSpec: Record<string, unknown> = {
+    capacity: { storage },
+    accessModes: ["ReadWriteMany"],
+    persistentVolumeReclaimPolicy: "Retain",
+    storageClassName,
+  };
+  if (c.claimRef)
+    pvSpec.claimRef = { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: ns, name: c.claimName };
+  pvSpec.csi = csi;
+  return {
+    pv: { apiVersion: "v1", kind: "PersistentVolume", metadata: { name }, spec: pvSpec },
+    pvc: {
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: c.claimName, namespace: ns },
+      spec: {
+        accessModes: ["ReadWriteMany"],
+        storageClassName,
+        volumeName: name,
+        resources: { requests: { storage } },
+      },
+    },
+  };
+}
+
 /** A kustomize kustomization.yaml listing `resources` (and setting `namespace` when given). */
 export function renderKustomization(resources: string[], namespace?: string): string {
   return [
