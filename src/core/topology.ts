@@ -36,6 +36,32 @@ export function styleOf(
   return String(staticVolume) === "true" ? "static" : "shared-handle";
 }
 
+/**
+ * The repository volume a PV body describes (a manifest or an object the API served): what every
+ * per-namespace PV copies. `origin` names where it came from, for messages.
+ */
+export function volumeOfPv(body: Readonly<Record<string, unknown>>, origin: string): RepositoryVolume {
+  const o = (v: unknown): Record<string, unknown> =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const s = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+  const spec = o(body.spec);
+  const csi = o(spec.csi);
+  const volumeAttributes: [string, string][] = Object.entries(o(csi.volumeAttributes)).map(([k, v]) => [k, String(v)]);
+  const secret = o(csi.nodeStageSecretRef);
+  const secretName = s(secret.name);
+  const secretNs = s(secret.namespace);
+  return {
+    driver: s(csi.driver) ?? "cephfs.csi.ceph.com",
+    volumeHandle: s(csi.volumeHandle) ?? "",
+    volumeAttributes,
+    nodeStageSecretRef: secretName && secretNs ? { name: secretName, namespace: secretNs } : undefined,
+    capacity: s(o(spec.capacity).storage) ?? "200Gi",
+    storageClassName: s(spec.storageClassName) ?? "",
+    style: styleOf(volumeAttributes),
+    origin,
+  };
+}
+
 export function attribute(v: RepositoryVolume, key: string): string | undefined {
   return v.volumeAttributes.find(([k]) => k === key)?.[1];
 }

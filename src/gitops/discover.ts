@@ -4,10 +4,10 @@
  */
 import type { Conventions, Layout } from "../core/config.ts";
 import { claimedVolumes, isSharedPv } from "../core/shared-pv.ts";
-import { clusterIdFromHandle, type RepositoryVolume, type SourceRef, styleOf } from "../core/topology.ts";
+import { clusterIdFromHandle, type RepositoryVolume, type SourceRef, volumeOfPv } from "../core/topology.ts";
 import { pickRepositoryPv, pvFactsOf } from "../core/volume-facts.ts";
 import { usageError } from "../errors.ts";
-import { get, type K8sObject, type RepoScan, str } from "./scan.ts";
+import { type K8sObject, type RepoScan, str } from "./scan.ts";
 
 export const FLUX_KS_API = "kustomize.toolkit.fluxcd.io/";
 export const FLUX_SOURCE_API = "source.toolkit.fluxcd.io/";
@@ -53,23 +53,7 @@ export function findRepositoryPv(scan: RepoScan, c: Conventions): K8sObject | un
 }
 
 export function volumeOf(pv: K8sObject): RepositoryVolume {
-  const attrs = get(pv.body, "spec", "csi", "volumeAttributes");
-  const volumeAttributes: [string, string][] =
-    attrs && typeof attrs === "object"
-      ? Object.entries(attrs as Record<string, unknown>).map(([k, v]) => [k, String(v)])
-      : [];
-  const secretName = str(pv.body, "spec", "csi", "nodeStageSecretRef", "name");
-  const secretNs = str(pv.body, "spec", "csi", "nodeStageSecretRef", "namespace");
-  return {
-    driver: str(pv.body, "spec", "csi", "driver") ?? "cephfs.csi.ceph.com",
-    volumeHandle: str(pv.body, "spec", "csi", "volumeHandle") ?? "",
-    volumeAttributes,
-    nodeStageSecretRef: secretName && secretNs ? { name: secretName, namespace: secretNs } : undefined,
-    capacity: str(pv.body, "spec", "capacity", "storage") ?? "200Gi",
-    storageClassName: str(pv.body, "spec", "storageClassName") ?? "",
-    style: styleOf(volumeAttributes),
-    origin: `${pv.doc.file}:${pv.doc.line}`,
-  };
+  return volumeOfPv(pv.body, `${pv.doc.file}:${pv.doc.line}`);
 }
 
 export const HANDLE_HINT =
