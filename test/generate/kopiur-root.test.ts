@@ -91,13 +91,22 @@ function assertKopiurReachesRoot(dir: string): void {
   assert.equal(existsSync(path.join(claimRoot(all, fsRoot, REPOSITORY_NS, "kopia"), "kopia.repository")), false);
 }
 
+/** The example (a shared handle) migrated to Kopiur with --subvolume-path, and media enabled afterwards. */
+async function exampleOnKopiur(): Promise<string> {
+  const dir = tempRepo(EXAMPLE);
+  for (const args of [
+    ["migrate", "--to", "kopiur", ...KOPIUR_FLAGS],
+    ["enable", "media"],
+  ]) {
+    const r = await run([...args, "--repo", dir], { cwd: dir });
+    assert.equal(r.code, 0, `${args.join(" ")}: ${r.err}`);
+  }
+  return dir;
+}
+
 describe("Kopiur's movers mount the directory that holds the repository", () => {
   it("the example (shared handle), migrated with --subvolume-path, plus a namespace enabled afterwards", async () => {
-    const dir = tempRepo(EXAMPLE);
-    const m = await run(["migrate", "--repo", dir, "--to", "kopiur", ...KOPIUR_FLAGS], { cwd: dir });
-    assert.equal(m.code, 0, m.err);
-    const e = await run(["enable", "media", "--repo", dir], { cwd: dir });
-    assert.equal(e.code, 0, e.err);
+    const dir = await exampleOnKopiur();
     assertKopiurReachesRoot(dir);
   });
 
@@ -147,11 +156,7 @@ describe("Kopiur's movers mount the directory that holds the repository", () => 
   });
 
   it("leaving Kopiur removes its PVs and PVCs again; disable removes a namespace's", async () => {
-    const dir = tempRepo(EXAMPLE);
-    const m = await run(["migrate", "--repo", dir, "--to", "kopiur", ...KOPIUR_FLAGS], { cwd: dir });
-    assert.equal(m.code, 0, m.err);
-    const e = await run(["enable", "media", "--repo", dir], { cwd: dir });
-    assert.equal(e.code, 0, e.err);
+    const dir = await exampleOnKopiur();
     const kopiurFiles = () => [...treeOf(dir).keys()].filter((f) => f.endsWith("/kopiur-pvc.yaml")).sort();
     assert.equal(kopiurFiles().length, 4);
     assert.ok(kopiurFiles().some((f) => f.includes("/media/")));

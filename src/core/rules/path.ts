@@ -3,6 +3,8 @@
  * it. Applies to filesystem repositories on a PVC or an inline NFS volume (core/transport.ts); object
  * stores name no path.
  */
+
+import { kopiurClaimName } from "../config.ts";
 import { filesystemPath, moverSecretName, repositoryOfMover, repositoryOfSecret } from "../consumers.ts";
 import { isKopiur, type ModelObject, objectsOf, str } from "../model.ts";
 import { normalizeAbs, onVolume } from "../pods.ts";
@@ -228,7 +230,7 @@ export const mismatch: Rule = {
             p.userCount > 0 ? `${p.subject} (used by ${usedBy(p)})` : p.subject,
             `"${p.abs}" is ${show(p.dir)} (${p.how}), but ${agreeing.length} other place${agreeing.length === 1 ? "" : "s"} use ${show(expected)}${example ? ` (e.g. ${example.file}:${example.line})` : ""}`,
             p.kopiur
-              ? `Kopiur cannot use a subdirectory of what it mounts: give its movers a volume whose root is ${show(expected)} (a static PV whose rootPath is the subvolume's path plus /${expected}), or keep the repository at the volume's root for every writer`
+              ? `Kopiur cannot use a subdirectory of what it mounts: give its movers a volume whose root is ${show(expected)} (a static PV whose rootPath is the subvolume's path plus /${expected}: \`kopiashare init --mover kopiur\` and \`migrate --to kopiur\` write one per namespace, PVC ${kopiurClaimName(ctx.conventions)}), or keep the repository at the volume's root for every writer`
               : p.dir === undefined
                 ? `use a path under the mount point (${mountOf}), i.e. the directory ${show(expected)}`
                 : expected === ""
