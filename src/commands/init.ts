@@ -24,7 +24,11 @@ export function initCommand(ctx: Ctx) {
     .option("--mover <mover>", `mover generation: ${MOVERS.join(", ")} (default: kopiashare.yaml, else volsync-0.16)`)
     .addOption(kubeVersionOption(`cluster version; volsync-0.16 needs ${MAP_SUPPORTED}`))
     .option("--style <style>", "repository volume style when the repo has no repository PV: shared-handle or static")
-    .option("--root-path <path>", "static style: the subvolume's path (ceph-csi rootPath)");
+    .option("--root-path <path>", "static style: the subvolume's path (ceph-csi rootPath)")
+    .option(
+      "--subvolume-path <path>",
+      "kopiur, shared-handle style: the subvolume's path (`ceph fs subvolume getpath <fs> <subvolume> <group>`), for the static PV whose root is the repository",
+    );
   return volumeOptions(cmd, "init")
     .addOption(
       checkedOption(
@@ -80,6 +84,7 @@ Running it again changes nothing; a hand-edited generated file is refused (with 
         style: opts.style,
         volumeHandle: opts.volumeHandle,
         rootPath: opts.rootPath,
+        subvolumePath: opts.subvolumePath,
         clusterId: opts.clusterId,
         fsName: opts.fsName,
         storageClass: opts.storageClass,

@@ -22,6 +22,10 @@ export function migrateCommand(ctx: Ctx) {
     .addOption(
       checkedOption("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)", "name"),
     )
+    .option(
+      "--subvolume-path <path>",
+      "--to kopiur on a shared-handle volume: the subvolume's path (`ceph fs subvolume getpath <fs> <subvolume> <group>`)",
+    )
     .addOption(dryRunOption())
     .addOption(outputOption())
     .addOption(forceOption("migrate even though generated files were edited by hand (the edits are replaced)"))
@@ -47,6 +51,7 @@ refused with its diff unless --force; --dry-run (also with -o yaml) still shows 
         to: opts.to,
         kubernetesVersion: opts.kubernetesVersion,
         source: opts.source,
+        subvolumePath: opts.subvolumePath,
       });
       await runPlan(
         ctx,

@@ -114,6 +114,14 @@ export function moverRepositoryPath(c: Conventions, mover: Mover = c.mover): str
 }
 
 export const pvName = (c: Conventions, ns: string) => `${c.pvPrefix}${ns}`;
+/**
+ * Kopiur's per-namespace claim and PV: a ceph-csi static volume whose root is the repository directory
+ * (rootPath = the subvolume's path plus /repositoryDir). Kopiur keeps the repository at the root of what
+ * it mounts, so its movers cannot use the claim `claimName` (the subvolume's root, where the init Job and
+ * Volsync see the repository in repositoryDir/). Separate names, because a bound PV's csi is immutable.
+ */
+export const kopiurClaimName = (c: Conventions) => `${c.claimName}-kopiur`;
+export const kopiurPvName = (c: Conventions, ns: string) => `${kopiurClaimName(c)}-${ns}`;
 export const ksName = (c: Conventions, ns: string) => `${c.ksPrefix}${ns}`;
 
 export class ConfigError extends Error {

@@ -17,7 +17,7 @@
  *
  * Pure: reads the model only (imports ./model.ts alone).
  */
-import { repositoryPairs } from "./claims.ts";
+import { repositoryPairs, sharedPvs } from "./claims.ts";
 import { filesystemPath, moverSecretName, moverSpec, moverSpecPath, repositoryOfMover } from "./consumers.ts";
 import {
   arr,
@@ -32,6 +32,7 @@ import {
   str,
 } from "./model.ts";
 import { normalizeAbs, onVolume } from "./pods.ts";
+import { identityOf, pickRepositoryPv, pvFactsOf, rootOffset } from "./volume-facts.ts";
 
 export type Transport = "pvc" | "nfs" | "object" | "unknown";
 
@@ -125,6 +126,56 @@ export function volumeOfSource(src: unknown): Volume | undefined {
   if (nfs) return { type: "nfs", server: str(nfs, "server") ?? "?", path: str(nfs, "path") ?? "/" };
   const key = Object.keys(s).find((k) => k !== "name");
   return key ? { type: "other", name: key } : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claims whose PVs mount a directory of the repository's volume
+
+/**
+ * Claims other than `claimName` whose every declared PV (through the PVC's `volumeName`) has its root at one
+ * directory of the repository PV's volume (volume-facts.ts rootOffset): claim name -> that directory. Kopiur's
+ * movers use such a claim (a static PV whose rootPath is the subvolume's path plus /repository), while the
+ * init Job mounts `claimName` and names `repository/` on it: one repository, two mounts.
+ */
+export const claimRoots = perModel((model: RepoModel): Map<string, string> => {
+  const out = new Map<string, string>();
+  const c = model.conventions;
+  const pick = pickRepositoryPv(sharedPvs(model), c, pvFactsOf);
+  if (!pick) return out;
+  const repo = identityOf(pvFactsOf(pick.pv));
+  const pvByName = new Map<string, ModelObject>();
+  for (const pv of objectsOf(model, "PersistentVolume")) if (!pvByName.has(pv.name)) pvByName.set(pv.name, pv);
+  const offsets = new Map<string, Set<string | undefined>>();
+  for (const pvc of objectsOf(model, "PersistentVolumeClaim")) {
+    if (pvc.name === c.claimName || pvc.name.includes("${")) continue;
+    const vn = str(pvc.body, "spec", "volumeName");
+    const pv = vn === undefined ? undefined : pvByName.get(vn);
+    const seen = offsets.get(pvc.name) ?? new Set();
+    seen.add(pv ? rootOffset(pvFactsOf(pv), repo) : undefined);
+    offsets.set(pvc.name, seen);
+  }
+  for (const [claim, seen] of offsets) {
+    const [only] = [...seen];
+    if (seen.size === 1 && only !== undefined) out.set(claim, only);
+  }
+  return out;
+});
+
+/**
+ * A volume key and directory as the repository's volume sees them: `pvc://<claim>` of a claim in claimRoots
+ * becomes `pvc://<claimName>` with the claim's root directory in front of `dir`. Anything else as it is.
+ */
+export function onRepositoryVolume(
+  model: RepoModel,
+  storage: string,
+  dir: string | undefined,
+): { storage: string; dir: string | undefined } {
+  if (!storage.startsWith("pvc://")) return { storage, dir };
+  const root = claimRoots(model).get(storage.slice("pvc://".length));
+  if (root === undefined) return { storage, dir };
+  const base = volumeKey({ type: "pvc", claimName: model.conventions.claimName });
+  const inner = dir === undefined ? undefined : [root, dir].filter((x) => x !== "").join("/");
+  return { storage: base, dir: inner };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -535,11 +586,23 @@ export function reachesOf(model: RepoModel, o: ModelObject): Reach[] {
   const cache = reachCache(model);
   const hit = cache.get(o);
   if (hit) return hit;
-  const out = isVolsync(o)
+  const found = isVolsync(o)
     ? [volsyncReach(model, o)]
     : isKopiur(o)
       ? kopiurReaches(model, o, 0)
       : [unresolved("?", "not a Volsync or Kopiur object")];
+  // A claim whose PV mounts a directory of the repository's volume names that directory of it.
+  const out = found.map((r) => {
+    if (r.transport !== "pvc") return r;
+    const at = onRepositoryVolume(model, r.storage, r.dir);
+    if (at.storage === r.storage) return r;
+    return {
+      ...r,
+      storage: at.storage,
+      dir: at.dir,
+      repository: at.dir === undefined ? r.repository : repositoryKey(at.storage, at.dir),
+    };
+  });
   cache.set(o, out);
   return out;
 }

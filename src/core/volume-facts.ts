@@ -268,6 +268,36 @@ export function crossStyleVolume(a: VolumeIdentity, b: VolumeIdentity): "same" |
   return a.subvolume === b.subvolume ? "same" : "other";
 }
 
+/** The subvolume's own path in a static rootPath: `/volumes/<group>/<prefix><UUID>` and, for a v2 subvolume, `/<UUID2>`. */
+const SUBVOLUME_ROOT = new RegExp(`^/volumes/[^/]+/[^/]*?${UUID}(?:/${UUID})?(?=/|$)`);
+
+const trimSlashes = (p: string) => p.replace(/\/+$/, "").replace(/^\/+/, "");
+
+/**
+ * Which directory of the repository's volume `pv` has as its root: "" the volume's own root (the same data
+ * as the repository PV), "repository" for a ceph-csi static volume whose rootPath is the subvolume's path
+ * plus /repository (what Kopiur's movers need: it keeps the repository at the root of what it mounts).
+ * Undefined when `pv` reaches another volume, or when neither PV says enough to tell. Static inside static:
+ * the rootPaths compared; static inside a shared handle: the rootPath's subvolume UUID must be the handle's,
+ * and what follows the subvolume's own path (`ceph fs subvolume getpath`) is the directory.
+ */
+export function rootOffset(pv: PvFacts, repo: VolumeIdentity): string | undefined {
+  const id = identityOf(pv);
+  if (id.style === repo.style && sameVolume(pv, repo)) return "";
+  if (id.style !== "static" || id.rootPath === undefined) return undefined;
+  const differ = (x: string | undefined, y: string | undefined) => x !== undefined && y !== undefined && x !== y;
+  if (differ(id.clusterID, repo.clusterID) || differ(id.fsName, repo.fsName)) return undefined;
+  if (repo.driver && id.driver && repo.driver !== id.driver) return undefined;
+  if (repo.style === "static") {
+    const base = repo.rootPath?.replace(/\/+$/, "");
+    if (!base || !id.rootPath.startsWith(`${base}/`)) return undefined;
+    return trimSlashes(id.rootPath.slice(base.length));
+  }
+  if (repo.subvolume === undefined || id.subvolume !== repo.subvolume) return undefined;
+  const m = SUBVOLUME_ROOT.exec(id.rootPath);
+  return m ? trimSlashes(id.rootPath.slice(m[0].length)) : undefined;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The repository PV
 

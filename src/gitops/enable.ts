@@ -19,7 +19,8 @@ import {
   type VolumeFlags,
   volumeOf,
 } from "./discover.ts";
-import { allowedNamespacesChange } from "./init.ts";
+import { allowedNamespacesChange, detectState } from "./init.ts";
+import { findKopiurVolume } from "./kopiur.ts";
 import { removeEntry } from "./kustomize-edit.ts";
 import { type FileChange, type Plan, readMaybe } from "./plan.ts";
 import { registerInNamespaceFolder } from "./register.ts";
@@ -87,7 +88,16 @@ export function planEnable(scan: RepoScan, c: Conventions, o: EnableOptions): En
   refuseDeclaredElsewhere(scan, conv, o.namespace, paths.pvc);
   const volume = resolveVolume(scan, conv, o);
   const source = discoverSource(scan, conv, o.source);
-  const manifests = renderInstance({ namespace: o.namespace, dir: where.dir, volume, source, conventions: conv });
+  // Kopiur: the namespace also gets the PV whose root is the repository directory, as the repository's own.
+  const kopiurVolume = detectState(scan, conv).mover === "kopiur" ? findKopiurVolume(scan, conv) : undefined;
+  const manifests = renderInstance({
+    namespace: o.namespace,
+    dir: where.dir,
+    volume,
+    source,
+    conventions: conv,
+    kopiurVolume,
+  });
   // An existing instance file is expected to be exactly what enable renders now: anything else is a hand edit.
   const changes: FileChange[] = Object.entries(manifests).map(([path, after]) => ({
     path,
@@ -214,12 +224,14 @@ export function expectedInstance(scan: RepoScan, c: Conventions, instance: Found
     retryInterval: timing("retryInterval"),
     timeout: timing("timeout"),
   };
+  const kopiurPv = scan.objects.find((x) => x.doc.file === paths.kopiur && x.kind === "PersistentVolume");
   return renderInstance({
     namespace: instance.namespace,
     dir: instance.dir,
     volume: volumeOf(instance.pv),
     source,
     conventions,
+    kopiurVolume: kopiurPv ? volumeOf(kopiurPv) : undefined,
   });
 }
 
@@ -262,7 +274,13 @@ export function planDisable(
   }
   const paths = instancePaths(instance.dir);
   const expected = expectedInstance(scan, c, instance);
-  const changes: FileChange[] = [paths.pvc, paths.kustomization, paths.ks].map((path) => ({
+  const files = [
+    paths.pvc,
+    ...(readMaybe(scan.root, paths.kopiur) !== null ? [paths.kopiur] : []),
+    paths.kustomization,
+    paths.ks,
+  ];
+  const changes: FileChange[] = files.map((path) => ({
     path,
     before: readMaybe(scan.root, path),
     after: null,

@@ -5,10 +5,18 @@
  * Also holds what `app` and `migrate` share: the detected state of an initialised repository.
  */
 import { isMap, isScalar, parseDocument } from "yaml";
-import { type Conventions, type Layout, MOVERS, type Mover, repositoryPath } from "../core/config.ts";
+import {
+  type Conventions,
+  kopiurClaimName,
+  type Layout,
+  MOVERS,
+  type Mover,
+  moverMountPath,
+  repositoryPath,
+} from "../core/config.ts";
 import { checkSubdomain, KUBE_VERSION_FORMS, normalizeKubeVersion } from "../core/names.ts";
 import { type CentralSpec, kopiaPaths, renderCentral, renderRepositoryKs } from "../core/render/central.ts";
-import { instancePaths, renderAppKustomization, renderPvc } from "../core/render/instance.ts";
+import { instancePaths, renderAppKustomization, renderKopiurPvc, renderPvc } from "../core/render/instance.ts";
 import {
   KOPIUR_API,
   MAP_NAME,
@@ -39,6 +47,7 @@ import {
   type VolumeFlags,
   volumeOf,
 } from "./discover.ts";
+import { kopiurInstanceChanges, kopiurVolume } from "./kopiur.ts";
 import { type FileChange, type Plan, readMaybe } from "./plan.ts";
 import { registerInNamespaceFolder } from "./register.ts";
 import { CONFIG_FILE } from "./repo.ts";
@@ -274,6 +283,8 @@ export interface InitOptions extends VolumeFlags {
   kubernetesVersion?: string;
   style?: string;
   rootPath?: string;
+  /** Kopiur on a shared-handle volume: the subvolume's path (gitops/kopiur.ts). */
+  subvolumePath?: string;
   secretStore?: string;
   tier?: string;
   layout?: Layout;
@@ -491,11 +502,20 @@ export function planInit(scan: RepoScan, c: Conventions, o: InitOptions): InitPl
     );
   }
 
+  // Kopiur's movers mount a static PV whose root is the repository directory, in every enabled namespace.
+  const kopiur = mover === "kopiur" ? kopiurVolume(scan, conv, volume, o.subvolumePath) : undefined;
   const entries: string[] = [];
   let createdInstance = false;
   if (!existingPv) {
     const paths = instancePaths(where.dir);
-    const spec = { namespace: conv.repositoryNamespace, dir: where.dir, volume, source, conventions: conv };
+    const spec = {
+      namespace: conv.repositoryNamespace,
+      dir: where.dir,
+      volume,
+      source,
+      conventions: conv,
+      kopiurVolume: kopiur,
+    };
     const storage = storageKs(scan, conv.storageClassName ?? volume.storageClassName);
     if (!storage) {
       notes.push(
@@ -503,6 +523,7 @@ export function planInit(scan: RepoScan, c: Conventions, o: InitOptions): InitPl
       );
     }
     manifests[paths.pvc] = renderPvc(spec);
+    if (kopiur) manifests[paths.kopiur] = renderKopiurPvc(spec.namespace, kopiur, conv);
     manifests[paths.kustomization] = renderAppKustomization(spec);
     manifests[paths.ks] = renderRepositoryKs(conv, source, where.dir, [...(storage ? [storage] : []), ...operators]);
     entries.push(`./${conv.folder}/ks.yaml`);
@@ -542,6 +563,8 @@ export function planInit(scan: RepoScan, c: Conventions, o: InitOptions): InitPl
   for (const [path, after] of Object.entries(manifests)) {
     changes.push({ path, before: readMaybe(scan.root, path), after, expected: expected[path] ?? after });
   }
+  // Instances that exist already (the repository's own, when adopted, and every enabled namespace's).
+  if (kopiur) changes.push(...kopiurInstanceChanges(scan, conv, instances, kopiur, true));
   registerInNamespaceFolder(
     scan,
     { namespace: conv.repositoryNamespace, nsDir, entries },
@@ -551,7 +574,7 @@ export function planInit(scan: RepoScan, c: Conventions, o: InitOptions): InitPl
   if (config) changes.push(config);
   if (mover === "kopiur") {
     notes.push(
-      `Kopiur mounts the PVC \`${conv.claimName}\` itself at spec.backend.filesystem.path (${repositoryPath(conv)}); its ClusterRepository has create: false, so it fails loudly rather than creating a second repository if it cannot open the existing one`,
+      `Kopiur mounts the PVC \`${kopiurClaimName(conv)}\` at spec.backend.filesystem.path (${moverMountPath(conv, "kopiur")}) and keeps the repository at its root: its PV is a ceph-csi static volume whose rootPath is the subvolume's path plus /${conv.repositoryDir} (${attribute(kopiur as RepositoryVolume, "rootPath")}), the directory the init Job writes as ${repositoryPath(conv)}; the ClusterRepository has create: false, so it fails loudly rather than creating a second repository if it cannot open that one`,
     );
   }
   return {

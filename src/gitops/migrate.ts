@@ -11,7 +11,7 @@
 import type { Conventions, Mover } from "../core/config.ts";
 import { allCentralPaths, type CentralSpec, kopiaPaths, renderCentral } from "../core/render/central.ts";
 import { usageError } from "../errors.ts";
-import { discoverSource } from "./discover.ts";
+import { discoverSource, findInstances, findRepositoryPv, volumeOf } from "./discover.ts";
 import {
   checkKubernetesVersion,
   configChange,
@@ -21,6 +21,7 @@ import {
   operatorKs,
   parseMover,
 } from "./init.ts";
+import { kopiurInstanceChanges, kopiurVolume } from "./kopiur.ts";
 import { type FileChange, type Plan, readMaybe } from "./plan.ts";
 import type { RepoScan } from "./scan.ts";
 
@@ -28,6 +29,8 @@ export interface MigrateOptions {
   to: string;
   kubernetesVersion?: string;
   source?: string;
+  /** --to kopiur on a shared-handle volume: the subvolume's path (gitops/kopiur.ts). */
+  subvolumePath?: string;
 }
 
 export interface MigratePlan {
@@ -109,6 +112,18 @@ export function planMigrate(scan: RepoScan, c: Conventions, o: MigrateOptions): 
       if (before === null && after === null) continue;
       changes.push({ path, before, after, expected: expected[path] ?? null });
       if (after !== null) manifests[path] = after;
+    }
+    // Kopiur's movers get a PV whose root is the repository directory, next to the PVC every namespace has:
+    // new names, so no bound PV changes (spec.csi is immutable). Leaving Kopiur removes them again.
+    const instances = findInstances(scan, c);
+    if (to === "kopiur") {
+      const pv = findRepositoryPv(scan, c);
+      if (pv) {
+        const volume = kopiurVolume(scan, c, volumeOf(pv), o.subvolumePath);
+        changes.push(...kopiurInstanceChanges(scan, c, instances, volume, true));
+      }
+    } else if (from === "kopiur") {
+      changes.push(...kopiurInstanceChanges(scan, c, instances, undefined, false));
     }
     const config = configChange(scan.root, c, to, kubernetesVersion, undefined);
     if (config) changes.push(config);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { EXAMPLE, read, run, tempRepo, treeOf, writeFiles } from "../helpers.ts";
+import { KOPIUR_FLAGS } from "./util.ts";
 
 const KS = "kubernetes/apps/home/default/wiki/ks.yaml";
 const WIKI = `---
@@ -205,7 +206,7 @@ describe("app under Kopiur: regenerating clusterrepository.yaml is no hand edit"
         .replace("targetNamespace: default", "targetNamespace: media")
         .replace("home/default", "home/media"),
     });
-    return run(["migrate", "--to", "kopiur", "--repo", dir], { cwd: dir }).then((m) => {
+    return run(["migrate", "--to", "kopiur", "--repo", dir, ...KOPIUR_FLAGS], { cwd: dir }).then((m) => {
       assert.equal(m.code, 0, m.err);
       return dir;
     });

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { removeEntry } from "../../src/gitops/kustomize-edit.ts";
 import { EXAMPLE, read, run, tempRepo, treeOf, writeFiles } from "../helpers.ts";
-import { FRESH_FLAGS, freshRepo, golden, HANDLE, init, KOPIUR_ROOT_GAP, lint } from "./util.ts";
+import { FRESH_FLAGS, freshRepo, golden, HANDLE, init, KOPIUR_FLAGS, lint } from "./util.ts";
 
 const NS_DIR = "kubernetes/apps/system/volsync-system";
 const CENTRAL = [
@@ -104,7 +104,7 @@ describe("init on a repository without the shared repository (golden files)", ()
     ["volsync-0.16-k8s-1.34", ["--mover", "volsync-0.16", "--kubernetes-version", "1.34"]],
     ["volsync-0.16-k8s-1.36", ["--mover", "volsync-0.16", "--kubernetes-version", "1.36"]],
     ["volsync-0.17", ["--mover", "volsync-0.17"]],
-    ["kopiur", ["--mover", "kopiur"]],
+    ["kopiur", ["--mover", "kopiur", ...KOPIUR_FLAGS]],
   ];
   for (const [name, args] of cases) {
     it(`${name}`, async () => {
@@ -119,8 +119,9 @@ describe("init on a repository without the shared repository (golden files)", ()
 
   it("volsync-0.17 and kopiur output does not depend on the Kubernetes version", async () => {
     for (const mover of ["volsync-0.17", "kopiur"]) {
-      const a = await init(freshRepo(), ["--mover", mover, "--kubernetes-version", "1.30", ...FRESH_FLAGS]);
-      const b = await init(freshRepo(), ["--mover", mover, "--kubernetes-version", "1.36", ...FRESH_FLAGS]);
+      const more = mover === "kopiur" ? KOPIUR_FLAGS : [];
+      const a = await init(freshRepo(), ["--mover", mover, "--kubernetes-version", "1.30", ...FRESH_FLAGS, ...more]);
+      const b = await init(freshRepo(), ["--mover", mover, "--kubernetes-version", "1.36", ...FRESH_FLAGS, ...more]);
       assert.deepEqual(a, b, mover);
     }
   });
@@ -490,8 +491,8 @@ spec:
       assert.equal(app.code, 0, app.err);
       const l = await lint(dir);
       assert.deepEqual(
-        l.findings.filter((f) => f.severity !== "info").map((f) => `${f.rule ?? f.id} ${f.file}`),
-        mover === "kopiur" ? [KOPIUR_ROOT_GAP] : [],
+        l.findings.filter((f) => f.severity !== "info").map((f) => `${f.rule ?? f.id} ${f.file}: ${f.what}`),
+        [],
         l.text,
       );
       const before = treeOf(dir);

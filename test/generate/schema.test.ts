@@ -16,7 +16,7 @@ import { Namespace } from "kubernetes-models/v1/Namespace";
 import { PersistentVolume } from "kubernetes-models/v1/PersistentVolume";
 import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
 import { kubectlPath } from "../helpers.ts";
-import { FRESH_FLAGS, freshRepo, init, kustomize } from "./util.ts";
+import { FRESH_FLAGS, freshRepo, init, KOPIUR_FLAGS, kustomize } from "./util.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // A small structural validator: type, required, closed properties, enums, items.
@@ -406,7 +406,7 @@ const MOVER_CASES: [string, string[]][] = [
   ["volsync-0.16 on 1.34", ["--mover", "volsync-0.16", "--kubernetes-version", "1.34"]],
   ["volsync-0.16 on 1.36", ["--mover", "volsync-0.16", "--kubernetes-version", "1.36"]],
   ["volsync-0.17", ["--mover", "volsync-0.17"]],
-  ["kopiur", ["--mover", "kopiur"]],
+  ["kopiur", ["--mover", "kopiur", ...KOPIUR_FLAGS]],
 ];
 
 describe("generated objects validate against their schemas", () => {

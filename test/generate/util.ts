@@ -117,11 +117,12 @@ export interface LintCount {
 }
 
 /**
- * The one finding lint keeps for kopiashare's own Kopiur setup: Kopiur keeps the repository at the root of
- * the PVC it mounts, while the init Job keeps it in `repository/` (issue 12 asks for a volume whose root is
- * that directory; until then Kopiur cannot open it, and lint says so). Rule and file, as `${rule} ${file}`.
+ * The shared subvolume's path (`ceph fs subvolume getpath backups csi-vol-<uuid of HANDLE> csi`): Kopiur's PVs on
+ * a shared-handle repository are static volumes at this path plus /repository (--subvolume-path).
  */
-export const KOPIUR_ROOT_GAP = "path/mismatch kubernetes/apps/system/volsync-system/kopia/app/clusterrepository.yaml";
+export const SUBVOLUME_PATH =
+  "/volumes/csi/csi-vol-841e604c-1dd5-4a09-8763-84e672d78c4e/0f5a1c2e-7d3b-4e8a-9c61-2b4d8e0f1a37";
+export const KOPIUR_FLAGS = ["--subvolume-path", SUBVOLUME_PATH];
 
 /** Runs `kopiashare lint` on dir and counts errors and warnings (JSON output when it has one). */
 export async function lint(dir: string): Promise<LintCount> {

@@ -1023,4 +1023,85 @@ spec:
   it("an init Job that keeps it at the volume's root: nothing", async () => {
     assert.deepEqual(ofRule(await lint(repo(files("filesystem:///repository"))), "path/mismatch"), []);
   });
+
+  // The repository PV (PVC kopia) and Kopiur's own PV, whose root is a directory of the same subvolume.
+  const UUID = "841e604c-1dd5-4a09-8763-84e672d78c4e";
+  const SUBVOLUME = `/volumes/csi/csi-vol-${UUID}/0f5a1c2e-7d3b-4e8a-9c61-2b4d8e0f1a37`;
+  const pv = (name: string, claim: string, csi: string) => `---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: ${name}
+spec:
+  capacity:
+    storage: 1Ti
+  accessModes: [ReadWriteMany]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  claimRef:
+    namespace: media
+    name: ${claim}
+  csi:
+    driver: cephfs.csi.ceph.com
+${csi}`;
+  const staticCsi = (name: string, rootPath: string) => `    volumeHandle: ${name}
+    volumeAttributes:
+      clusterID: rook-ceph
+      fsName: backups
+      staticVolume: "true"
+      rootPath: ${rootPath}
+`;
+  const handleCsi = `    volumeHandle: 0001-0009-rook-ceph-000000000000000b-${UUID}
+    volumeAttributes:
+      clusterID: rook-ceph
+      fsName: backups
+`;
+  const kopiurClaim = `---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: kopia-kopiur
+  namespace: media
+spec:
+  accessModes: [ReadWriteMany]
+  storageClassName: ""
+  volumeName: kopia-kopiur-media
+  resources:
+    requests:
+      storage: 1Ti
+`;
+  const onOwnPvc = ON_PVC.replace("name: kopia\n", "name: kopia-kopiur\n");
+  const withOwnPv = (repositoryCsi: string, kopiurRoot: string) => ({
+    "kopiur/clusterrepository.yaml": clusterRepository("nas", onOwnPvc),
+    "media/app.yaml":
+      kopiurApp("media", "app") +
+      pvcKopia("media") +
+      initJob("filesystem:///repository/repository") +
+      pv("kopia-repository-pv-media", "kopia", repositoryCsi) +
+      pv("kopia-kopiur-media", "kopia-kopiur", staticCsi("kopia-kopiur-media", kopiurRoot)) +
+      kopiurClaim,
+  });
+
+  it("Kopiur on a static PV whose rootPath is the static repository PV's plus /repository: one repository, nothing", async () => {
+    const r = await lint(repo(withOwnPv(staticCsi("kopia-repository-pv-media", "/v/kopia"), "/v/kopia/repository")));
+    assert.deepEqual(ofRule(r, "path/mismatch"), []);
+    assert.deepEqual(ofRule(r, "repository/no-maintenance"), []);
+  });
+
+  it("Kopiur on a static PV at the shared handle's subvolume path plus /repository: one repository, nothing", async () => {
+    const r = await lint(repo(withOwnPv(handleCsi, `${SUBVOLUME}/repository`)));
+    assert.deepEqual(ofRule(r, "path/mismatch"), []);
+  });
+
+  it("Kopiur on a static PV whose root is another directory of the subvolume: still the error, at its path", async () => {
+    for (const root of [`${SUBVOLUME}/kopiur`, SUBVOLUME]) {
+      const f = ofRule(await lint(repo(withOwnPv(handleCsi, root))), "path/mismatch");
+      assert.deepEqual(
+        f.map((x) => `${x.subject} ${x.file}`),
+        ["ClusterRepository nas kopiur/clusterrepository.yaml"],
+        root,
+      );
+      assert.match(f[0]?.what ?? "", /Kopiur mounts PVC kopia-kopiur at \/repository/);
+    }
+  });
 });

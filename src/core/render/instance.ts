@@ -2,7 +2,7 @@
  * The per-namespace instance: the seed's pvc.yaml (PV + PVC), app/kustomization.yaml and ks.yaml,
  * byte for byte, with two documented additions: PV claimRef (unless disabled) and the discovered sourceRef.
  */
-import { type Conventions, ksName, pvName } from "../config.ts";
+import { type Conventions, kopiurClaimName, ksName, pvName } from "../config.ts";
 import { labelValue } from "../names.ts";
 import type { RepositoryVolume, SourceRef } from "../topology.ts";
 import { SCHEMA, scalar, schemaLine } from "../yaml-text.ts";
@@ -14,6 +14,8 @@ export interface InstanceSpec {
   volume: RepositoryVolume;
   source: SourceRef;
   conventions: Conventions;
+  /** Kopiur: the static volume whose root is the repository directory (kopiur-pvc.yaml); none otherwise. */
+  kopiurVolume?: RepositoryVolume | undefined;
 }
 
 export interface InstanceFiles {
@@ -22,7 +24,37 @@ export interface InstanceFiles {
 }
 
 export function instancePaths(dir: string) {
-  return { pvc: `${dir}/app/pvc.yaml`, kustomization: `${dir}/app/kustomization.yaml`, ks: `${dir}/ks.yaml` };
+  return {
+    pvc: `${dir}/app/pvc.yaml`,
+    kopiur: `${dir}/app/${KOPIUR_PVC_FILE}`,
+    kustomization: `${dir}/app/kustomization.yaml`,
+    ks: `${dir}/ks.yaml`,
+  };
+}
+
+/** The instance file with Kopiur's PV and PVC, and its entry in app/kustomization.yaml. */
+export const KOPIUR_PVC_FILE = "kopiur-pvc.yaml";
+export const KOPIUR_PVC_ENTRY = `./${KOPIUR_PVC_FILE}`;
+
+/**
+ * Kopiur's PV + PVC of a namespace (config.ts kopiurClaimName): the seed's pair rendered with Kopiur's names
+ * on `volume`, a static volume whose rootPath is the subvolume's path plus /repositoryDir.
+ */
+export function renderKopiurPvc(namespace: string, volume: RepositoryVolume, c: Conventions): string {
+  const claim = kopiurClaimName(c);
+  const pair = renderPvc({
+    namespace,
+    dir: "",
+    volume,
+    source: { kind: "GitRepository", name: "", namespace: "" },
+    conventions: { ...c, claimName: claim, pvPrefix: `${claim}-` },
+  });
+  return [
+    "---",
+    "# Kopiur keeps the repository at the root of the PVC it mounts: this PV's root is the repository",
+    `# directory itself (rootPath = the subvolume's path + /${c.repositoryDir}), the directory the PVC \`${c.claimName}\` sees as ${c.repositoryDir}/.`,
+    pair.replace(/^---\n/, ""),
+  ].join("\n");
 }
 
 export function renderPvc(spec: InstanceSpec): string {
@@ -144,7 +176,7 @@ export function renderKustomization(resources: string[], namespace?: string): st
 }
 
 export function renderAppKustomization(spec: InstanceSpec): string {
-  return renderKustomization(["./pvc.yaml"], spec.namespace);
+  return renderKustomization(["./pvc.yaml", ...(spec.kopiurVolume ? [KOPIUR_PVC_ENTRY] : [])], spec.namespace);
 }
 
 /** A Flux Kustomization as kopiashare writes every one of them (per-namespace instances and the central ones). */
@@ -229,5 +261,10 @@ export function renderNamespace(ns: string): string {
 
 export function renderInstance(spec: InstanceSpec): InstanceFiles {
   const p = instancePaths(spec.dir);
-  return { [p.pvc]: renderPvc(spec), [p.kustomization]: renderAppKustomization(spec), [p.ks]: renderKs(spec) };
+  return {
+    [p.pvc]: renderPvc(spec),
+    ...(spec.kopiurVolume ? { [p.kopiur]: renderKopiurPvc(spec.namespace, spec.kopiurVolume, spec.conventions) } : {}),
+    [p.kustomization]: renderAppKustomization(spec),
+    [p.ks]: renderKs(spec),
+  };
 }

@@ -3,7 +3,7 @@
  * volsync-0.16: a MutatingAdmissionPolicy (+ Binding) in the API version the cluster serves;
  * volsync-0.17: `moverVolumes` lines; kopiur: a ClusterRepository on the PVC.
  */
-import { type Conventions, moverMountPath, moverRepositoryPath, moverVolumeName } from "../config.ts";
+import { type Conventions, kopiurClaimName, moverMountPath, moverVolumeName } from "../config.ts";
 import { parseKubeVersion } from "../names.ts";
 import { scalar, schemaLine } from "../yaml-text.ts";
 
@@ -139,8 +139,9 @@ export function renderClusterRepository(c: Conventions, allowedNamespaces: strin
   return [
     "---",
     "# The shared Kopia repository for Kopiur. Movers run in each app's namespace and mount that",
-    `# namespace's PVC \`${c.claimName}\` at ${moverMountPath(c, "kopiur")}; allowedNamespaces lists the enabled namespaces.`,
-    "# create: false, the init Job creates the repository; Kopiur must never create a second one.",
+    `# namespace's PVC \`${kopiurClaimName(c)}\` at ${moverMountPath(c, "kopiur")}: its PV's root is the repository directory`,
+    `# (${c.repositoryDir}/ of the subvolume), where Kopiur looks for it. allowedNamespaces lists the enabled namespaces.`,
+    "# create: false, the init Job created the repository; Kopiur must never create a second one.",
     schemaLine("https://kubernetes-schemas.pages.dev/kopiur.home-operations.com/clusterrepository_v1alpha1.json"),
     `apiVersion: ${KOPIUR_API}`,
     "kind: ClusterRepository",
@@ -149,10 +150,10 @@ export function renderClusterRepository(c: Conventions, allowedNamespaces: strin
     "spec:",
     "  backend:",
     "    filesystem:",
-    `      path: ${scalar(moverRepositoryPath(c, "kopiur"))}`,
+    `      path: ${scalar(moverMountPath(c, "kopiur"))}`,
     "      volume:",
     "        pvc:",
-    `          name: ${scalar(c.claimName)}`,
+    `          name: ${scalar(kopiurClaimName(c))}`,
     "  encryption:",
     "    passwordSecretRef:",
     `      name: ${CENTRAL_SECRET}`,

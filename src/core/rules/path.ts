@@ -3,10 +3,12 @@
  * it. Applies to filesystem repositories on a PVC or an inline NFS volume (core/transport.ts); object
  * stores name no path.
  */
+
+import { kopiurClaimName } from "../config.ts";
 import { filesystemPath, moverSecretName, repositoryOfMover, repositoryOfSecret } from "../consumers.ts";
 import { isKopiur, type ModelObject, objectsOf, str } from "../model.ts";
 import { normalizeAbs, onVolume } from "../pods.ts";
-import { type MoverMount, mountHolding, reachesOf, volumeKey } from "../transport.ts";
+import { type MoverMount, mountHolding, onRepositoryVolume, reachesOf, volumeKey } from "../transport.ts";
 import {
   type At,
   atKey,
@@ -70,7 +72,10 @@ export function repositoryPlaces(ctx: RuleContext): Place[] {
   const places: Place[] = [];
   // doc -> "keys\0abs\0dir" -> place; the inner key is built only once per document copy shape.
   const byDoc = new Map<object, Map<string, Place>>();
-  const add = (p: Omit<Place, "users" | "userCount">, user?: User) => {
+  const add = (given: Omit<Place, "users" | "userCount">, user?: User) => {
+    // A claim whose PV mounts a directory of the repository's volume (Kopiur's): places on it are that directory.
+    const on = onRepositoryVolume(model, given.storage, given.dir);
+    const p = on.storage === given.storage ? given : { ...given, storage: on.storage, dir: on.dir };
     let inner = byDoc.get(p.at.doc);
     if (!inner) {
       inner = new Map();
@@ -121,13 +126,22 @@ export function repositoryPlaces(ctx: RuleContext): Place[] {
       const path = str(o.body, "spec", "backend", "filesystem", "path");
       const r = reachesOf(model, o)[0];
       if (path === undefined || !r?.mount || r.dir === undefined || !r.resolved) continue;
+      const mounted =
+        r.mount.claimName !== undefined
+          ? `PVC ${r.mount.claimName}`
+          : r.mount.nfs
+            ? `NFS ${r.mount.nfs.server}:${r.mount.nfs.path}`
+            : r.storage;
+      // The mount's own volume; add() moves it onto the repository's volume when its PV's root is a directory of it.
+      const own =
+        r.mount.claimName !== undefined ? volumeKey({ type: "pvc", claimName: r.mount.claimName }) : r.storage;
       add({
         at: { doc: o.doc, keys: ["spec", "backend", "filesystem", "path"] },
         subject: `${kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name}`,
         abs: path,
         dir: "",
-        how: `Kopiur mounts ${r.storage.replace(/^pvc:\/\//, "PVC ").replace(/^nfs:\/\//, "NFS ")} at ${path} and keeps the repository at its root`,
-        storage: r.storage,
+        how: `Kopiur mounts ${mounted} at ${path} and keeps the repository at its root`,
+        storage: own,
         kopiur: true,
       });
     }
@@ -216,7 +230,7 @@ export const mismatch: Rule = {
             p.userCount > 0 ? `${p.subject} (used by ${usedBy(p)})` : p.subject,
             `"${p.abs}" is ${show(p.dir)} (${p.how}), but ${agreeing.length} other place${agreeing.length === 1 ? "" : "s"} use ${show(expected)}${example ? ` (e.g. ${example.file}:${example.line})` : ""}`,
             p.kopiur
-              ? `Kopiur cannot use a subdirectory of what it mounts: give its movers a volume whose root is ${show(expected)} (a static PV whose rootPath is the subvolume's path plus /${expected}), or keep the repository at the volume's root for every writer`
+              ? `Kopiur cannot use a subdirectory of what it mounts: give its movers a volume whose root is ${show(expected)} (a static PV whose rootPath is the subvolume's path plus /${expected}: \`kopiashare init --mover kopiur\` and \`migrate --to kopiur\` write one per namespace, PVC ${kopiurClaimName(ctx.conventions)}), or keep the repository at the volume's root for every writer`
               : p.dir === undefined
                 ? `use a path under the mount point (${mountOf}), i.e. the directory ${show(expected)}`
                 : expected === ""

@@ -17,7 +17,7 @@ import {
   str,
 } from "../model.ts";
 import { containersOf, type Mount, mountsOf, normalizeAbs, onVolume, type PodView, workloads } from "../pods.ts";
-import { reachesOf, repositoryKey, type Volume, volumeKey, volumeOfSource } from "../transport.ts";
+import { onRepositoryVolume, reachesOf, repositoryKey, type Volume, volumeKey, volumeOfSource } from "../transport.ts";
 
 export type { AdmissionWiring, MoverMount } from "../transport.ts";
 // The wiring is resolved once, in core/transport.ts; the rules read it from here.
@@ -238,7 +238,8 @@ export function writerRepository(
   model: RepoModel,
   w: Writer,
 ): { storage: string; repository: string; dir: string | undefined } {
-  const storage = volumeKey(w.volume);
+  const own = volumeKey(w.volume);
+  const storage = onRepositoryVolume(model, own, undefined).storage;
   const paths: string[] = [];
   const env = envRepository(w.container);
   if (env) {
@@ -254,7 +255,7 @@ export function writerRepository(
   for (const a of pathArgs(w.container)) paths.push(a.value);
   for (const abs of paths) {
     if (abs.includes("${")) continue;
-    const dir = onVolume(abs, w.mounts);
+    const dir = onRepositoryVolume(model, own, onVolume(abs, w.mounts)).dir;
     if (dir !== undefined) return { storage, repository: repositoryKey(storage, dir), dir };
   }
   return { storage, repository: storage, dir: undefined };
