@@ -1,11 +1,10 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
-import { repositoryPath } from "../core/config.ts";
-import type { CheckReport, CheckResult, Status } from "../core/doctor.ts";
+import type { CheckReport, Status } from "../core/doctor.ts";
 import type { Observed } from "../core/live.ts";
+import type { ProbeResult, ProbeRun } from "../core/probe.ts";
 import { EXIT_INTERRUPTED, EXIT_PROBLEM, EXIT_UNCHECKED, usageError } from "../errors.ts";
 import { parseDuration } from "../kube/duration.ts";
-import type { ProbeResult, ProbeRun } from "../kube/probe.ts";
 import type { Colors } from "../output/colors.ts";
 import {
   allNamespacesOption,
@@ -84,16 +83,8 @@ neither PVs nor PVCs may be listed). The probe deletes its Jobs when done, on fa
         const reports = runDoctor(observed, conventions, { namespaces: scope, now: new Date() });
         let probe: ProbeRun | undefined;
         if (opts.probe) {
+          const { probeReport, probeTargets } = await import("../core/probe.ts");
           const targets = probeTargets(observed, conventions.claimName, scope);
-          const skipped = targets.skipped.map(
-            (s): CheckResult => ({
-              check: "permission-probe",
-              status: "warn",
-              subject: s.namespace,
-              what: `not probed: ${s.reason}`,
-              fix: `kopiashare doctor -n ${s.namespace}`,
-            }),
-          );
           const ac = new AbortController();
           const onSignal = () => ac.abort(new Error("interrupted"));
           process.once("SIGINT", onSignal);
@@ -119,24 +110,7 @@ neither PVs nor PVCs may be listed). The probe deletes its Jobs when done, on fa
             process.off("SIGINT", onSignal);
             process.off("SIGTERM", onSignal);
           }
-          const results = [...(probe?.results ?? []).map(probeResult(repositoryPath(conventions))), ...skipped];
-          if (results.length === 0) {
-            results.push({
-              check: "permission-probe",
-              status: "warn",
-              subject: "cluster",
-              what: `not probed: no namespace has a PVC ${conventions.claimName}`,
-            });
-          }
-          reports.push({
-            id: "permission-probe",
-            title: `UID ${uid} / GID ${gid} can write ${repositoryPath(conventions)}`,
-            status: results.reduce<Status>(
-              (a, r) => (r.status === "fail" || a === "fail" ? "fail" : r.status === "warn" ? "warn" : a),
-              "pass",
-            ),
-            results,
-          });
+          reports.push(probeReport(probe?.results ?? [], targets.skipped, { uid, gid, conventions }));
         }
         const s = summary(reports);
         // Forbidden everywhere that matters (neither PVs nor PVCs readable) and nothing failed: the
@@ -188,39 +162,6 @@ neither PVs nor PVCs may be listed). The probe deletes its Jobs when done, on fa
       }),
     );
 }
-
-function probeTargets(
-  o: Observed,
-  claim: string,
-  scope: string[] | undefined,
-): { probe: string[]; skipped: { namespace: string; reason: string }[] } {
-  const namespaces = scope ?? [...new Set(o.pvcs.filter((p) => p.name === claim).map((p) => p.namespace))].sort();
-  const probe: string[] = [];
-  const skipped: { namespace: string; reason: string }[] = [];
-  for (const ns of namespaces) {
-    const pvc = o.pvcs.find((p) => p.namespace === ns && p.name === claim);
-    if (!pvc) skipped.push({ namespace: ns, reason: `no PVC ${claim} in ${ns}` });
-    else if (pvc.phase !== "Bound")
-      skipped.push({ namespace: ns, reason: `PVC ${ns}/${claim} is ${pvc.phase || "not bound"}` });
-    else probe.push(ns);
-  }
-  return { probe, skipped };
-}
-
-const probeResult =
-  (dir: string) =>
-  (r: ProbeResult): CheckResult => ({
-    check: "permission-probe",
-    status: r.status === "pass" ? "pass" : r.status === "aborted" ? "warn" : "fail",
-    subject: r.namespace,
-    what: `${r.namespace}: ${r.what}`,
-    ...(r.status === "fail"
-      ? {
-          why: `movers run as UID ${r.uid} and must create, read and delete files in ${dir}; otherwise backups fail with "permission denied"`,
-        }
-      : {}),
-    ...(r.fix ? { fix: r.fix } : {}),
-  });
 
 /** A spinner on a TTY stderr; plain lines (one per finished namespace) otherwise. */
 function progressReporter(ctx: Ctx, label: string) {
