@@ -1,11 +1,8 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
-import type { CheckReport, Status } from "../core/doctor.ts";
-import type { Observed } from "../core/live.ts";
 import type { ProbeResult, ProbeRun } from "../core/probe.ts";
 import { EXIT_INTERRUPTED, EXIT_PROBLEM, EXIT_UNCHECKED, usageError } from "../errors.ts";
 import { parseDuration } from "../kube/duration.ts";
-import type { Colors } from "../output/colors.ts";
 import {
   allNamespacesOption,
   checkKubeFlags,
@@ -14,6 +11,7 @@ import {
   kubeconfigOption,
   liveConventions,
   liveOutputOption,
+  liveSink,
   namespaceOption,
   requestTimeoutOption,
   retryBudgetOption,
@@ -121,30 +119,10 @@ neither PVs nor PVCs may be listed). The probe deletes its Jobs when done, on fa
         if (s.fail > 0) ctx.exitCode = EXIT_PROBLEM;
         else if (blind) ctx.exitCode = EXIT_UNCHECKED;
         if (probe?.aborted) ctx.exitCode = EXIT_INTERRUPTED;
-        if (opts.output === "json") {
-          ctx.io.stdout.write(
-            `${JSON.stringify(
-              {
-                server: observed.server,
-                version: observed.version?.gitVersion,
-                namespaces: scope ?? "all",
-                checks: reports,
-                summary: s,
-                probe: probe && {
-                  runId: probe.runId,
-                  deleted: probe.deleted,
-                  leftovers: probe.leftovers,
-                  aborted: probe.aborted,
-                },
-                requests: kube.stats.requests,
-              },
-              null,
-              2,
-            )}\n`,
-          );
-        } else {
-          printDoctor(ctx, observed, reports, s, kube.stats.requests);
-        }
+        const { renderDoctorJson, renderDoctorText } = await import("../output/checks.ts");
+        const run = { observed, scope, reports, summary: s, probe, requests: kube.stats.requests };
+        if (opts.output === "json") ctx.io.stdout.write(renderDoctorJson(run));
+        else renderDoctorText(liveSink(ctx), run);
         if (ctx.exitCode === EXIT_UNCHECKED) {
           ctx.say(
             `could not check: neither PVs nor PVCs ${conventions.claimName} may be listed (${observed.denied
@@ -190,41 +168,4 @@ function progressReporter(ctx: Ctx, label: string) {
       }
     },
   };
-}
-
-const BADGE: Record<Status, (c: Colors) => string> = {
-  pass: (c) => c.green("PASS"),
-  skip: (c) => c.dim("SKIP"),
-  warn: (c) => c.yellow("WARN"),
-  fail: (c) => c.red("FAIL"),
-};
-
-function printDoctor(ctx: Ctx, o: Observed, reports: CheckReport[], s: Record<Status, number>, requests: number): void {
-  const c = ctx.colors("stdout");
-  const out = ctx.io.stdout;
-  ctx.say(
-    `doctor: ${o.server}${o.version ? ` (Kubernetes ${o.version.gitVersion})` : ""}${o.namespace ? `, namespace ${o.namespace}` : ""}, ${requests} API request(s)`,
-  );
-  const w = Math.max(...reports.map((r) => r.id.length));
-  for (const r of reports) {
-    const problems = r.results.filter((x) => x.status !== "pass");
-    // A pass, or a skip with one reason, is one line: what was seen, or why the check could not look.
-    const oneLine = problems.length === 0 || (r.status === "skip" && r.results.length === 1);
-    const head = oneLine ? (r.results[0]?.what ?? r.title) : r.title;
-    out.write(`${BADGE[r.status](c)}  ${r.id.padEnd(w)}  ${head}\n`);
-    const shown = oneLine ? [] : r.id === "permission-probe" ? r.results : problems;
-    for (const x of shown) {
-      const mark = { pass: c.green("✓"), skip: c.dim("-"), warn: c.yellow("!"), fail: c.red("✗") }[x.status];
-      out.write(`      ${mark} ${x.what}\n`);
-      if (x.why) out.write(`        ${c.dim("why:")} ${x.why}\n`);
-      if (x.fix) {
-        const [first, ...rest] = x.fix.split("\n");
-        out.write(`        ${c.dim("fix:")} ${first}\n`);
-        for (const l of rest) out.write(`             ${l}\n`);
-      }
-    }
-  }
-  out.write(
-    `\n${reports.length} checks: ${s.pass} passed, ${s.warn} warning(s), ${s.fail} failed${s.skip ? `, ${s.skip} skipped` : ""}\n`,
-  );
 }
