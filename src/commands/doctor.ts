@@ -54,10 +54,12 @@ Examples:
   kopiashare doctor --probe --uid 568 --gid 568 --timeout 5m
   kopiashare doctor -o json | jq '.checks[] | select(.status != "pass")'
 
-Checks (stable ids; docs/commands.md#doctor explains each): repository-pv, reclaim-retain, volume-style,
-same-subvolume, server-version, backup-crds, repository-maintenance, kopiur-repository, admission-policy, consumers-without-pvc, pv-missing,
-pv-bound-elsewhere, pv-released, pv-mismatch, pvc-bound, pv-claimref, privileged-movers, stale-backups,
-and with --probe: permission-probe. A check the cluster refuses to let us read is a warning; one whose
+Checks (stable ids, group/name; docs/commands.md#doctor explains each and lists their former flat ids):
+repository/pv, volume/reclaim-retain, volume/style, volume/same-subvolume, volume/server-version,
+cluster/backup-crds, repository/maintenance, kopiur/repository-ready, admission/policy,
+delivery/consumers-without-pvc, pv/missing, pv/bound-elsewhere, pv/released-stale-claim, pv/mismatch,
+pvc/bound, pv/claim-ref, permissions/privileged-movers, backups/stale,
+and with --probe: permissions/probe. A check the cluster refuses to let us read is a warning; one whose
 API the cluster does not serve (or with nothing to look at) is skipped with the reason.
 Exit 1 when a check fails; 3 when the cluster could not be checked (unreachable, 401, timed out, or
 neither PVs nor PVCs may be listed). The probe deletes its Jobs when done, on failure and on Ctrl-C.`,

@@ -180,9 +180,9 @@ export function probeReport(
     });
   }
   return {
-    id: PROBE_CHECK.id,
+    id: PROBE_CHECK.meta.id,
     title: `UID ${o.uid} / GID ${o.gid} can write ${dir}`,
     status: worst(findings.map((f) => f.status)),
-    results: findings.map((f) => ({ check: PROBE_CHECK.id, ...f })),
+    results: findings.map((f) => ({ check: PROBE_CHECK.meta.id, ...f })),
   };
 }

@@ -56,7 +56,7 @@ export function renderDoctorText(sink: LiveSink, d: DoctorRun): void {
     const oneLine = problems.length === 0 || (r.status === "skip" && r.results.length === 1);
     const head = oneLine ? (r.results[0]?.what ?? r.title) : r.title;
     sink.out(`${BADGE[r.status](c)}  ${r.id.padEnd(w)}  ${head}\n`);
-    const shown = oneLine ? [] : r.id === PROBE_CHECK.id ? r.results : problems;
+    const shown = oneLine ? [] : r.id === PROBE_CHECK.meta.id ? r.results : problems;
     for (const x of shown) {
       const mark = { pass: c.green("✓"), skip: c.dim("-"), warn: c.yellow("!"), fail: c.red("✗") }[x.status];
       sink.out(`      ${mark} ${x.what}\n`);
