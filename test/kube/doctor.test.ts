@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { CHECK_IDS, CHECKS } from "../../src/core/doctor.ts";
+import { CHECK_IDS, CHECKS, PROBE_CHECK } from "../../src/core/doctor.ts";
 import { ROOT } from "../helpers.ts";
 import type { SimOptions } from "../kube-sim/index.ts";
 import {
@@ -672,6 +672,37 @@ describe("doctor checks", () => {
     const docs = readFileSync(path.join(ROOT, "docs", "commands.md"), "utf8");
     const section = docs.slice(docs.indexOf("## doctor"), docs.indexOf("\n## ", docs.indexOf("## doctor") + 3));
     for (const id of [...CHECK_IDS, "permissions/probe"]) assert.match(section, new RegExp(`\\| \`${id}\` \\|`), id);
+  });
+
+  it("each check has lint's shape: a grouped id group/name, a title, why it matters, and the flat id it replaced", () => {
+    const metas = [...CHECKS, PROBE_CHECK].map((c) => c.meta);
+    for (const m of metas) {
+      assert.match(m.id, /^[a-z]+\/[a-z-]+$/, m.id);
+      assert.ok(m.title && m.why, `${m.id}: title and why`);
+    }
+    // The rename is documented and scripts may have been written against the former ids: pin it.
+    assert.deepEqual(Object.fromEntries(metas.map((m) => [m.formerly, m.id])), {
+      "repository-pv": "repository/pv",
+      "reclaim-retain": "volume/reclaim-retain",
+      "volume-style": "volume/style",
+      "same-subvolume": "volume/same-subvolume",
+      "server-version": "volume/server-version",
+      "backup-crds": "cluster/backup-crds",
+      "repository-maintenance": "repository/maintenance",
+      "kopiur-repository": "kopiur/repository-ready",
+      "admission-policy": "admission/policy",
+      "consumers-without-pvc": "delivery/consumers-without-pvc",
+      "pv-missing": "pv/missing",
+      "pv-bound-elsewhere": "pv/bound-elsewhere",
+      "pv-released": "pv/released-stale-claim",
+      "pv-mismatch": "pv/mismatch",
+      "pvc-bound": "pvc/bound",
+      "pv-claimref": "pv/claim-ref",
+      "privileged-movers": "permissions/privileged-movers",
+      "stale-backups": "backups/stale",
+      "permission-probe": "permissions/probe",
+    });
+    assert.equal(new Set(metas.map((m) => m.id)).size, metas.length, "ids are unique");
   });
 
   it("each check's row in docs/commands.md says what the check's doc says", () => {
