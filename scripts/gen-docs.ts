@@ -5,7 +5,8 @@
  * and every rule id must have exactly one `## <id>` section (and every such section a rule).
  *
  * It also writes the doctor checks table of docs/commands.md (between the doctor-checks markers) from the
- * check registry (CHECKS in src/core/doctor.ts, plus `--probe`'s check).
+ * check registry (CHECKS in src/core/doctor.ts, plus `--probe`'s check), and the table of the checks'
+ * former flat ids (between the doctor-renames markers).
  *
  *   npm run docs              # rewrite the table in docs/rules.md
  *   npm run docs -- --check   # exit 1 when docs/rules.md is not what this would write
@@ -22,6 +23,8 @@ export const TABLE_END = "<!-- rules-table:end -->";
 export const COMMANDS_MD = path.resolve(import.meta.dirname, "..", "docs", "commands.md");
 export const CHECKS_START = "<!-- doctor-checks:start -->";
 export const CHECKS_END = "<!-- doctor-checks:end -->";
+export const RENAMES_START = "<!-- doctor-renames:start -->";
+export const RENAMES_END = "<!-- doctor-renames:end -->";
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\s*\n\s*/g, " ");
 
@@ -53,33 +56,40 @@ export function generate(text: string, rules: readonly Rule[] = RULES): string {
   return between(text, "docs/rules.md", TABLE_START, TABLE_END, rulesTable(rules));
 }
 
+type DocCheck = Pick<CheckDef, "meta" | "doc" | "lint">;
+const ALL_CHECKS: readonly DocCheck[] = [...CHECKS, PROBE_CHECK];
+
 /** The doctor checks table of docs/commands.md: every check of the registry, then `--probe`'s. */
-export function checksTable(
-  checks: readonly Pick<CheckDef, "id" | "doc" | "lint">[] = [...CHECKS, PROBE_CHECK],
-): string {
+export function checksTable(checks: readonly DocCheck[] = ALL_CHECKS): string {
   const rows = checks.map((c) => {
     const lint = (c.lint ?? []).map((id) => `[\`${id}\`](rules.md#${ruleAnchor(id)})`).join(", ") || "—";
-    return `| \`${c.id}\` | ${[c.doc.checks, c.doc.warn, c.doc.fail, c.doc.fix].map(cell).join(" | ")} | ${lint} |`;
+    const cells = [c.doc.checks, c.meta.why, c.doc.warn, c.doc.fail, c.doc.fix].map(cell);
+    return `| \`${c.meta.id}\` | ${cells.join(" | ")} | ${lint} |`;
   });
   return [
-    "| id | what it checks | Warn when | Fail when | fix | lint rule |",
-    "|---|---|---|---|---|---|",
+    "| id | what it checks | why it matters | Warn when | Fail when | fix | lint rule |",
+    "|---|---|---|---|---|---|---|",
     ...rows,
   ].join("\n");
 }
 
+/** The former flat id of every check and its grouped id, in registry order. */
+export function renamesTable(checks: readonly DocCheck[] = ALL_CHECKS): string {
+  const rows = checks.map((c) => `| \`${c.meta.formerly}\` | \`${c.meta.id}\` |`);
+  return ["| before | now |", "|---|---|", ...rows].join("\n");
+}
+
 /** Doctor checks (ids) that look for the problem of each lint rule, from the checks' `lint` lists. */
-export function checksByRule(
-  checks: readonly Pick<CheckDef, "id" | "lint">[] = [...CHECKS, PROBE_CHECK],
-): Map<string, string[]> {
+export function checksByRule(checks: readonly DocCheck[] = ALL_CHECKS): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const c of checks) for (const id of c.lint ?? []) out.set(id, [...(out.get(id) ?? []), c.id]);
+  for (const c of checks) for (const id of c.lint ?? []) out.set(id, [...(out.get(id) ?? []), c.meta.id]);
   return out;
 }
 
-/** docs/commands.md with its doctor checks table generated from the registry. */
+/** docs/commands.md with its doctor checks table and the table of former ids generated from the registry. */
 export function generateCommands(text: string): string {
-  return between(text, "docs/commands.md", CHECKS_START, CHECKS_END, checksTable());
+  const checks = between(text, "docs/commands.md", CHECKS_START, CHECKS_END, checksTable());
+  return between(checks, "docs/commands.md", RENAMES_START, RENAMES_END, renamesTable());
 }
 
 /** Rule ids of the `## <group>/<name>` headings, in document order (headings in code blocks excluded). */
@@ -121,14 +131,14 @@ if (import.meta.filename === process.argv[1]) {
   if (check) {
     if (want !== text) process.stderr.write("docs/rules.md: the rules table is out of date: npm run docs\n");
     if (wantCommands !== commands)
-      process.stderr.write("docs/commands.md: the doctor checks table is out of date: npm run docs\n");
+      process.stderr.write("docs/commands.md: the doctor checks tables are out of date: npm run docs\n");
     process.exitCode = want !== text || wantCommands !== commands || problems.length ? 1 : 0;
   } else {
     if (want !== text) writeFileSync(RULES_MD, want);
     if (wantCommands !== commands) writeFileSync(COMMANDS_MD, wantCommands);
     process.stdout.write(`docs/rules.md: rules table ${want === text ? "up to date" : "written"}\n`);
     process.stdout.write(
-      `docs/commands.md: doctor checks table ${wantCommands === commands ? "up to date" : "written"}\n`,
+      `docs/commands.md: doctor checks tables ${wantCommands === commands ? "up to date" : "written"}\n`,
     );
     process.exitCode = problems.length ? 1 : 0;
   }

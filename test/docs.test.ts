@@ -60,8 +60,8 @@ describe("docs/commands.md", () => {
   it("has the doctor checks table the check registry generates (npm run docs), one row per check and --probe's", () => {
     const text = readFileSync(COMMANDS_MD, "utf8");
     assert.equal(text, generateCommands(text), "docs/commands.md is out of date: run npm run docs");
-    const ids = [...checksTable().matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]);
-    assert.deepEqual(ids, [...CHECK_IDS, "permission-probe"]);
+    const ids = [...checksTable().matchAll(/^\| `([a-z-]+\/[a-z-]+)` \|/gm)].map((m) => m[1]);
+    assert.deepEqual(ids, [...CHECK_IDS, "permissions/probe"]);
   });
 
   it("every lint rule a doctor check points at exists, and rules.md points back (one list, both tables)", () => {
@@ -69,11 +69,11 @@ describe("docs/commands.md", () => {
     for (const [rule, checks] of checksByRule()) assert.ok(known.has(rule), `${checks.join(", ")} point at ${rule}`);
     assert.match(
       readFileSync(RULES_MD, "utf8"),
-      /\| \[`delivery\/no-claim`\]\(#deliveryno-claim\) \|.*\[`consumers-without-pvc`\]\(commands\.md#doctor\) \|/,
+      /\| \[`delivery\/no-claim`\]\(#deliveryno-claim\) \|.*\[`delivery\/consumers-without-pvc`\]\(commands\.md#doctor\) \|/,
     );
     assert.match(
       checksTable(),
-      /^\| `consumers-without-pvc` \|.*\[`delivery\/no-claim`\]\(rules\.md#deliveryno-claim\) \|$/m,
+      /^\| `delivery\/consumers-without-pvc` \|.*\[`delivery\/no-claim`\]\(rules\.md#deliveryno-claim\) \|$/m,
     );
   });
 });
@@ -83,12 +83,12 @@ describe("scripts/gen-docs.ts", () => {
     assert.equal(
       rulesTable(
         [fake("volume/reclaim-policy", "warning for static PVs"), fake("input/skipped")],
-        new Map([["volume/reclaim-policy", ["reclaim-retain"]]]),
+        new Map([["volume/reclaim-policy", ["volume/reclaim-retain"]]]),
       ),
       [
         "| id | severity | transports | checks | doctor check |",
         "|---|---|---|---|---|",
-        "| [`volume/reclaim-policy`](#volumereclaim-policy) | error (warning for static PVs) | pvc | a \\| b | [`reclaim-retain`](commands.md#doctor) |",
+        "| [`volume/reclaim-policy`](#volumereclaim-policy) | error (warning for static PVs) | pvc | a \\| b | [`volume/reclaim-retain`](commands.md#doctor) |",
         "| [`input/skipped`](#inputskipped) | error | pvc | a \\| b | — |",
       ].join("\n"),
     );

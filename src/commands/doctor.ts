@@ -1,12 +1,8 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
-import { repositoryPath } from "../core/config.ts";
-import type { CheckReport, CheckResult, Status } from "../core/doctor.ts";
-import type { Observed } from "../core/live.ts";
+import type { ProbeResult, ProbeRun } from "../core/probe.ts";
 import { EXIT_INTERRUPTED, EXIT_PROBLEM, EXIT_UNCHECKED, usageError } from "../errors.ts";
 import { parseDuration } from "../kube/duration.ts";
-import type { ProbeResult, ProbeRun } from "../kube/probe.ts";
-import type { Colors } from "../output/colors.ts";
 import {
   allNamespacesOption,
   checkKubeFlags,
@@ -15,6 +11,7 @@ import {
   kubeconfigOption,
   liveConventions,
   liveOutputOption,
+  liveSink,
   namespaceOption,
   requestTimeoutOption,
   retryBudgetOption,
@@ -57,10 +54,12 @@ Examples:
   kopiashare doctor --probe --uid 568 --gid 568 --timeout 5m
   kopiashare doctor -o json | jq '.checks[] | select(.status != "pass")'
 
-Checks (stable ids; docs/commands.md#doctor explains each): repository-pv, reclaim-retain, volume-style,
-same-subvolume, server-version, backup-crds, repository-maintenance, kopiur-repository, admission-policy, consumers-without-pvc, pv-missing,
-pv-bound-elsewhere, pv-released, pv-mismatch, pvc-bound, pv-claimref, privileged-movers, stale-backups,
-and with --probe: permission-probe. A check the cluster refuses to let us read is a warning; one whose
+Checks (stable ids, group/name; docs/commands.md#doctor explains each and lists their former flat ids):
+repository/pv, volume/reclaim-retain, volume/style, volume/same-subvolume, volume/server-version,
+cluster/backup-crds, repository/maintenance, kopiur/repository-ready, admission/policy,
+delivery/consumers-without-pvc, pv/missing, pv/bound-elsewhere, pv/released-stale-claim, pv/mismatch,
+pvc/bound, pv/claim-ref, permissions/privileged-movers, backups/stale,
+and with --probe: permissions/probe. A check the cluster refuses to let us read is a warning; one whose
 API the cluster does not serve (or with nothing to look at) is skipped with the reason.
 Exit 1 when a check fails; 3 when the cluster could not be checked (unreachable, 401, timed out, or
 neither PVs nor PVCs may be listed). The probe deletes its Jobs when done, on failure and on Ctrl-C.`,
@@ -84,16 +83,8 @@ neither PVs nor PVCs may be listed). The probe deletes its Jobs when done, on fa
         const reports = runDoctor(observed, conventions, { namespaces: scope, now: new Date() });
         let probe: ProbeRun | undefined;
         if (opts.probe) {
+          const { probeReport, probeTargets } = await import("../core/probe.ts");
           const targets = probeTargets(observed, conventions.claimName, scope);
-          const skipped = targets.skipped.map(
-            (s): CheckResult => ({
-              check: "permission-probe",
-              status: "warn",
-              subject: s.namespace,
-              what: `not probed: ${s.reason}`,
-              fix: `kopiashare doctor -n ${s.namespace}`,
-            }),
-          );
           const ac = new AbortController();
           const onSignal = () => ac.abort(new Error("interrupted"));
           process.once("SIGINT", onSignal);
@@ -119,24 +110,7 @@ neither PVs nor PVCs may be listed). The probe deletes its Jobs when done, on fa
             process.off("SIGINT", onSignal);
             process.off("SIGTERM", onSignal);
           }
-          const results = [...(probe?.results ?? []).map(probeResult(repositoryPath(conventions))), ...skipped];
-          if (results.length === 0) {
-            results.push({
-              check: "permission-probe",
-              status: "warn",
-              subject: "cluster",
-              what: `not probed: no namespace has a PVC ${conventions.claimName}`,
-            });
-          }
-          reports.push({
-            id: "permission-probe",
-            title: `UID ${uid} / GID ${gid} can write ${repositoryPath(conventions)}`,
-            status: results.reduce<Status>(
-              (a, r) => (r.status === "fail" || a === "fail" ? "fail" : r.status === "warn" ? "warn" : a),
-              "pass",
-            ),
-            results,
-          });
+          reports.push(probeReport(probe?.results ?? [], targets.skipped, { uid, gid, conventions }));
         }
         const s = summary(reports);
         // Forbidden everywhere that matters (neither PVs nor PVCs readable) and nothing failed: the
@@ -147,30 +121,10 @@ neither PVs nor PVCs may be listed). The probe deletes its Jobs when done, on fa
         if (s.fail > 0) ctx.exitCode = EXIT_PROBLEM;
         else if (blind) ctx.exitCode = EXIT_UNCHECKED;
         if (probe?.aborted) ctx.exitCode = EXIT_INTERRUPTED;
-        if (opts.output === "json") {
-          ctx.io.stdout.write(
-            `${JSON.stringify(
-              {
-                server: observed.server,
-                version: observed.version?.gitVersion,
-                namespaces: scope ?? "all",
-                checks: reports,
-                summary: s,
-                probe: probe && {
-                  runId: probe.runId,
-                  deleted: probe.deleted,
-                  leftovers: probe.leftovers,
-                  aborted: probe.aborted,
-                },
-                requests: kube.stats.requests,
-              },
-              null,
-              2,
-            )}\n`,
-          );
-        } else {
-          printDoctor(ctx, observed, reports, s, kube.stats.requests);
-        }
+        const { renderDoctorJson, renderDoctorText } = await import("../output/checks.ts");
+        const run = { observed, scope, reports, summary: s, probe, requests: kube.stats.requests };
+        if (opts.output === "json") ctx.io.stdout.write(renderDoctorJson(run));
+        else renderDoctorText(liveSink(ctx), run);
         if (ctx.exitCode === EXIT_UNCHECKED) {
           ctx.say(
             `could not check: neither PVs nor PVCs ${conventions.claimName} may be listed (${observed.denied
@@ -188,39 +142,6 @@ neither PVs nor PVCs may be listed). The probe deletes its Jobs when done, on fa
       }),
     );
 }
-
-function probeTargets(
-  o: Observed,
-  claim: string,
-  scope: string[] | undefined,
-): { probe: string[]; skipped: { namespace: string; reason: string }[] } {
-  const namespaces = scope ?? [...new Set(o.pvcs.filter((p) => p.name === claim).map((p) => p.namespace))].sort();
-  const probe: string[] = [];
-  const skipped: { namespace: string; reason: string }[] = [];
-  for (const ns of namespaces) {
-    const pvc = o.pvcs.find((p) => p.namespace === ns && p.name === claim);
-    if (!pvc) skipped.push({ namespace: ns, reason: `no PVC ${claim} in ${ns}` });
-    else if (pvc.phase !== "Bound")
-      skipped.push({ namespace: ns, reason: `PVC ${ns}/${claim} is ${pvc.phase || "not bound"}` });
-    else probe.push(ns);
-  }
-  return { probe, skipped };
-}
-
-const probeResult =
-  (dir: string) =>
-  (r: ProbeResult): CheckResult => ({
-    check: "permission-probe",
-    status: r.status === "pass" ? "pass" : r.status === "aborted" ? "warn" : "fail",
-    subject: r.namespace,
-    what: `${r.namespace}: ${r.what}`,
-    ...(r.status === "fail"
-      ? {
-          why: `movers run as UID ${r.uid} and must create, read and delete files in ${dir}; otherwise backups fail with "permission denied"`,
-        }
-      : {}),
-    ...(r.fix ? { fix: r.fix } : {}),
-  });
 
 /** A spinner on a TTY stderr; plain lines (one per finished namespace) otherwise. */
 function progressReporter(ctx: Ctx, label: string) {
@@ -249,41 +170,4 @@ function progressReporter(ctx: Ctx, label: string) {
       }
     },
   };
-}
-
-const BADGE: Record<Status, (c: Colors) => string> = {
-  pass: (c) => c.green("PASS"),
-  skip: (c) => c.dim("SKIP"),
-  warn: (c) => c.yellow("WARN"),
-  fail: (c) => c.red("FAIL"),
-};
-
-function printDoctor(ctx: Ctx, o: Observed, reports: CheckReport[], s: Record<Status, number>, requests: number): void {
-  const c = ctx.colors("stdout");
-  const out = ctx.io.stdout;
-  ctx.say(
-    `doctor: ${o.server}${o.version ? ` (Kubernetes ${o.version.gitVersion})` : ""}${o.namespace ? `, namespace ${o.namespace}` : ""}, ${requests} API request(s)`,
-  );
-  const w = Math.max(...reports.map((r) => r.id.length));
-  for (const r of reports) {
-    const problems = r.results.filter((x) => x.status !== "pass");
-    // A pass, or a skip with one reason, is one line: what was seen, or why the check could not look.
-    const oneLine = problems.length === 0 || (r.status === "skip" && r.results.length === 1);
-    const head = oneLine ? (r.results[0]?.what ?? r.title) : r.title;
-    out.write(`${BADGE[r.status](c)}  ${r.id.padEnd(w)}  ${head}\n`);
-    const shown = oneLine ? [] : r.id === "permission-probe" ? r.results : problems;
-    for (const x of shown) {
-      const mark = { pass: c.green("✓"), skip: c.dim("-"), warn: c.yellow("!"), fail: c.red("✗") }[x.status];
-      out.write(`      ${mark} ${x.what}\n`);
-      if (x.why) out.write(`        ${c.dim("why:")} ${x.why}\n`);
-      if (x.fix) {
-        const [first, ...rest] = x.fix.split("\n");
-        out.write(`        ${c.dim("fix:")} ${first}\n`);
-        for (const l of rest) out.write(`             ${l}\n`);
-      }
-    }
-  }
-  out.write(
-    `\n${reports.length} checks: ${s.pass} passed, ${s.warn} warning(s), ${s.fail} failed${s.skip ? `, ${s.skip} skipped` : ""}\n`,
-  );
 }

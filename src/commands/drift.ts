@@ -1,6 +1,5 @@
 import { Command } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
-import type { DriftReport } from "../core/drift.ts";
 import { CliError, EXIT_PROBLEM, EXIT_UNCHECKED } from "../errors.ts";
 import {
   allNamespacesOption,
@@ -9,11 +8,11 @@ import {
   contextOption,
   kubeconfigOption,
   liveOutputOption,
+  liveSink,
   namespaceOption,
   requestTimeoutOption,
   retryBudgetOption,
   scopeOf,
-  table,
   withKube,
 } from "./kube-common.ts";
 import { loadRepo, repoOption } from "./shared.ts";
@@ -64,35 +63,9 @@ checked (unreachable, 401, timed out, listing PVs or PVCs forbidden), 2 on a usa
         if (denied) throw new CliError(`could not check: ${permissionText(denied)}`, EXIT_UNCHECKED);
         const report = computeDrift(desired, observed, conventions, scope);
         if (report.drift) ctx.exitCode = EXIT_PROBLEM;
-        if (opts.output === "json") {
-          ctx.io.stdout.write(`${JSON.stringify({ repo: scan.root, server: observed.server, ...report }, null, 2)}\n`);
-          return;
-        }
-        printDrift(ctx, report, scan.root, observed.server);
+        const { renderDriftJson, renderDriftText } = await import("../output/checks.ts");
+        if (opts.output === "json") ctx.io.stdout.write(renderDriftJson(report, scan.root, observed.server));
+        else renderDriftText(liveSink(ctx), report, scan.root, observed.server);
       }),
     );
-}
-
-function printDrift(ctx: Ctx, r: DriftReport, root: string, server: string): void {
-  const c = ctx.colors("stdout");
-  ctx.say(
-    `drift: repo ${root} (${r.repoNamespaces.length} namespace(s)) vs ${server} (${r.clusterNamespaces.length} namespace(s))`,
-  );
-  if (!r.drift) {
-    ctx.io.stdout.write("no drift: the cluster has exactly the PVs and PVCs the repo declares\n");
-    return;
-  }
-  const label = (ch: string) =>
-    ch === "not-in-repo" ? c.yellow(ch) : ch === "missing-in-cluster" ? c.red(ch) : c.red(ch);
-  const rows = r.items.map((i) => [
-    i.namespace || "-",
-    i.kind === "PersistentVolume" ? `pv/${i.name}` : `pvc/${i.name}`,
-    label(i.change),
-    i.field ? `${i.field}: repo ${i.repo} ≠ cluster ${i.cluster}` : (i.where ?? ""),
-  ]);
-  ctx.io.stdout.write(table(["NAMESPACE", "OBJECT", "DRIFT", "DETAIL"], rows));
-  ctx.io.stdout.write("\nfixes:\n");
-  for (const i of r.items)
-    ctx.io.stdout.write(`  ${i.kind === "PersistentVolume" ? "pv" : "pvc"}/${i.name}: ${i.fix}\n`);
-  ctx.say(`${r.items.length} difference(s)`);
 }

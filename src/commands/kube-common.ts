@@ -1,7 +1,7 @@
 /**
  * What the live-cluster verbs (verify, doctor, drift) share: the kubectl-style flags and their
  * validation, a lazy connection (src/kube/client.ts is imported only inside actions, so --help and a
- * usage error never load the client), the conventions, error translation and a small table printer.
+ * usage error never load the client), the conventions and error translation.
  * The only src/kube module imported at load time is duration.ts, which is pure.
  */
 import path from "node:path";
@@ -13,6 +13,7 @@ import { findRepoRoot, loadConventions } from "../gitops/repo.ts";
 import type { Kube } from "../kube/client.ts";
 import { parseDuration } from "../kube/duration.ts";
 import type { KubeReader } from "../kube/http.ts";
+import type { LiveSink } from "../output/checks.ts";
 
 export const kubeconfigOption = () =>
   new Option("--kubeconfig <file>", "kubeconfig file (default: KUBECONFIG, else ~/.kube/config, else in-cluster)");
@@ -171,17 +172,12 @@ export function scopeOf(opts: { namespace?: string; allNamespaces?: boolean }): 
   return opts.namespace ? [opts.namespace] : undefined;
 }
 
-// ANSI-aware table, kubectl style: upper-case headers, columns separated by three spaces.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI colour codes
-const ANSI = /\x1b\[[0-9;]*m/g;
-const width = (s: string) => [...s.replace(ANSI, "")].length;
-
-export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ""))));
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : cell + " ".repeat((widths[i] ?? 0) - width(cell))))
-      .join("   ")
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n") + "\n";
+/** Where output/checks.ts writes a live report: stdout, stderr lines, and each stream's colours. */
+export function liveSink(ctx: Ctx): LiveSink {
+  return {
+    out: (s) => ctx.io.stdout.write(s),
+    say: (line) => ctx.say(line),
+    colors: ctx.colors("stdout"),
+    errColors: ctx.colors("stderr"),
+  };
 }

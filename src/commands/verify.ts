@@ -1,6 +1,5 @@
 import { Command } from "@commander-js/extra-typings";
 import type { Ctx } from "../cli.ts";
-import type { VerifyReport } from "../core/live.ts";
 import { CliError, EXIT_PROBLEM, EXIT_UNCHECKED } from "../errors.ts";
 import {
   allNamespacesOption,
@@ -10,11 +9,11 @@ import {
   kubeconfigOption,
   liveConventions,
   liveOutputOption,
+  liveSink,
   namespaceOption,
   requestTimeoutOption,
   retryBudgetOption,
   scopeOf,
-  table,
   withKube,
 } from "./kube-common.ts";
 import { repoOption } from "./shared.ts";
@@ -72,54 +71,9 @@ allowed namespaces are in scope too), whatever the number of namespaces. Exit 1 
         }
         const report = verify(observed, conventions, scope);
         if (!report.healthy || report.namespaces.length === 0) ctx.exitCode = EXIT_PROBLEM;
-        if (opts.output === "json") {
-          ctx.io.stdout.write(`${JSON.stringify({ ...report, requests: kube.stats.requests }, null, 2)}\n`);
-          return;
-        }
-        printVerify(ctx, report, kube.stats.requests);
+        const { renderVerifyJson, renderVerifyText } = await import("../output/checks.ts");
+        if (opts.output === "json") ctx.io.stdout.write(renderVerifyJson(report, kube.stats.requests));
+        else renderVerifyText(liveSink(ctx), report, kube.stats.requests);
       }),
     );
-}
-
-function printVerify(ctx: Ctx, r: VerifyReport, requests: number): void {
-  const c = ctx.colors("stdout");
-  const ok = (v: boolean | undefined) => (v === undefined ? "-" : v ? c.green("✓") : c.red("✗"));
-  const repo = r.repository;
-  ctx.say(
-    `repository: ${repo.pv ? `PV ${repo.pv}` : repo.origin}${
-      repo.style === "static"
-        ? `, rootPath ${repo.rootPath ?? "?"}`
-        : repo.volumeHandle
-          ? `, handle ${repo.volumeHandle}`
-          : ""
-    } (${r.server}, ${requests} API request(s))`,
-  );
-  if (r.namespaces.length === 0) {
-    ctx.say("no namespace has a PVC kopia or a kopia-repository-pv-* PV: nothing to verify");
-    return;
-  }
-  const e = ctx.colors("stderr");
-  const rows = r.namespaces.map((n) => {
-    const phase = n.pvc?.phase || "?";
-    const pvc = n.pvc ? `${n.pvc.name} (${n.pvc.phase === "Bound" ? phase : c.red(phase)})` : c.red("missing");
-    const reserved =
-      n.reserved === undefined ? "-" : n.reserved ? c.green("✓") : c.red(n.reservedFor ? `✗ ${n.reservedFor}` : "✗");
-    return [
-      n.healthy ? n.namespace : c.red(n.namespace),
-      pvc,
-      n.pv ? n.pv.name : n.pvName ? c.red(`${n.pvName} (missing)`) : "-",
-      n.pv ? (n.pv.phase === "Bound" ? n.pv.phase : c.red(n.pv.phase || "?")) : "-",
-      ok(n.volumeMatches),
-      n.pv ? (n.pv.reclaimPolicy === "Retain" ? n.pv.reclaimPolicy : c.red(n.pv.reclaimPolicy)) : "-",
-      reserved,
-    ];
-  });
-  ctx.io.stdout.write(table(["NAMESPACE", "PVC", "PV", "PV PHASE", "VOLUME", "RECLAIM", "RESERVED"], rows));
-  const bad = r.namespaces.filter((n) => !n.healthy);
-  for (const n of bad) ctx.say(`${e.red("✗")} ${n.namespace}: ${n.problems.join("; ")}`);
-  ctx.say(
-    bad.length === 0
-      ? `${r.namespaces.length} namespace(s) healthy`
-      : `${bad.length} of ${r.namespaces.length} namespace(s) unhealthy: run \`kopiashare doctor${bad.length === 1 ? ` -n ${bad[0]?.namespace}` : ""}\` for the cause and the fix`,
-  );
 }

@@ -1,6 +1,7 @@
 /**
- * `doctor`: a closed list of checks over the observed topology, each with a stable id. Every check
- * returns Pass, Warn or Fail results with what was found, why it matters and the exact fix.
+ * `doctor`: a closed list of checks over the observed topology, shaped like lint's rules: each has a
+ * `meta` (a stable grouped id `group/name`, a title, why it matters) and returns Pass, Warn or Fail
+ * findings with what was found, why it matters and the exact fix; the runner stamps each with the id.
  * A check whose input the server refused (401/403) is a Warn naming the missing permission.
  * Pure: no I/O; `now` is passed in.
  */
@@ -89,9 +90,24 @@ interface Env {
   opts: DoctorOptions;
 }
 
-export interface CheckDef {
+/**
+ * A check's identity, shaped like lint's RuleMeta (core/rules/types.ts): a grouped id, one line, and why
+ * it matters. Groups mirror lint's rule groups where the subject is the same (volume/, repository/,
+ * admission/, delivery/, permissions/); pv/ and pvc/ are the live objects the binding checks look at.
+ */
+export interface CheckMeta {
+  /** Stable id "group/name": `-o json`'s checks[].id and the row of docs/commands.md. */
   id: string;
+  /** The flat id the check had before ids were grouped (docs/commands.md lists the rename). */
+  formerly: string;
+  /** One line: what holds when the check passes. */
   title: string;
+  /** Why it matters. */
+  why: string;
+}
+
+export interface CheckDef {
+  meta: CheckMeta;
   /** For docs/commands.md: what it checks, when it warns, when it fails, the fix. */
   doc: { checks: string; warn: string; fail: string; fix: string };
   /** The lint rules that look for the same problem in the GitOps repository (docs link them both ways). */
@@ -197,13 +213,13 @@ function lastWarning(env: Env, ns: string): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Why a claim is Pending: one diagnosis per namespace, reported by exactly one check.
+// Why a claim is Pending: one diagnosis per namespace, reported by exactly one check (its kind is that check's id).
 
 type Diagnosis =
-  | { kind: "pv-missing"; pvc: LivePvc; pv: string }
-  | { kind: "pv-bound-elsewhere"; pvc: LivePvc; pv: LivePv; holder: string }
-  | { kind: "pv-released"; pvc: LivePvc; pv: LivePv }
-  | { kind: "pv-mismatch"; pvc: LivePvc; pv: LivePv; mismatches: ClaimMismatch[]; event: string | undefined }
+  | { kind: "pv/missing"; pvc: LivePvc; pv: string }
+  | { kind: "pv/bound-elsewhere"; pvc: LivePvc; pv: LivePv; holder: string }
+  | { kind: "pv/released-stale-claim"; pvc: LivePvc; pv: LivePv }
+  | { kind: "pv/mismatch"; pvc: LivePvc; pv: LivePv; mismatches: ClaimMismatch[]; event: string | undefined }
   | { kind: "other"; pvc: LivePvc; pv: LivePv | undefined; event: string | undefined };
 
 function diagnose(env: Env, ns: string): Diagnosis | undefined {
@@ -213,15 +229,15 @@ function diagnose(env: Env, ns: string): Diagnosis | undefined {
   const name = pvc.volumeName || pvName(c, ns);
   const pv = o.pvs.find((p) => p.name === name);
   const event = lastWarning(env, ns);
-  if (!pv) return pvc.volumeName ? { kind: "pv-missing", pvc, pv: name } : { kind: "other", pvc, pv: undefined, event };
+  if (!pv) return pvc.volumeName ? { kind: "pv/missing", pvc, pv: name } : { kind: "other", pvc, pv: undefined, event };
   const ref = pv.claimRef;
   if (ref && (ref.namespace !== ns || ref.name !== c.claimName)) {
-    return { kind: "pv-bound-elsewhere", pvc, pv, holder: `${ref.namespace}/${ref.name}` };
+    return { kind: "pv/bound-elsewhere", pvc, pv, holder: `${ref.namespace}/${ref.name}` };
   }
-  if (ref?.uid && ref.uid !== pvc.uid) return { kind: "pv-released", pvc, pv };
+  if (ref?.uid && ref.uid !== pvc.uid) return { kind: "pv/released-stale-claim", pvc, pv };
   const mm = claimMismatches(pvc, pv);
   if (mm.length > 0 || /VolumeMismatch/.test(event ?? "")) {
-    return { kind: "pv-mismatch", pvc, pv, mismatches: mm, event };
+    return { kind: "pv/mismatch", pvc, pv, mismatches: mm, event };
   }
   return { kind: "other", pvc, pv, event };
 }
@@ -249,7 +265,7 @@ function claimConsumers(env: Env): LiveConsumer[] {
   return kopiaConsumers(env).filter((x) => env.inScope(x.namespace) && x.claim !== undefined);
 }
 
-/** Namespaces privileged-movers reads: in scope, with a PVC kopia or a consumer, and listed. */
+/** Namespaces permissions/privileged-movers reads: in scope, with a PVC kopia or a consumer, and listed. */
 function relevantNamespaces(env: Env): string[] {
   const relevant = new Set([...env.scope, ...kopiaConsumers(env).map((x) => x.namespace)]);
   return env.o.namespaces.filter((n) => relevant.has(n.name) && env.inScope(n.name)).map((n) => n.name);
@@ -321,9 +337,13 @@ function relyOnAdmissionPolicy(env: Env): { relied: boolean; why: string } {
 
 export const CHECKS: readonly CheckDef[] = [
   {
-    id: "repository-pv",
+    meta: {
+      id: "repository/pv",
+      formerly: "repository-pv",
+      title: "the repository PV exists and is Retain",
+      why: "every namespace's PV copies the repository PV's volume: without it nothing says where the repository lives, and a repository PV that is not Retain can take the shared data with it",
+    },
     lint: ["volume/reclaim-policy"],
-    title: "the repository PV exists and is Retain",
     doc: {
       checks:
         "PV `<pvPrefix><repositoryNamespace>` (else the PV claimed by `<repositoryNamespace>/kopia`) exists and has `persistentVolumeReclaimPolicy: Retain`",
@@ -364,9 +384,13 @@ export const CHECKS: readonly CheckDef[] = [
       `PV ${repo.pv?.name} exists, reclaim ${repo.pv?.reclaimPolicy || "?"}, ${repo.identity ? identityText(repo.identity) : "no volume"}`,
   },
   {
-    id: "reclaim-retain",
+    meta: {
+      id: "volume/reclaim-retain",
+      formerly: "reclaim-retain",
+      title: "every namespace PV is Retain",
+      why: "deleting a shared-handle PV that is not Retain, or its claim, can make ceph-csi delete the whole shared subvolume",
+    },
     lint: ["volume/reclaim-policy"],
-    title: "every namespace PV is Retain",
     doc: {
       checks:
         "every kopia PV other than the repository PV has reclaim policy Retain (the same verdict as lint's `volume/reclaim-policy`)",
@@ -394,9 +418,13 @@ export const CHECKS: readonly CheckDef[] = [
     passText: (env) => `${pvsInScope(env).length} PV(s), all Retain`,
   },
   {
-    id: "volume-style",
+    meta: {
+      id: "volume/style",
+      formerly: "volume-style",
+      title: "every PV uses the same style (shared handle or static)",
+      why: "a static PV and a shared-handle PV of the same subvolume are staged differently by ceph-csi; a repository must use one style",
+    },
     lint: ["volume/mixed-style", "volume/static-layout"],
-    title: "every PV uses the same style (shared handle or static)",
     doc: {
       checks:
         'all kopia PVs use one style: the shared `volumeHandle`, or ceph-csi static volumes (`staticVolume: "true"` + `rootPath`)',
@@ -440,9 +468,13 @@ export const CHECKS: readonly CheckDef[] = [
     },
   },
   {
-    id: "same-subvolume",
+    meta: {
+      id: "volume/same-subvolume",
+      formerly: "same-subvolume",
+      title: "every PV points at the repository's subvolume",
+      why: "a PV that points elsewhere sends that namespace's backups to a separate repository nobody restores from",
+    },
     lint: ["volume/handle-mismatch", "volume/static-layout", "volume/attribute-mismatch"],
-    title: "every PV points at the repository's subvolume",
     doc: {
       checks:
         "each kopia PV has the repository PV's `volumeHandle` (shared style) or `rootPath`/`clusterID`/`fsName` (static style)",
@@ -468,14 +500,18 @@ export const CHECKS: readonly CheckDef[] = [
         });
     },
     skip: (env) =>
-      !env.repo.identity ? "no repository volume to compare with (no kopia PV; see repository-pv)" : noPvs(env),
+      !env.repo.identity ? "no repository volume to compare with (no kopia PV; see repository/pv)" : noPvs(env),
     passText: (env) =>
       `${pvsInScope(env).length} PV(s), each uses ${env.repo.identity ? identityText(env.repo.identity) : "?"}`,
   },
   {
-    id: "server-version",
+    meta: {
+      id: "volume/server-version",
+      formerly: "server-version",
+      title: "Kubernetes >= 1.24 when PVs share one handle",
+      why: "before 1.24 kubelet stages volumes by handle only: two PVs sharing one handle on one node break mounts",
+    },
     lint: ["volume/old-kubernetes"],
-    title: "Kubernetes >= 1.24 when PVs share one handle",
     doc: {
       checks: "the server version, when several PVs share one `volumeHandle`",
       warn: "the version could not be read",
@@ -517,8 +553,12 @@ export const CHECKS: readonly CheckDef[] = [
       }`,
   },
   {
-    id: "backup-crds",
-    title: "Volsync or Kopiur is installed",
+    meta: {
+      id: "cluster/backup-crds",
+      formerly: "backup-crds",
+      title: "Volsync or Kopiur is installed",
+      why: "without Volsync's or Kopiur's CRDs and controller nothing writes to the shared repository",
+    },
     doc: {
       checks: "API discovery serves `volsync.backube` (ReplicationSource, …) or `kopiur.home-operations.com`",
       warn: "discovery is forbidden",
@@ -548,9 +588,13 @@ export const CHECKS: readonly CheckDef[] = [
         .join(" and ") + " served",
   },
   {
-    id: "repository-maintenance",
+    meta: {
+      id: "repository/maintenance",
+      formerly: "repository-maintenance",
+      title: "the repository has maintenance",
+      why: "without maintenance the shared repository never frees expired snapshots and grows without bound for every namespace",
+    },
     lint: ["repository/no-maintenance"],
-    title: "the repository has maintenance",
     doc: {
       checks:
         "a Volsync `KopiaMaintenance` or a Kopiur `Maintenance` exists; discovery first says which of the two kinds the cluster serves (an older Volsync has no KopiaMaintenance)",
@@ -562,7 +606,7 @@ export const CHECKS: readonly CheckDef[] = [
     skip: (env) =>
       env.o.groups[VOLSYNC_GROUP] || env.o.groups[KOPIUR_GROUP]
         ? undefined
-        : `neither ${VOLSYNC_GROUP} nor ${KOPIUR_GROUP} is served (backup-crds reports it)`,
+        : `neither ${VOLSYNC_GROUP} nor ${KOPIUR_GROUP} is served (cluster/backup-crds reports it)`,
     run(env) {
       if (maintenances(env).length > 0) return [];
       if (env.o.namespace && env.o.namespace !== env.c.repositoryNamespace) {
@@ -603,9 +647,13 @@ export const CHECKS: readonly CheckDef[] = [
         .join(", "),
   },
   {
-    id: "kopiur-repository",
+    meta: {
+      id: "kopiur/repository-ready",
+      formerly: "kopiur-repository",
+      title: "Kopiur's repository on the claim is Ready, its movers use the repository UID",
+      why: "until Kopiur's repository is Ready nothing runs through it, and movers with another UID leave files the others cannot write",
+    },
     lint: ["delivery/not-allowed"],
-    title: "Kopiur's repository on the claim is Ready, its movers use the repository UID",
     doc: {
       checks:
         "each Kopiur `ClusterRepository` (and `Repository` in scope) whose filesystem backend is PVC `kopia`: its status conditions `Ready`, `Initializing`, `Stalled`, and the UID its movers run as (`spec.moverDefaults.securityContext.runAsUser`) against `uid` in kopiashare.yaml",
@@ -673,9 +721,13 @@ export const CHECKS: readonly CheckDef[] = [
         .join("; "),
   },
   {
-    id: "admission-policy",
+    meta: {
+      id: "admission/policy",
+      formerly: "admission-policy",
+      title: "the MutatingAdmissionPolicy API is served where movers rely on it",
+      why: "where movers get the repository from the admission policy, a missing API, policy or binding starts them without it and Kopia creates an empty repository inside the Job",
+    },
     lint: ["admission/api-version", "admission/no-binding"],
-    title: "the MutatingAdmissionPolicy API is served where movers rely on it",
     doc: {
       checks:
         "when movers get the repository from a MutatingAdmissionPolicy (Volsync fork <= 0.16: Volsync objects without `spec.kopia.moverVolumes`, or the repository's policy exists), discovery serves `mutatingadmissionpolicies` (v1, v1beta1 or v1alpha1) and the repository's policy has a binding. The repository's policy is `volsync-mover-repository`, or one whose mutations add a PVC volume named `repository` or mount claim `kopia`; other policies do not count",
@@ -745,9 +797,13 @@ export const CHECKS: readonly CheckDef[] = [
     },
   },
   {
-    id: "consumers-without-pvc",
+    meta: {
+      id: "delivery/consumers-without-pvc",
+      formerly: "consumers-without-pvc",
+      title: "every namespace with backups has the PVC",
+      why: "mover Jobs mount the PVC in their own namespace: without it every backup Job stays Pending",
+    },
     lint: ["delivery/no-claim"],
-    title: "every namespace with backups has the PVC",
     doc: {
       checks:
         "namespaces whose ReplicationSources/Destinations, KopiaMaintenances or Kopiur objects reach the repository through a PVC (lint's resolution: the volumes their mover Jobs are given, the Kopiur repository's backend) have that PVC",
@@ -796,9 +852,13 @@ export const CHECKS: readonly CheckDef[] = [
     },
   },
   {
-    id: "pv-missing",
+    meta: {
+      id: "pv/missing",
+      formerly: "pv-missing",
+      title: "the PV a pending PVC names exists",
+      why: "a claim waits for exactly the PV it names, and the PV controller records no event",
+    },
     lint: ["binding/unknown-volume"],
-    title: "the PV a pending PVC names exists",
     doc: {
       checks: "a PVC `kopia` that is not Bound names (`spec.volumeName`) a PV that exists",
       warn: "—",
@@ -807,7 +867,7 @@ export const CHECKS: readonly CheckDef[] = [
     },
     needs: ["persistentvolumeclaims", "persistentvolumes"],
     run(env) {
-      return diagnoses(env, "pv-missing").map((d) => ({
+      return diagnoses(env, "pv/missing").map((d) => ({
         status: "fail" as const,
         subject: d.pvc.namespace,
         what: `${pendingText(d.pvc)}: PV ${d.pv} does not exist`,
@@ -819,9 +879,13 @@ export const CHECKS: readonly CheckDef[] = [
     passText: (env) => `${pvcsSeen(env)}; none waits for a missing PV`,
   },
   {
-    id: "pv-bound-elsewhere",
+    meta: {
+      id: "pv/bound-elsewhere",
+      formerly: "pv-bound-elsewhere",
+      title: "no other claim took the PV",
+      why: "a PV binds one claim only: another claim, possibly another tenant, holds the shared backup volume",
+    },
     lint: ["binding/claim-ref-mismatch"],
-    title: "no other claim took the PV",
     doc: {
       checks: "the PV of a pending PVC `kopia` is not bound or reserved to another claim",
       warn: "—",
@@ -830,7 +894,7 @@ export const CHECKS: readonly CheckDef[] = [
     },
     needs: ["persistentvolumeclaims", "persistentvolumes"],
     run(env) {
-      return diagnoses(env, "pv-bound-elsewhere").map((d) => {
+      return diagnoses(env, "pv/bound-elsewhere").map((d) => {
         const [hns, hname] = d.holder.split("/") as [string, string];
         return {
           status: "fail" as const,
@@ -845,9 +909,13 @@ export const CHECKS: readonly CheckDef[] = [
     passText: (env) => `${pvcsSeen(env)}; none has its PV held by another claim`,
   },
   {
-    id: "pv-released",
+    meta: {
+      id: "pv/released-stale-claim",
+      formerly: "pv-released",
+      title: "no PV is Released with a stale claimRef.uid",
+      why: "a Retain PV keeps the deleted claim's uid: a recreated claim never binds until it is removed",
+    },
     lint: ["binding/stale-claim-ref"],
-    title: "no PV is Released with a stale claimRef.uid",
     doc: {
       checks:
         "the PV of a pending PVC `kopia` still names a deleted claim (`claimRef.uid`), i.e. the PVC was deleted and recreated",
@@ -857,7 +925,7 @@ export const CHECKS: readonly CheckDef[] = [
     },
     needs: ["persistentvolumeclaims", "persistentvolumes"],
     run(env) {
-      return diagnoses(env, "pv-released").map((d) => ({
+      return diagnoses(env, "pv/released-stale-claim").map((d) => ({
         status: "fail" as const,
         subject: d.pvc.namespace,
         what: `${pendingText(d.pvc)}: PV ${d.pv.name} is ${d.pv.phase || "not available"} and still names the deleted claim (claimRef.uid ${d.pv.claimRef?.uid}, the PVC's uid is ${d.pvc.uid})`,
@@ -869,9 +937,13 @@ export const CHECKS: readonly CheckDef[] = [
     passText: (env) => `${pvcsSeen(env)}; none waits for a PV Released with a stale claimRef.uid`,
   },
   {
-    id: "pv-mismatch",
+    meta: {
+      id: "pv/mismatch",
+      formerly: "pv-mismatch",
+      title: "PVC and PV agree on class, size and access modes",
+      why: "the binder only binds a claim to a PV with its class, at least its size and every access mode it asks for",
+    },
     lint: ["binding/mismatch", "binding/not-rwx"],
-    title: "PVC and PV agree on class, size and access modes",
     doc: {
       checks:
         "for a pending PVC `kopia`: storage class, requested size, access modes and volume mode against its PV, and the PVC's `VolumeMismatch` events",
@@ -881,7 +953,7 @@ export const CHECKS: readonly CheckDef[] = [
     },
     needs: ["persistentvolumeclaims", "persistentvolumes"],
     run(env) {
-      return diagnoses(env, "pv-mismatch").map((d) => {
+      return diagnoses(env, "pv/mismatch").map((d) => {
         const ns = d.pvc.namespace;
         const lines = d.mismatches.map((m) => m.text);
         const onlySize = d.mismatches.length === 1 && d.mismatches[0]?.field === "size";
@@ -901,8 +973,12 @@ export const CHECKS: readonly CheckDef[] = [
     passText: (env) => `${pvcsSeen(env)}; none mismatches its PV`,
   },
   {
-    id: "pvc-bound",
-    title: "every PVC kopia is Bound",
+    meta: {
+      id: "pvc/bound",
+      formerly: "pvc-bound",
+      title: "every PVC kopia is Bound",
+      why: "mover Jobs that mount a claim that is not Bound stay Pending: no backup or restore runs in that namespace",
+    },
     doc: {
       checks: "every PVC `kopia` is Bound",
       warn: "—",
@@ -944,9 +1020,13 @@ export const CHECKS: readonly CheckDef[] = [
     passText: (env) => `${pvcsInScope(env).length} PVC(s) ${env.c.claimName}, all Bound`,
   },
   {
-    id: "pv-claimref",
+    meta: {
+      id: "pv/claim-ref",
+      formerly: "pv-claimref",
+      title: "every PV is reserved for its claim",
+      why: "a PV without claimRef can be bound by any matching claim in any namespace, which then gets the shared backup volume",
+    },
     lint: ["binding/no-claim-ref"],
-    title: "every PV is reserved for its claim",
     doc: {
       checks: "every kopia PV has `spec.claimRef` (pre-bound, or bound)",
       warn: "a PV without claimRef: any claim with a matching class, size and access mode, in any namespace, can take it",
@@ -972,9 +1052,13 @@ export const CHECKS: readonly CheckDef[] = [
     passText: (env) => `${pvsInScope(env).length} PV(s), each reserved for its claim`,
   },
   {
-    id: "privileged-movers",
+    meta: {
+      id: "permissions/privileged-movers",
+      formerly: "privileged-movers",
+      title: "no namespace runs privileged movers",
+      why: "privileged movers run as root and leave repository files the other namespaces' movers cannot write",
+    },
     lint: ["permissions/privileged-movers"],
-    title: "no namespace runs privileged movers",
     doc: {
       checks: 'namespaces with backups lack the annotation `volsync.backube/privileged-movers: "true"`',
       warn: "listing namespaces is forbidden",
@@ -1003,8 +1087,12 @@ export const CHECKS: readonly CheckDef[] = [
     passText: (env) => `${relevantNamespaces(env).length} namespace(s) with backups, none runs privileged movers`,
   },
   {
-    id: "stale-backups",
-    title: "scheduled backups succeeded within twice their schedule",
+    meta: {
+      id: "backups/stale",
+      formerly: "stale-backups",
+      title: "scheduled backups succeeded within twice their schedule",
+      why: "a schedule that stopped succeeding fails silently: the newest snapshot gets older than two runs",
+    },
     doc: {
       checks:
         "each Kopia ReplicationSource with `spec.trigger.schedule` has `status.lastSyncTime`, and each Kopiur SnapshotSchedule (not suspended) `status.lastSuccessfulSchedule.at`, newer than twice the longest gap of its cron schedule",
@@ -1075,12 +1163,17 @@ export const CHECKS: readonly CheckDef[] = [
   },
 ];
 
-export const CHECK_IDS = CHECKS.map((c) => c.id);
+export const CHECK_IDS = CHECKS.map((c) => c.meta.id);
 
-/** `--probe` adds this check (it runs Jobs, so it lives in commands/doctor.ts); its row in the docs' table. */
-export const PROBE_CHECK: Pick<CheckDef, "id" | "doc" | "lint"> = {
+/** `--probe` adds this check (it runs Jobs: core/probe.ts judges them, kube/probe.ts runs them); its row in the docs' table. */
+export const PROBE_CHECK: Pick<CheckDef, "meta" | "doc" | "lint"> = {
+  meta: {
+    id: "permissions/probe",
+    formerly: "permission-probe",
+    title: "the mover UID/GID can create, read and delete files in the repository directory",
+    why: 'movers must create, read and delete files in the repository directory as their UID, or backups fail with "permission denied"',
+  },
   lint: ["permissions/uid-mismatch", "permissions/unset-uid"],
-  id: "permission-probe",
   doc: {
     checks:
       "only with `--probe`: a Job per namespace, running as `--uid`/`--gid`, creates, reads and deletes a file in `/repository/repository`",
@@ -1116,13 +1209,13 @@ export function runDoctor(o: Observed, c: Conventions, opts: DoctorOptions): Che
       results = denied.map((d) =>
         d.reason === "notfound"
           ? {
-              check: def.id,
+              check: def.meta.id,
               status: "skip" as const,
               subject: d.namespace ?? "cluster",
               what: `not checked: ${permissionText(d)}`,
             }
           : {
-              check: def.id,
+              check: def.meta.id,
               status: "warn" as const,
               subject: d.namespace ?? "cluster",
               what: `not checked: ${permissionText(d)}`,
@@ -1131,15 +1224,15 @@ export function runDoctor(o: Observed, c: Conventions, opts: DoctorOptions): Che
             },
       );
     } else if (skip) {
-      results = [{ check: def.id, status: "skip", subject: "cluster", what: `not checked: ${skip}` }];
+      results = [{ check: def.meta.id, status: "skip", subject: "cluster", what: `not checked: ${skip}` }];
     } else {
       // The one place a result gets its check's id: checks never repeat it.
-      results = def.run(env).map((r) => ({ check: def.id, ...r }));
+      results = def.run(env).map((r) => ({ check: def.meta.id, ...r }));
       if (results.length === 0) {
-        results = [{ check: def.id, status: "pass", subject: "cluster", what: def.passText(env) }];
+        results = [{ check: def.meta.id, status: "pass", subject: "cluster", what: def.passText(env) }];
       }
     }
-    return { id: def.id, title: def.title, status: worst(results.map((r) => r.status)), results };
+    return { id: def.meta.id, title: def.meta.title, status: worst(results.map((r) => r.status)), results };
   });
 }
 

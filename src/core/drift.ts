@@ -196,7 +196,7 @@ export function computeDrift(desired: DesiredPair[], o: Observed, c: Conventions
           want,
           have,
           have
-            ? `the PV is held by ${have}: see \`kopiashare doctor -n ${d.namespace}\` (check pv-bound-elsewhere)`
+            ? `the PV is held by ${have}: see \`kopiashare doctor -n ${d.namespace}\` (check pv/bound-elsewhere)`
             : `kubectl patch pv ${d.pv.name} --type merge -p '{"spec":{"claimRef":{"namespace":"${d.pv.claimRef.namespace}","name":"${d.pv.claimRef.name}"}}}'`,
         );
       }

@@ -3,10 +3,12 @@
  * runs as the mover UID/GID and creates, reads and deletes a file in the repository directory.
  * Everything it creates is labelled, bounded (activeDeadlineSeconds, ttlSecondsAfterFinished) and
  * deleted again with propagationPolicy Background: on success, on failure, on timeout and on abort.
+ * Only the API calls live here; reading a probe's log into a verdict is core/probe.ts.
  */
 import { randomBytes } from "node:crypto";
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { type Conventions, repositoryPath } from "../core/config.ts";
+import { type ProbeResult, type ProbeRun, probeFailure } from "../core/probe.ts";
 import { type Kube, sleep } from "./client.ts";
 import { KubeError } from "./errors.ts";
 
@@ -27,27 +29,6 @@ export interface ProbeOptions {
   /** Poll interval bounds (ms); polling starts fast and backs off. */
   pollMinMs?: number;
   pollMaxMs?: number;
-}
-
-export interface ProbeResult {
-  namespace: string;
-  job: string | undefined;
-  status: "pass" | "fail" | "aborted";
-  uid: number;
-  gid: number;
-  what: string;
-  fix?: string;
-  log?: string;
-}
-
-export interface ProbeRun {
-  runId: string;
-  results: ProbeResult[];
-  /** "<ns>/<job>" of every Job deleted afterwards. */
-  deleted: string[];
-  /** Jobs that could not be deleted (with the reason); should be empty. */
-  leftovers: string[];
-  aborted: boolean;
 }
 
 export function probeScript(c: Conventions): string {
@@ -115,73 +96,6 @@ function finished(job: V1Job): "succeeded" | "failed" | undefined {
   }
   if ((job.status?.failed ?? 0) > 0 || conds.some((x) => x.type === "Failed" && x.status === "True")) return "failed";
   return undefined;
-}
-
-/** A one-off root pod that mounts PVC `kopia` and runs `command` (a copy-pasteable kubectl run). */
-export function rootPodCommand(ns: string, c: Conventions, image: string, name: string, command: string[]): string {
-  const overrides = {
-    spec: {
-      securityContext: { runAsUser: 0 },
-      containers: [
-        {
-          name,
-          image,
-          command,
-          volumeMounts: [{ name: "repository", mountPath: c.mountPath }],
-        },
-      ],
-      volumes: [{ name: "repository", persistentVolumeClaim: { claimName: c.claimName } }],
-    },
-  };
-  return `kubectl -n ${ns} run ${name} --rm -i --restart=Never --image=${image} --overrides='${JSON.stringify(overrides)}'`;
-}
-
-export function chownCommand(ns: string, c: Conventions, uid: number, gid: number, image: string): string {
-  return rootPodCommand(ns, c, image, "kopiashare-chown", ["chown", "-R", `${uid}:${gid}`, repositoryPath(c)]);
-}
-
-/** Reads the probe's log into a verdict with the fix. */
-export function judge(
-  ns: string,
-  log: string,
-  o: Pick<ProbeOptions, "uid" | "gid" | "image" | "conventions">,
-): { what: string; fix: string } {
-  const c = o.conventions;
-  const dir = repositoryPath(c);
-  const owner = /owner of [^:]+: uid=(\d+)(?: gid=(\d+))?/.exec(log);
-  const ownerText = owner ? ` (it is owned by uid ${owner[1]}${owner[2] ? `, gid ${owner[2]}` : ""})` : "";
-  if (/^MISSING /m.test(log)) {
-    return {
-      what: `${dir} does not exist on the volume of PVC ${c.claimName}`,
-      fix: `initialise the repository once (the kopia init Job: kopia repository create filesystem --path=${dir}); to only create the directory: ${rootPodCommand(ns, c, o.image, "kopiashare-mkdir", ["sh", "-c", `mkdir -p ${dir} && chown ${o.uid}:${o.gid} ${dir}`])}`,
-    };
-  }
-  if (/permission denied|read-only file system|CANNOT-(CREATE|DELETE)/i.test(log)) {
-    const alt =
-      owner && owner[1] !== "0"
-        ? `or run every mover as the owner: moverSecurityContext {runAsUser: ${owner[1]}, runAsGroup: ${owner[2] ?? owner[1]}, fsGroup: ${owner[2] ?? owner[1]}, fsGroupChangePolicy: OnRootMismatch} on each ReplicationSource/Destination and KopiaMaintenance`
-        : `then keep every mover on UID ${o.uid}: moverSecurityContext {runAsUser: ${o.uid}, runAsGroup: ${o.gid}, fsGroup: ${o.gid}, fsGroupChangePolicy: OnRootMismatch}`;
-    return {
-      what: `UID ${o.uid} (GID ${o.gid}) cannot write ${dir}${ownerText}`,
-      fix: `${chownCommand(ns, c, o.uid, o.gid, o.image)}\n${alt}`,
-    };
-  }
-  if (/CANNOT-READ/.test(log)) {
-    return {
-      what: `UID ${o.uid} wrote a file in ${dir} but could not read it back`,
-      fix: `check the CephFS mount options and the directory's ACLs: kubectl -n ${ns} describe pvc ${c.claimName}`,
-    };
-  }
-  const last =
-    log
-      .trim()
-      .split("\n")
-      .filter((l) => l.trim())
-      .pop() ?? "no log";
-  return {
-    what: `the probe failed: ${last}`,
-    fix: `kubectl -n ${ns} describe pvc ${c.claimName}; kopiashare doctor -n ${ns}`,
-  };
 }
 
 function podProblem(pod: V1Pod | undefined): string {
@@ -282,13 +196,7 @@ export async function runProbe(kube: Kube, opts: ProbeOptions): Promise<ProbeRun
         }
         const log = await podLog(kube, ns, name);
         const deadlineHit = job.status?.conditions?.some((x) => x.reason === "DeadlineExceeded");
-        const v =
-          deadlineHit && !log
-            ? {
-                what: `the probe did not finish within ${opts.timeoutMs / 1000}s`,
-                fix: `kubectl -n ${ns} describe pvc ${c.claimName}`,
-              }
-            : judge(ns, log, opts);
+        const v = probeFailure(ns, log, deadlineHit === true, opts);
         done({ namespace: ns, job: name, status: "fail", ...base, what: v.what, fix: v.fix, log });
       }
       if (pending().length === 0) break;

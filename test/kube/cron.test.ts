@@ -1,4 +1,4 @@
-/** core/cron.ts: the longest gap between two runs of a Volsync schedule (for stale-backups). */
+/** core/cron.ts: the longest gap between two runs of a Volsync schedule (for backups/stale). */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { humanDuration, maxInterval, parseCron } from "../../src/core/cron.ts";

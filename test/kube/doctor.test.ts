@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { CHECK_IDS, CHECKS } from "../../src/core/doctor.ts";
+import { CHECK_IDS, CHECKS, PROBE_CHECK } from "../../src/core/doctor.ts";
 import { ROOT } from "../helpers.ts";
 import type { SimOptions } from "../kube-sim/index.ts";
 import {
@@ -113,7 +113,7 @@ interface Case {
 }
 
 const CASES: Record<string, Case> = {
-  "repository-pv": {
+  "repository/pv": {
     pass: [],
     bad: [
       {
@@ -154,7 +154,7 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "reclaim-retain": {
+  "volume/reclaim-retain": {
     pass: [],
     bad: [
       {
@@ -181,7 +181,7 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "volume-style": {
+  "volume/style": {
     pass: [{ ...base, seed: (sim) => sharedRepository(sim, { namespaces: ["media"], style: "static" }) }],
     bad: [
       {
@@ -214,7 +214,7 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "same-subvolume": {
+  "volume/same-subvolume": {
     pass: [],
     bad: [
       {
@@ -255,7 +255,7 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "server-version": {
+  "volume/server-version": {
     pass: [
       {
         options: { crds: ["volsync"], version: { major: "1", minor: "23" } },
@@ -271,11 +271,11 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "backup-crds": {
+  "cluster/backup-crds": {
     pass: [{ options: { crds: ["kopiur"] }, seed: healthy }],
     bad: [{ options: { crds: [] }, seed: healthy, status: "fail", what: /neither volsync\.backube nor kopiur/ }],
   },
-  "repository-maintenance": {
+  "repository/maintenance": {
     pass: [
       { options: { crds: ["kopiur"] }, seed: healthy },
       { options: { crds: ["volsync", "kopiur"], omit: ["kopiamaintenances.volsync.backube"] }, seed: healthy },
@@ -308,7 +308,7 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "kopiur-repository": {
+  "kopiur/repository-ready": {
     pass: [{ options: { crds: ["kopiur"] }, seed: healthy }],
     bad: [
       {
@@ -345,7 +345,7 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "admission-policy": {
+  "admission/policy": {
     pass: [
       {
         ...base,
@@ -434,7 +434,7 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "consumers-without-pvc": {
+  "delivery/consumers-without-pvc": {
     pass: [
       {
         ...base,
@@ -457,7 +457,7 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "pv-missing": {
+  "pv/missing": {
     pass: [],
     bad: [
       {
@@ -471,7 +471,7 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "pv-bound-elsewhere": {
+  "pv/bound-elsewhere": {
     pass: [],
     bad: [
       {
@@ -498,7 +498,7 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "pv-released": {
+  "pv/released-stale-claim": {
     pass: [],
     bad: [
       {
@@ -513,7 +513,7 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "pv-mismatch": {
+  "pv/mismatch": {
     pass: [],
     bad: (["class", "size", "access-modes"] as const).map((reason) => ({
       ...base,
@@ -527,7 +527,7 @@ const CASES: Record<string, Case> = {
       ),
     })),
   },
-  "pvc-bound": {
+  "pvc/bound": {
     pass: [],
     bad: [
       {
@@ -541,19 +541,19 @@ const CASES: Record<string, Case> = {
         what: /PVC orphan\/kopia is Pending and names no PV.*ProvisioningFailed/,
       },
       {
-        // Explained by pv-released, and still not Bound: never "PASS pvc-bound 0 of 1 PVC(s) kopia Bound".
+        // Explained by pv/released-stale-claim, and still not Bound: never "PASS pvc/bound 0 of 1 PVC(s) kopia Bound".
         ...base,
         seed: (sim) => {
           healthy(sim);
           releasedPv(sim, "media");
         },
         status: "fail",
-        what: /^PVC media\/kopia is Pending: the cause is reported by pv-released$/,
-        fix: /see pv-released/,
+        what: /^PVC media\/kopia is Pending: the cause is reported by pv\/released-stale-claim$/,
+        fix: /see pv\/released-stale-claim/,
       },
     ],
   },
-  "pv-claimref": {
+  "pv/claim-ref": {
     pass: [],
     bad: [
       {
@@ -568,7 +568,7 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "privileged-movers": {
+  "permissions/privileged-movers": {
     pass: [],
     bad: [
       {
@@ -583,7 +583,7 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  "stale-backups": {
+  "backups/stale": {
     pass: [
       {
         ...base,
@@ -671,14 +671,46 @@ describe("doctor checks", () => {
     assert.deepEqual(Object.keys(CASES).sort(), [...CHECK_IDS].sort());
     const docs = readFileSync(path.join(ROOT, "docs", "commands.md"), "utf8");
     const section = docs.slice(docs.indexOf("## doctor"), docs.indexOf("\n## ", docs.indexOf("## doctor") + 3));
-    for (const id of [...CHECK_IDS, "permission-probe"]) assert.match(section, new RegExp(`\\| \`${id}\` \\|`), id);
+    for (const id of [...CHECK_IDS, "permissions/probe"]) assert.match(section, new RegExp(`\\| \`${id}\` \\|`), id);
+  });
+
+  it("each check has lint's shape: a grouped id group/name, a title, why it matters, and the flat id it replaced", () => {
+    const metas = [...CHECKS, PROBE_CHECK].map((c) => c.meta);
+    for (const m of metas) {
+      assert.match(m.id, /^[a-z]+\/[a-z-]+$/, m.id);
+      assert.ok(m.title && m.why, `${m.id}: title and why`);
+    }
+    // The rename is documented and scripts may have been written against the former ids: pin it.
+    assert.deepEqual(Object.fromEntries(metas.map((m) => [m.formerly, m.id])), {
+      "repository-pv": "repository/pv",
+      "reclaim-retain": "volume/reclaim-retain",
+      "volume-style": "volume/style",
+      "same-subvolume": "volume/same-subvolume",
+      "server-version": "volume/server-version",
+      "backup-crds": "cluster/backup-crds",
+      "repository-maintenance": "repository/maintenance",
+      "kopiur-repository": "kopiur/repository-ready",
+      "admission-policy": "admission/policy",
+      "consumers-without-pvc": "delivery/consumers-without-pvc",
+      "pv-missing": "pv/missing",
+      "pv-bound-elsewhere": "pv/bound-elsewhere",
+      "pv-released": "pv/released-stale-claim",
+      "pv-mismatch": "pv/mismatch",
+      "pvc-bound": "pvc/bound",
+      "pv-claimref": "pv/claim-ref",
+      "privileged-movers": "permissions/privileged-movers",
+      "stale-backups": "backups/stale",
+      "permission-probe": "permissions/probe",
+    });
+    assert.equal(new Set(metas.map((m) => m.id)).size, metas.length, "ids are unique");
   });
 
   it("each check's row in docs/commands.md says what the check's doc says", () => {
     const docs = readFileSync(path.join(ROOT, "docs", "commands.md"), "utf8");
     const cell = (t: string) => t.replace(/\|/g, "\\|");
     for (const c of CHECKS) {
-      const row = `| \`${c.id}\` | ${[c.doc.checks, c.doc.warn, c.doc.fail, c.doc.fix].map(cell).join(" | ")} |`;
+      const cells = [c.doc.checks, c.meta.why, c.doc.warn, c.doc.fail, c.doc.fix].map(cell);
+      const row = `| \`${c.meta.id}\` | ${cells.join(" | ")} |`;
       assert.ok(docs.includes(`\n${row}`), `docs/commands.md lacks the row\n${row}`);
     }
   });
@@ -745,12 +777,12 @@ describe("doctor output and scope", () => {
       async (sim) => {
         const r = await kube(sim, ["doctor"]);
         assert.equal(r.code, 1);
-        assert.match(r.out, /^PASS {2}repository-pv +PV kopia-repository-pv-volsync-system exists/m);
-        assert.match(r.out, /^FAIL {2}pv-released/m);
-        assert.match(r.out, /^WARN {2}pv-claimref +every PV is reserved/m);
+        assert.match(r.out, /^PASS {2}repository\/pv +PV kopia-repository-pv-volsync-system exists/m);
+        assert.match(r.out, /^FAIL {2}pv\/released-stale-claim/m);
+        assert.match(r.out, /^WARN {2}pv\/claim-ref +every PV is reserved/m);
         assert.match(
           r.out,
-          /^SKIP {2}stale-backups +not checked: no Kopia ReplicationSource with spec.trigger.schedule$/m,
+          /^SKIP {2}backups\/stale +not checked: no Kopia ReplicationSource with spec.trigger.schedule$/m,
         );
         assert.match(r.out, /fix: kubectl patch pv kopia-repository-pv-media --type json/);
         assert.match(r.out, /18 checks: 13 passed, 1 warning\(s\), 2 failed, 2 skipped/);
@@ -785,10 +817,10 @@ describe("doctor output and scope", () => {
       async (sim) => {
         const home = await doctorJson(sim, ["-n", "home"]);
         assert.equal(home.r.code, 0, home.r.out);
-        assert.equal(home.check("pv-released").status, "pass");
+        assert.equal(home.check("pv/released-stale-claim").status, "pass");
         const media = await doctorJson(sim, ["-n", "media"]);
         assert.equal(media.r.code, 1);
-        assert.equal(media.check("pv-released").status, "fail");
+        assert.equal(media.check("pv/released-stale-claim").status, "fail");
       },
     );
   });
@@ -799,16 +831,16 @@ describe("a pass says what was seen; nothing seen is a skip, never a pass", () =
     await withSim(base.options ?? {}, healthyWithBackups, async (sim) => {
       const { check } = await doctorJson(sim);
       const what = (id: string) => check(id).results[0]?.what;
-      assert.equal(what("pvc-bound"), "3 PVC(s) kopia, all Bound");
+      assert.equal(what("pvc/bound"), "3 PVC(s) kopia, all Bound");
       assert.equal(
-        what("pv-released"),
+        what("pv/released-stale-claim"),
         "3 PVC(s) kopia, all Bound; none waits for a PV Released with a stale claimRef.uid",
       );
-      assert.equal(what("reclaim-retain"), "3 PV(s), all Retain");
-      assert.equal(what("pv-claimref"), "3 PV(s), each reserved for its claim");
-      assert.equal(what("privileged-movers"), "3 namespace(s) with backups, none runs privileged movers");
-      assert.equal(what("repository-maintenance"), "KopiaMaintenance volsync-system/kopia");
-      assert.equal(what("stale-backups"), "1 scheduled ReplicationSource(s), each synced within twice its schedule");
+      assert.equal(what("volume/reclaim-retain"), "3 PV(s), all Retain");
+      assert.equal(what("pv/claim-ref"), "3 PV(s), each reserved for its claim");
+      assert.equal(what("permissions/privileged-movers"), "3 namespace(s) with backups, none runs privileged movers");
+      assert.equal(what("repository/maintenance"), "KopiaMaintenance volsync-system/kopia");
+      assert.equal(what("backups/stale"), "1 scheduled ReplicationSource(s), each synced within twice its schedule");
     });
   });
 
@@ -816,11 +848,16 @@ describe("a pass says what was seen; nothing seen is a skip, never a pass", () =
     await withSim(base.options ?? {}, healthy, async (sim) => {
       const { r, json, check } = await doctorJson(sim, ["-n", "nothing-here"]);
       assert.equal(r.code, 0, r.out);
-      for (const id of ["pv-missing", "pv-bound-elsewhere", "pv-released", "pv-mismatch", "pvc-bound"]) {
+      for (const id of ["pv/missing", "pv/bound-elsewhere", "pv/released-stale-claim", "pv/mismatch", "pvc/bound"]) {
         assert.equal(check(id).status, "skip", id);
         assert.equal(check(id).results[0]?.what, "not checked: no PVC kopia in nothing-here", id);
       }
-      for (const id of ["reclaim-retain", "pv-claimref", "same-subvolume", "privileged-movers"]) {
+      for (const id of [
+        "volume/reclaim-retain",
+        "pv/claim-ref",
+        "volume/same-subvolume",
+        "permissions/privileged-movers",
+      ]) {
         assert.equal(check(id).status, "skip", id);
       }
       for (const c of json.checks) {
@@ -832,7 +869,7 @@ describe("a pass says what was seen; nothing seen is a skip, never a pass", () =
   it("-n elsewhere does not claim the repository has no maintenance: it did not look", async () => {
     await withSim(base.options ?? {}, healthy, async (sim) => {
       const { check } = await doctorJson(sim, ["-n", "media"]);
-      const m = check("repository-maintenance");
+      const m = check("repository/maintenance");
       assert.equal(m.status, "skip", JSON.stringify(m.results));
       assert.match(m.results[0]?.what ?? "", /^not checked: -n media reads that namespace's objects only/);
     });
@@ -851,26 +888,26 @@ describe("doctor with missing RBAC permissions", () => {
       async (sim) => {
         const { r, check } = await doctorJson(sim);
         assert.equal(r.code, 0, r.out);
-        const pm = check("privileged-movers");
+        const pm = check("permissions/privileged-movers");
         assert.equal(pm.status, "warn");
         assert.equal(pm.results[0]?.what, "not checked: missing permission: list namespaces cluster-wide");
         assert.match(
           pm.results[0]?.fix ?? "",
           /kubectl create clusterrole kopiashare-doctor --verb=get,list --resource=namespaces/,
         );
-        for (const id of ["consumers-without-pvc", "stale-backups", "admission-policy"]) {
+        for (const id of ["delivery/consumers-without-pvc", "backups/stale", "admission/policy"]) {
           assert.equal(check(id).status, "warn", id);
           assert.match(
             check(id).results[0]?.what ?? "",
             /missing permission: list replicationsources\.volsync\.backube cluster-wide/,
           );
         }
-        assert.equal(check("pv-released").status, "pass");
+        assert.equal(check("pv/released-stale-claim").status, "pass");
       },
     );
   });
 
-  it("consumers-without-pvc asks lint's question: a mover given an NFS export, or Kopiur on S3, needs no PVC", async () => {
+  it("delivery/consumers-without-pvc asks lint's question: a mover given an NFS export, or Kopiur on S3, needs no PVC", async () => {
     const NFS = {
       moverVolumes: [{ mountPath: "nas", volumeSource: { nfs: { server: "nas.lan", path: "/export/kopia" } } }],
     };
@@ -900,7 +937,7 @@ describe("doctor with missing RBAC permissions", () => {
       },
       async (sim) => {
         const { check } = await doctorJson(sim);
-        const c = check("consumers-without-pvc");
+        const c = check("delivery/consumers-without-pvc");
         assert.equal(c.status, "fail");
         assert.deepEqual(
           c.results.filter((x) => x.status === "fail").map((x) => x.subject),
@@ -921,7 +958,7 @@ describe("doctor with missing RBAC permissions", () => {
       async (sim) => {
         const { check, r } = await doctorJson(sim, ["-n", "media"]);
         assert.equal(r.code, 0, r.out);
-        for (const id of ["pv-released", "pvc-bound", "consumers-without-pvc"]) {
+        for (const id of ["pv/released-stale-claim", "pvc/bound", "delivery/consumers-without-pvc"]) {
           assert.equal(check(id).status, "warn", id);
           assert.equal(
             check(id).results[0]?.what,
@@ -943,7 +980,13 @@ describe("doctor with missing RBAC permissions", () => {
       async (sim) => {
         const { r, check } = await doctorJson(sim);
         assert.equal(r.code, 0, r.err);
-        for (const id of ["repository-pv", "reclaim-retain", "same-subvolume", "pv-claimref", "pvc-bound"]) {
+        for (const id of [
+          "repository/pv",
+          "volume/reclaim-retain",
+          "volume/same-subvolume",
+          "pv/claim-ref",
+          "pvc/bound",
+        ]) {
           assert.equal(check(id).status, "warn", id);
           assert.match(check(id).results[0]?.what ?? "", /missing permission: list persistentvolumes cluster-wide/);
         }

@@ -96,7 +96,7 @@ describe("drift", () => {
         const claim = json.items.find((i) => i.field === "spec.claimRef");
         assert.equal(claim?.repo, "observability/kopia");
         assert.equal(claim?.cluster, "intruder/data");
-        assert.match(claim?.fix ?? "", /pv-bound-elsewhere/);
+        assert.match(claim?.fix ?? "", /pv\/bound-elsewhere/);
         assert.ok(json.items.every((i) => i.namespace === "observability"));
       },
     );

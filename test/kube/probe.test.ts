@@ -50,8 +50,8 @@ function assertCleanedUp(sim: Sim): void {
 }
 
 const probeCheck = (json: Awaited<ReturnType<typeof doctorJson>>["json"]) => {
-  const c = json.checks.find((x) => x.id === "permission-probe");
-  assert.ok(c, "permission-probe check");
+  const c = json.checks.find((x) => x.id === "permissions/probe");
+  assert.ok(c, "permissions/probe check");
   return c;
 };
 
@@ -275,7 +275,7 @@ describe("probe abort", () => {
       process.emit("SIGINT");
       const r = await running;
       assert.equal(r.code, 130);
-      assert.match(r.out, /^WARN {2}permission-probe/m);
+      assert.match(r.out, /^WARN {2}permissions\/probe/m);
       assert.match(r.out, /media: aborted before the probe finished/);
       assert.match(r.err, /probe: deleted 1 Job\(s\) \(media\/kopiashare-probe-\w+\); aborted/);
       assert.equal(process.listenerCount("SIGINT"), listeners, "listener removed");

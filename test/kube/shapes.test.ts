@@ -179,22 +179,22 @@ describe("absent APIs are facts, not crashes", () => {
         assert.equal(r.code, 0, r.err);
         assert.ok(!sim.requests.some((x) => x.path.endsWith("/kopiamaintenances")), "kopiamaintenances not listed");
         assert.ok(sim.requests.some((x) => x.path === "/apis/volsync.backube/v1alpha1" && x.verb === "discovery"));
-        const m = check("repository-maintenance");
+        const m = check("repository/maintenance");
         assert.equal(m.status, "warn");
         assert.match(m.results[0]?.what ?? "", /KopiaMaintenance is not installed/);
-        assert.equal(check("stale-backups").status, "pass");
+        assert.equal(check("backups/stale").status, "pass");
         assert.match(
-          check("consumers-without-pvc").results[0]?.what ?? "",
+          check("delivery/consumers-without-pvc").results[0]?.what ?? "",
           /read: ReplicationSource, ReplicationDestination\)/,
         );
       },
     );
   });
 
-  it("no Volsync: stale-backups reads Kopiur's SnapshotSchedules instead; with neither, it is skipped with both reasons", async () => {
+  it("no Volsync: backups/stale reads Kopiur's SnapshotSchedules instead; with neither, it is skipped with both reasons", async () => {
     await withSim({ crds: ["kopiur"] }, populated, async (sim) => {
       const { check } = await doctorJson(sim);
-      const s = check("stale-backups");
+      const s = check("backups/stale");
       assert.equal(s.status, "pass", JSON.stringify(s.results));
       assert.match(
         s.results[0]?.what ?? "",
@@ -203,7 +203,7 @@ describe("absent APIs are facts, not crashes", () => {
     });
     await withSim({ crds: [] }, populated, async (sim) => {
       const { check } = await doctorJson(sim);
-      const s = check("stale-backups");
+      const s = check("backups/stale");
       assert.equal(s.status, "skip");
       assert.match(
         s.results[0]?.what ?? "",
@@ -221,7 +221,7 @@ describe("absent APIs are facts, not crashes", () => {
       },
       async (sim) => {
         const { check } = await doctorJson(sim);
-        const s = check("stale-backups");
+        const s = check("backups/stale");
         assert.equal(s.status, "warn", JSON.stringify(s.results));
         assert.equal(
           s.results[0]?.what,
@@ -264,7 +264,7 @@ describe("absent APIs are facts, not crashes", () => {
       const names = out.trim().split("\n").sort();
       assert.deepEqual(names, ["replicationdestinations.volsync.backube", "replicationsources.volsync.backube"]);
       const { check } = await doctorJson(sim);
-      assert.match(check("repository-maintenance").results[0]?.what ?? "", /serves no kopiamaintenances/);
+      assert.match(check("repository/maintenance").results[0]?.what ?? "", /serves no kopiamaintenances/);
     });
   });
 });
@@ -297,7 +297,7 @@ describe("MutatingAdmissionPolicy in whichever version each release serves", () 
           },
           async (sim) => {
             const { check } = await doctorJson(sim);
-            const a = check("admission-policy");
+            const a = check("admission/policy");
             // populated()'s ReplicationSources mount no moverVolumes: the movers rely on the policy.
             if (version) {
               assert.equal(a.status, "pass", JSON.stringify(a.results));
