@@ -317,7 +317,7 @@ export function staleClaimRef(pv: LivePv, pvc: LivePvc | undefined, c: Conventio
 }
 
 /** PVs of the shared repository: named <pvPrefix><ns>, claimed by a `kopia` claim, or named by one. */
-export function kopiaPvs(o: Observed, c: Conventions): LivePv[] {
+export function kopiaPvs(o: Pick<Observed, "pvs" | "pvcs">, c: Conventions): LivePv[] {
   const named = new Set(o.pvcs.filter((p) => p.name === c.claimName && p.volumeName).map((p) => p.volumeName));
   return o.pvs.filter(
     (pv) => pv.name.startsWith(c.pvPrefix) || pv.claimRef?.name === c.claimName || named.has(pv.name),
@@ -338,7 +338,7 @@ export interface Repository {
  * <pvPrefix><repositoryNamespace>, else the PV claimed by <repositoryNamespace>/<claim>. Without either,
  * no repository PV, and the identity every PV must have is the one most kopia PVs share.
  */
-export function findRepository(o: Observed, c: Conventions): Repository {
+export function findRepository(o: Pick<Observed, "pvs" | "pvcs">, c: Conventions): Repository {
   const pick = pickRepositoryPv(kopiaPvs(o, c), c);
   if (!pick) return { pv: undefined, identity: undefined, origin: "none" };
   if (pick.by !== "majority") return { pv: pick.pv, identity: identityOf(pick.pv), origin: `PV ${pick.pv.name}` };
@@ -347,6 +347,11 @@ export function findRepository(o: Observed, c: Conventions): Repository {
     identity: identityOf(pick.pv),
     origin: `the volume most kopia PVs use (${pick.votes} PV(s); no ${pvName(c, c.repositoryNamespace)})`,
   };
+}
+
+/** The name of the repository PV doctor finds (none when only a majority of PVs suggests the volume). */
+export function findRepositoryPv(pvs: LivePv[], pvcs: LivePvc[], c: Conventions): string | undefined {
+  return findRepository({ pvs, pvcs }, c).pv?.name;
 }
 
 // ---------------------------------------------------------------------------------------------
