@@ -231,6 +231,12 @@ async function handle(
   if (method === "GET") req.resume();
   else bodyText = await readBody(req);
   const dryRun = query.dryRun === "All";
+  // Field managers: ?fieldManager=, else the User-Agent's product ("kubectl", "node-fetch"), as the apiserver does.
+  const managers = {
+    fieldManager: query.fieldManager || undefined,
+    defaultManager: String(req.headers["user-agent"] ?? "unknown").split("/")[0] || "unknown",
+    force: query.force === "true",
+  };
   const sub = subresource === "status" ? ("status" as const) : undefined;
   const store = ctx.store;
 
@@ -257,7 +263,7 @@ async function handle(
       if (name) throw methodNotAllowed(method);
       const obj = objectBody(bodyText, type, namespace);
       if (namespace && type.namespaced) requireNamespace(ctx, namespace);
-      const created = store.createTyped(type, obj, { fromApi: true, dryRun });
+      const created = store.createTyped(type, obj, { fromApi: true, dryRun, ...managers });
       sendJson(res, 201, created);
       return;
     }
@@ -267,7 +273,7 @@ async function handle(
         throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
       }
       obj.metadata.name = name;
-      const updated = store.updateTyped(type, obj, { fromApi: true, dryRun, subresource: sub });
+      const updated = store.updateTyped(type, obj, { fromApi: true, dryRun, subresource: sub, ...managers });
       sendJson(res, 200, updated);
       return;
     }
@@ -282,6 +288,7 @@ async function handle(
         fromApi: true,
         dryRun,
         subresource: sub,
+        ...managers,
       });
       sendJson(res, existed ? 200 : 201, patched);
       return;
