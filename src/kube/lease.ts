@@ -306,19 +306,27 @@ export class LeaderElector {
         leaseTransitions: held ? old.leaseTransitions : old.leaseTransitions + 1,
       };
     };
-    // Fast path: the leader renews on top of the Lease it wrote last, without a GET.
-    if (this.leading && this.lease && this.observed?.holderIdentity === this.opts.identity) {
-      const record = mine(this.observed);
+    /** Writes `record` (PUT on `base`, else POST); false when another replica won the race or the write failed. */
+    const write = async (base: KubeObject | undefined, record: LeaderElectionRecord): Promise<boolean> => {
       try {
-        this.lease = await this.rest.update(this.path, this.build(this.lease, record), ro);
+        const obj = this.build(base, record);
+        this.lease = base
+          ? await this.rest.update(this.path, obj, ro)
+          : await this.rest.create(this.collection, obj, ro);
         this.observe(record, now);
         return true;
       } catch (e) {
         if (stop.aborted) return false;
         if (lostRace(e)) this.stats.conflicts++;
         else this.report(e);
-        // Fall through to read what is there now.
+        return false;
       }
+    };
+    // Fast path: the leader renews on top of the Lease it wrote last, without a GET; on failure it
+    // reads what is there now.
+    if (this.leading && this.lease && this.observed?.holderIdentity === this.opts.identity) {
+      if (await write(this.lease, mine(this.observed))) return true;
+      if (stop.aborted) return false;
     }
     let current: KubeObject;
     try {
@@ -329,37 +337,17 @@ export class LeaderElector {
         this.report(e);
         return false;
       }
-      const record: LeaderElectionRecord = {
+      return write(undefined, {
         ...mine({ holderIdentity: "", leaseDurationSeconds: 0, leaseTransitions: 0 }),
         leaseTransitions: 0,
-      };
-      try {
-        this.lease = await this.rest.create(this.collection, this.build(undefined, record), ro);
-        this.observe(record, now);
-        return true;
-      } catch (e2) {
-        if (stop.aborted) return false;
-        if (lostRace(e2)) this.stats.conflicts++;
-        else this.report(e2);
-        return false;
-      }
+      });
     }
     this.lease = current;
     const old = recordOf(current);
     this.observe(old, now);
     const valid = this.observedAt + old.leaseDurationSeconds * 1000 > now;
     if (old.holderIdentity !== "" && old.holderIdentity !== this.opts.identity && valid) return false;
-    const record = mine(old);
-    try {
-      this.lease = await this.rest.update(this.path, this.build(current, record), ro);
-      this.observe(record, now);
-      return true;
-    } catch (e) {
-      if (stop.aborted) return false;
-      if (lostRace(e)) this.stats.conflicts++;
-      else this.report(e);
-      return false;
-    }
+    return write(current, mine(old));
   }
 
   private report(e: unknown): void {
