@@ -97,6 +97,17 @@ describe("leader election", () => {
     assert.deepEqual(a.errors, []);
   });
 
+  test("a leader renews with PUTs alone (no GET), about one per retry period", async () => {
+    const a = replica("a");
+    await until("a leads", () => a.elector.isLeader);
+    sim.resetRequests();
+    await new Promise((r) => setTimeout(r, 300));
+    const c = sim.counts({ resource: "leases" });
+    assert.equal(c.get, 0);
+    assert.ok(c.update >= 2 && c.update <= 7, `${c.update} renewals in 300 ms at a 50 ms retry period`);
+    assert.equal(c.writes, c.update);
+  });
+
   test("when the leader stops renewing, the other takes over after the lease duration", async () => {
     const a = replica("a");
     await until("a leads", () => a.elector.isLeader);
