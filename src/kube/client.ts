@@ -195,7 +195,7 @@ export function connect(opts: ConnectOptions): Kube {
  * through an `execFn` field: replace it with one that kills the plugin after `ms` and fails the
  * request with a KubeError naming the plugin.
  */
-function limitExecPlugins(kc: KubeConfig, ms: number): void {
+export function limitExecPlugins(kc: KubeConfig, ms: number): void {
   const auths = (kc as unknown as { authenticators?: unknown[] }).authenticators ?? [];
   for (const a of auths) {
     const exec = a as { execFn?: unknown };

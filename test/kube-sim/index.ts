@@ -16,7 +16,7 @@ import { type CrdSet, Registry } from "./registry.ts";
 import { createHandler } from "./server.ts";
 import { Store } from "./store.ts";
 import { tlsMaterial } from "./tls.ts";
-import type { RequestLogEntry } from "./types.ts";
+import type { RequestLogEntry, Verb } from "./types.ts";
 
 export { ApiError, type Status } from "./errors.ts";
 export type { FaultKind, FaultOptions } from "./faults.ts";
@@ -45,7 +45,12 @@ export interface SimOptions {
   user?: string;
   /** Bearer token written to the kubeconfig (default "kube-sim-token"). */
   token?: string;
+  /** Period of BOOKMARK events on watches with allowWatchBookmarks=true, ms (default 1000; 0: only sendBookmarks()). */
+  bookmarkIntervalMs?: number;
 }
+
+/** Requests by kube verb; `writes` = create + update + patch + delete. */
+export type RequestCounts = Record<Verb, number> & { writes: number; total: number };
 
 export interface Sim {
   readonly url: string;
@@ -61,6 +66,12 @@ export interface Sim {
   requireToken: boolean;
   /** PVs the binder deleted because of reclaim policy Delete. */
   readonly deletedVolumes: readonly DeletedVolume[];
+  /** Counts sim.requests by verb, optionally only those of one resource (plural) and/or namespace. */
+  counts(filter?: { resource?: string; namespace?: string }): RequestCounts;
+  /** Sends a BOOKMARK on every open watch that allowed them, now. */
+  sendBookmarks(): void;
+  /** Period of BOOKMARK events, ms (applies to watches opened afterwards). */
+  bookmarkIntervalMs: number;
   close(): Promise<void>;
 }
 
@@ -72,7 +83,13 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   const denied = new Denied(options.user ?? "system:serviceaccount:kopiashare:kopiashare");
   const token = options.token ?? "kube-sim-token";
   const requests: RequestLogEntry[] = [];
-  const state = { runner: defaultJobRunner, requireToken: false, address: "127.0.0.1:0" };
+  const state = {
+    runner: defaultJobRunner,
+    requireToken: false,
+    address: "127.0.0.1:0",
+    bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000,
+  };
+  const bookmarks = new Set<() => void>();
   const jobs = new JobController(store, {
     delayMs: options.jobDelayMs ?? 50,
     deadlineMsPerSecond: options.deadlineMsPerSecond ?? 1000,
@@ -88,6 +105,8 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
     token,
     requireToken: () => state.requireToken,
     serverAddress: () => state.address,
+    bookmarks,
+    bookmarkIntervalMs: () => state.bookmarkIntervalMs,
   });
 
   const tls = options.tls ? await tlsMaterial() : undefined;
@@ -131,6 +150,36 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
       state.requireToken = v;
     },
     deletedVolumes: binder.deletedVolumes,
+    counts(filter = {}) {
+      const c: RequestCounts = {
+        get: 0,
+        list: 0,
+        watch: 0,
+        create: 0,
+        update: 0,
+        patch: 0,
+        delete: 0,
+        writes: 0,
+        total: 0,
+      };
+      for (const r of requests) {
+        if (filter.resource !== undefined && r.resource !== filter.resource) continue;
+        if (filter.namespace !== undefined && r.namespace !== filter.namespace) continue;
+        c.total++;
+        if (r.verb in c) c[r.verb as Verb]++;
+        if (r.verb === "create" || r.verb === "update" || r.verb === "patch" || r.verb === "delete") c.writes++;
+      }
+      return c;
+    },
+    sendBookmarks: () => {
+      for (const b of [...bookmarks]) b();
+    },
+    get bookmarkIntervalMs() {
+      return state.bookmarkIntervalMs;
+    },
+    set bookmarkIntervalMs(v: number) {
+      state.bookmarkIntervalMs = v;
+    },
     async close() {
       if (closed) return;
       closed = true;

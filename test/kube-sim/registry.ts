@@ -70,6 +70,23 @@ const EVENT_FIELDS = [
   "type",
 ];
 
+/** Field selectors of events.k8s.io/v1 (the core ones under their new names). */
+const EVENTS_K8S_FIELDS = [
+  "regarding.kind",
+  "regarding.namespace",
+  "regarding.name",
+  "regarding.uid",
+  "regarding.apiVersion",
+  "regarding.resourceVersion",
+  "regarding.fieldPath",
+  "reason",
+  "reportingController",
+  "type",
+];
+
+/** Built-in API groups: their list items carry no apiVersion/kind on the wire. */
+export const BUILTIN_GROUPS = new Set(["", "storage.k8s.io", "batch", "coordination.k8s.io", "events.k8s.io"]);
+
 const BUILTIN: ResourceType[] = [
   ...define("", "v1", [
     {
@@ -100,6 +117,12 @@ const BUILTIN: ResourceType[] = [
   ]),
   ...define("batch", "v1", [
     { plural: "jobs", kind: "Job", status: true, categories: ["all"], fieldLabels: ["status.successful"] },
+  ]),
+  // Leader election (client-go's LeaseLock, the controller's elector).
+  ...define("coordination.k8s.io", "v1", [{ plural: "leases", kind: "Lease" }]),
+  // The newer Event API. Stored apart from core/v1 events here (the real apiserver converts between them).
+  ...define("events.k8s.io", "v1", [
+    { plural: "events", kind: "Event", shortNames: ["ev"], fieldLabels: EVENTS_K8S_FIELDS },
   ]),
 ];
 

@@ -16,7 +16,7 @@ import type { Faults } from "./faults.ts";
 import type { JobController } from "./jobs.ts";
 import { PATCH_TYPES, patchTypeOf } from "./patch.ts";
 import type { Denied } from "./rbac.ts";
-import { apiVersionOf, type ResourceType } from "./registry.ts";
+import { apiVersionOf, BUILTIN_GROUPS, type ResourceType } from "./registry.ts";
 import type { Store, WatchEventType } from "./store.ts";
 import { toTable, wantsTable } from "./table.ts";
 import {
@@ -38,6 +38,10 @@ export interface ServerContext {
   token: string;
   requireToken: () => boolean;
   serverAddress: () => string;
+  /** Senders of a BOOKMARK, one per open watch that allowed them. */
+  bookmarks: Set<() => void>;
+  /** Period of BOOKMARK events on watches with allowWatchBookmarks=true (0: only sim.sendBookmarks()). */
+  bookmarkIntervalMs: () => number;
 }
 
 interface Route {
@@ -227,6 +231,12 @@ async function handle(
   if (method === "GET") req.resume();
   else bodyText = await readBody(req);
   const dryRun = query.dryRun === "All";
+  // Field managers: ?fieldManager=, else the User-Agent's product ("kubectl", "node-fetch"), as the apiserver does.
+  const managers = {
+    fieldManager: query.fieldManager || undefined,
+    defaultManager: String(req.headers["user-agent"] ?? "unknown").split("/")[0] || "unknown",
+    force: query.force === "true",
+  };
   const sub = subresource === "status" ? ("status" as const) : undefined;
   const store = ctx.store;
 
@@ -253,7 +263,7 @@ async function handle(
       if (name) throw methodNotAllowed(method);
       const obj = objectBody(bodyText, type, namespace);
       if (namespace && type.namespaced) requireNamespace(ctx, namespace);
-      const created = store.createTyped(type, obj, { fromApi: true, dryRun });
+      const created = store.createTyped(type, obj, { fromApi: true, dryRun, ...managers });
       sendJson(res, 201, created);
       return;
     }
@@ -263,7 +273,7 @@ async function handle(
         throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
       }
       obj.metadata.name = name;
-      const updated = store.updateTyped(type, obj, { fromApi: true, dryRun, subresource: sub });
+      const updated = store.updateTyped(type, obj, { fromApi: true, dryRun, subresource: sub, ...managers });
       sendJson(res, 200, updated);
       return;
     }
@@ -278,6 +288,7 @@ async function handle(
         fromApi: true,
         dryRun,
         subresource: sub,
+        ...managers,
       });
       sendJson(res, existed ? 200 : 201, patched);
       return;
@@ -287,6 +298,7 @@ async function handle(
       const policy =
         query.propagationPolicy ??
         (isObject(opts) && typeof opts.propagationPolicy === "string" ? opts.propagationPolicy : undefined);
+      checkPreconditions(store, type, name ?? "", namespace, isObject(opts) ? opts.preconditions : undefined);
       const gone = store.deleteTyped(type, name ?? "", namespace, { dryRun, propagationPolicy: policy });
       sendJson(res, 200, gone);
       return;
@@ -304,6 +316,32 @@ async function handle(
       sendJson(res, 200, listDoc(type, deleted, String(store.resourceVersion)));
       return;
     }
+  }
+}
+
+/** DeleteOptions.preconditions: uid and resourceVersion must match the stored object (409 otherwise). */
+function checkPreconditions(
+  store: Store,
+  type: ResourceType,
+  name: string,
+  namespace: string | undefined,
+  pre: JsonValue | undefined,
+): void {
+  if (!isObject(pre)) return;
+  const obj = store.raw(type, name, type.namespaced ? namespace || "default" : undefined);
+  if (!obj) return; // deleteTyped answers 404
+  const fail = (what: string, want: string, have: string | undefined) =>
+    new ApiError(
+      status(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${type.group ? `${type.plural}.${type.group}` : type.plural} "${name}": Precondition failed: ${what} in precondition: ${want}, ${what} in object meta: ${have ?? ""}`,
+        { name, group: type.group, kind: type.plural },
+      ),
+    );
+  if (typeof pre.uid === "string" && pre.uid !== obj.metadata.uid) throw fail("UID", pre.uid, obj.metadata.uid);
+  if (typeof pre.resourceVersion === "string" && pre.resourceVersion !== obj.metadata.resourceVersion) {
+    throw fail("ResourceVersion", pre.resourceVersion, obj.metadata.resourceVersion);
   }
 }
 
@@ -398,7 +436,7 @@ function requireNamespace(ctx: ServerContext, namespace: string): void {
 
 /** Built-in list items carry no apiVersion/kind on the wire; custom resources do. */
 function listItem(type: ResourceType, o: KubeObject): JsonObject {
-  if (type.group !== "" && !["storage.k8s.io", "batch", "admissionregistration.k8s.io"].includes(type.group)) return o;
+  if (!BUILTIN_GROUPS.has(type.group) && type.group !== "admissionregistration.k8s.io") return o;
   const { apiVersion: _a, kind: _k, ...rest } = o;
   return rest;
 }
@@ -466,7 +504,7 @@ function serveWatch(
   namespace: string | undefined,
   query: Record<string, string>,
 ): void {
-  const write = (t: WatchEventType | "ERROR", object: JsonObject) => {
+  const write = (t: WatchEventType | "ERROR" | "BOOKMARK", object: JsonObject) => {
     if (!res.writableEnded) res.write(`${JSON.stringify({ type: t, object })}\n`);
   };
   res.writeHead(200, {
@@ -496,13 +534,30 @@ function serveWatch(
     throw e;
   }
   let timer: NodeJS.Timeout | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  // A BOOKMARK is an object of the watched kind with only metadata.resourceVersion: every event up
+  // to it has been sent (writes deliver synchronously, so the store's current one is safe).
+  const bookmark = () =>
+    write("BOOKMARK", {
+      kind: type.kind,
+      apiVersion: apiVersionOf(type),
+      metadata: { resourceVersion: String(ctx.store.resourceVersion) },
+    });
+  const bookmarks = query.allowWatchBookmarks === "true" || query.allowWatchBookmarks === "1";
   const finish = () => {
     handle?.close();
     untrack();
+    ctx.bookmarks.delete(bookmark);
     if (timer) clearTimeout(timer);
+    if (ticker) clearInterval(ticker);
     if (!res.writableEnded) res.end();
   };
   const untrack = ctx.faults.trackWatch(finish);
+  if (bookmarks) {
+    ctx.bookmarks.add(bookmark);
+    const every = ctx.bookmarkIntervalMs();
+    if (every > 0) ticker = setInterval(bookmark, every);
+  }
   const timeout = Number(query.timeoutSeconds ?? 0);
   if (timeout > 0) timer = setTimeout(finish, timeout * 1000);
   // res "close" fires when the client goes away (req "close" fires once the request body is read).

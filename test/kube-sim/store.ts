@@ -2,6 +2,7 @@
 
 import { applyCreateDefaults } from "./defaults.ts";
 import { ApiError, alreadyExists, badRequest, conflict, notFound, status } from "./errors.ts";
+import { applyOwnership, entriesOf, updateOwnership } from "./managed.ts";
 import { applyPatch, type PatchContentType, parsePatchBody } from "./patch.ts";
 import { apiVersionOf, type Registry, type ResourceType, type TypeRef, typeKey } from "./registry.ts";
 import { type Matcher, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
@@ -25,6 +26,14 @@ export interface WriteOptions {
   fromApi?: boolean;
   subresource?: "status";
   propagationPolicy?: string;
+  /** The write's field manager (?fieldManager=): API writes record their fields in metadata.managedFields. */
+  fieldManager?: string;
+  /** The manager the apiserver derives from the User-Agent when ?fieldManager= is absent. */
+  defaultManager?: string;
+  /** ?force=true on an apply: take over conflicting fields instead of 409. */
+  force?: boolean;
+  /** @internal managedFields were computed by an apply. */
+  applied?: boolean;
 }
 
 export interface ListOptions {
@@ -196,6 +205,11 @@ export class Store {
     if (t.group) meta.generation = 1;
     if (opts.fromApi && t.statusSubresource) obj.status = undefined;
     applyCreateDefaults(t, obj);
+    if (!opts.applied && opts.fromApi) {
+      const manager = opts.fieldManager ?? opts.defaultManager;
+      const entries = manager ? updateOwnership(t, undefined, obj, manager) : [];
+      meta.managedFields = entries.length ? entries : undefined;
+    }
     const stored = JSON.parse(JSON.stringify(obj)) as KubeObject; // drop undefined keys
     if (opts.dryRun) return stored;
     stored.metadata.resourceVersion = String(++this.rv);
@@ -234,6 +248,12 @@ export class Store {
       }
     }
     next.metadata.resourceVersion = existing.metadata.resourceVersion;
+    if (!opts.applied && opts.subresource !== "status") {
+      const manager = opts.fromApi ? (opts.fieldManager ?? opts.defaultManager) : undefined;
+      const entries = manager ? updateOwnership(t, existing, next, manager) : entriesOf(next);
+      if (entries.length) next.metadata.managedFields = entries;
+      else delete next.metadata.managedFields;
+    }
     if (deepEqual(next, existing)) return existing;
     if (opts.dryRun) return next;
     next.metadata.resourceVersion = String(++this.rv);
@@ -255,9 +275,11 @@ export class Store {
     const existing = this.raw(t, name, ns);
     if (!existing) {
       if (contentType === "application/apply-patch+yaml" && isObject(parsed)) {
-        const obj = clone(parsed) as KubeObject;
+        let obj = clone(parsed) as KubeObject;
         obj.metadata = { ...(isObject(obj.metadata) ? obj.metadata : {}), name, namespace: ns };
-        return this.createTyped(t, obj, { ...opts, fromApi: opts.fromApi && !opts.subresource });
+        const manager = opts.fieldManager;
+        if (manager) obj = applyOwnership(t, undefined, obj, obj, manager, opts.force === true);
+        return this.createTyped(t, obj, { ...opts, applied: !!manager, fromApi: opts.fromApi && !opts.subresource });
       }
       throw notFound(t.plural, t.group, name);
     }
@@ -271,7 +293,14 @@ export class Store {
     }
     next.metadata = { ...next.metadata, name, namespace: ns }; // may be shared with `existing`
     // A resourceVersion in the patch is a precondition; apply patches never carry one through.
-    if (contentType === "application/apply-patch+yaml") next.metadata.resourceVersion = undefined;
+    if (contentType === "application/apply-patch+yaml") {
+      next.metadata.resourceVersion = undefined;
+      const manager = opts.fieldManager;
+      if (manager && isObject(parsed) && !opts.subresource) {
+        const owned = applyOwnership(t, existing, parsed as KubeObject, next, manager, opts.force === true);
+        return this.updateTyped(t, owned, { ...opts, applied: true });
+      }
+    }
     return this.updateTyped(t, next, opts);
   }
 
