@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { appCommand } from "./commands/app.ts";
 import { completionCommand } from "./commands/completion.ts";
+import { controllerCommand } from "./commands/controller.ts";
 import { disableCommand } from "./commands/disable.ts";
 import { doctorCommand } from "./commands/doctor.ts";
 import { driftCommand } from "./commands/drift.ts";
@@ -76,6 +77,7 @@ Docs: docs/commands.md`,
     verifyCommand,
     doctorCommand,
     driftCommand,
+    controllerCommand,
     completionCommand,
   ]) {
     const cmd = make(ctx) as unknown as Command;

@@ -83,3 +83,9 @@ export function normalizeKubeVersion(value: string): string | undefined {
   const v = parseKubeVersion(value);
   return v ? formatKubeVersion(v) : undefined;
 }
+
+/** The label (and field manager) that marks what the controller made. */
+export const MANAGED_BY = "app.kubernetes.io/managed-by";
+export const CONTROLLER = "kopiashare-controller";
+/** A namespace opts in to the controller with this label, its value the repository's name (`controller --repository`). */
+export const OPT_IN = "kopiashare.io/repository";

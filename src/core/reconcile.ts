@@ -17,14 +17,10 @@
 import { type Conventions, pvName } from "./config.ts";
 import type { LivePv, LivePvc } from "./live.ts";
 import { staleClaimRef } from "./live.ts";
+import { CONTROLLER, MANAGED_BY, OPT_IN } from "./names.ts";
 import { instanceObjects } from "./render/instance.ts";
 import type { RepositoryVolume } from "./topology.ts";
 
-/** The label (and field manager) that marks what the controller made. */
-export const MANAGED_BY = "app.kubernetes.io/managed-by";
-export const CONTROLLER = "kopiashare-controller";
-/** A namespace opts in with this label, its value the repository's name (`controller --repository`). */
-export const OPT_IN = "kopiashare.io/repository";
 /** Labels Flux's kustomize-controller and helm-controller put on everything they apply. */
 const FLUX_LABELS = ["kustomize.toolkit.fluxcd.io/name", "helm.toolkit.fluxcd.io/name"];
 

@@ -5,15 +5,8 @@ import { test } from "node:test";
 import { load } from "js-yaml";
 import { DEFAULTS } from "../../src/core/config.ts";
 import type { LivePv, LivePvc } from "../../src/core/live.ts";
-import {
-  CONTROLLER,
-  covers,
-  MANAGED_BY,
-  type NamespaceState,
-  OPT_IN,
-  planNamespace,
-  type ReconcileOptions,
-} from "../../src/core/reconcile.ts";
+import { CONTROLLER, MANAGED_BY, OPT_IN } from "../../src/core/names.ts";
+import { covers, type NamespaceState, planNamespace, type ReconcileOptions } from "../../src/core/reconcile.ts";
 import { instanceObjects, renderPvc } from "../../src/core/render/instance.ts";
 import type { RepositoryVolume } from "../../src/core/topology.ts";
 
