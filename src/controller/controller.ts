@@ -236,7 +236,7 @@ export class Controller {
     }
     if (this.o.dryRun) {
       for (const a of plan.actions) {
-        this.log("info", `dry run: would ${describe(a)}`, {
+        this.log("info", `dry run: would ${describe(a, false)}`, {
           namespace: ns,
           action: a.op,
           kind: a.kind,
@@ -432,9 +432,19 @@ function aborted(signal: AbortSignal): Promise<undefined> {
   });
 }
 
-export function describe(a: Action): string {
+/** "created PV x" (done), or "create PV x" (what --dry-run would do). */
+export function describe(a: Action, done = true): string {
   const what = a.kind === "PersistentVolume" ? `PV ${a.name}` : `PVC ${a.namespace}/${a.name}`;
-  if (a.op === "apply") return `${a.why === "missing" ? "created" : a.force ? "adopted" : "updated"} ${what}`;
-  if (a.op === "delete") return `deleted ${what}`;
-  return `released ${what} from the deleted claim ${a.staleUid}`;
+  const verb =
+    a.op === "apply"
+      ? a.why === "missing"
+        ? "create"
+        : a.force
+          ? "adopt"
+          : "update"
+      : a.op === "delete"
+        ? "delete"
+        : "release";
+  const tail = a.op === "release" ? ` from the deleted claim ${a.staleUid}` : "";
+  return `${done ? (verb === "adopt" ? "adopted" : `${verb}d`) : verb} ${what}${tail}`;
 }
