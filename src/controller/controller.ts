@@ -346,7 +346,10 @@ export class Controller {
   async work(signal: AbortSignal): Promise<void> {
     if (this.working) return;
     this.working = true;
-    const onAbort = () => this.queue.clear();
+    const onAbort = () => {
+      this.queue.clear();
+      this.queue.interrupt();
+    };
     signal.addEventListener("abort", onAbort, { once: true });
     this.stops.push(() => signal.removeEventListener("abort", onAbort));
     this.enqueue(this.allNamespaces());
@@ -357,7 +360,8 @@ export class Controller {
 
   private async loop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      const key = await Promise.race([this.queue.take(), aborted(signal)]);
+      // One listener for the whole loop (work's onAbort wakes a waiting take), not one per key.
+      const key = await this.queue.take();
       if (key === undefined) return;
       if (signal.aborted) {
         this.queue.done(key);
@@ -370,10 +374,10 @@ export class Controller {
 
   async process(key: string): Promise<void> {
     try {
-      const { plan, writes } = await this.reconcile(key);
+      const { writes } = await this.reconcile(key);
       this.queue.forget(key);
       this.metrics.inc("kopiashare_reconciles_total", "Reconciles of a namespace, by result.", { result: "ok" });
-      if (writes > 0 || plan.notes.length > 0) this.updateGauges();
+      if (writes > 0) this.scheduleGauges();
       this.metrics.set(
         "kopiashare_last_success_timestamp_seconds",
         "When a reconcile last succeeded.",
@@ -411,6 +415,18 @@ export class Controller {
     return ours.size;
   }
 
+  private gaugesDue: NodeJS.Timeout | undefined;
+
+  /** Counting managed namespaces reads every cached PV and PVC: at most once a second, not per write. */
+  private scheduleGauges(): void {
+    if (this.gaugesDue) return;
+    this.gaugesDue = setTimeout(() => {
+      this.gaugesDue = undefined;
+      this.updateGauges();
+    }, 1000);
+    this.gaugesDue.unref();
+  }
+
   updateGauges(): void {
     this.metrics.set(
       "kopiashare_managed_namespaces",
@@ -421,15 +437,9 @@ export class Controller {
 
   stop(): void {
     for (const s of this.stops.splice(0)) s();
+    if (this.gaugesDue) clearTimeout(this.gaugesDue);
     this.queue.shutDown();
   }
-}
-
-function aborted(signal: AbortSignal): Promise<undefined> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve(undefined);
-    else signal.addEventListener("abort", () => resolve(undefined), { once: true });
-  });
 }
 
 /** "created PV x" (done), or "create PV x" (what --dry-run would do). */

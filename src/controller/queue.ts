@@ -118,6 +118,11 @@ export class WorkQueue {
     if (this.waiting.length === 0) for (const taker of this.takers.splice(0)) taker(undefined);
   }
 
+  /** Wakes every waiting taker with undefined; the queue stays open (a worker loop that must stop). */
+  interrupt(): void {
+    for (const taker of this.takers.splice(0)) taker(undefined);
+  }
+
   /** Drops waiting keys too (leadership lost: another replica does the work now). */
   clear(): void {
     for (const k of this.waiting.splice(0)) this.queued.delete(k);

@@ -70,3 +70,14 @@ test("shut down: waiting keys are still handed out, then takers get undefined", 
   idle.shutDown();
   assert.equal(await p, undefined);
 });
+
+test("interrupt wakes waiting takers with undefined and keeps the queue open", async () => {
+  const q = new WorkQueue();
+  const a = q.take();
+  const b = q.take();
+  q.interrupt();
+  assert.equal(await a, undefined);
+  assert.equal(await b, undefined);
+  q.add("k");
+  assert.equal(await q.take(), "k", "a key added later goes to a live taker, not to an interrupted one");
+});
