@@ -185,9 +185,9 @@ async function main(): Promise<void> {
       `machine: ${cpus().length} cpus, load ${loadavg()[0]?.toFixed(2)}, node ${process.version}; ${N} namespaces\n` +
         `simulator takes ${rate.toFixed(0)} server-side applies/s: the floor for 2 x ${N} applies is ${fmt(floorMs)}\n`,
     );
-    if (FAULTS) {
-      sim.faults.failNext(40, 429, { retryAfterSeconds: 1 });
-    }
+    // Faults on writes, while it converges (a few 429s at start too: it must wait them out, not exit).
+    const writes = { match: (r: { method: string }) => r.method !== "GET" };
+    if (FAULTS) sim.faults.failNext(3, 429, { retryAfterSeconds: 1 });
     const from = sim.requests.length;
     const t0 = performance.now();
     const a = startController(
@@ -202,11 +202,19 @@ async function main(): Promise<void> {
           .child,
       );
     if (FAULTS) {
-      setTimeout(() => sim.faults.failNext(20, 500), 300);
-      setTimeout(() => sim.faults.failNext(10, "ECONNRESET"), 600);
-      setTimeout(() => sim.faults.dropWatches(), 900);
+      setTimeout(() => sim.faults.failNext(30, 429, { retryAfterSeconds: 1, ...writes }), 1500);
+      setTimeout(() => sim.faults.failNext(20, 500, writes), 2000);
+      setTimeout(() => sim.faults.failNext(10, "ECONNRESET", writes), 2500);
+      setTimeout(() => sim.faults.dropWatches(), 3000);
     }
-    await waitFor("every namespace Bound", () => converged(sim, names) === N, 120_000);
+    try {
+      await waitFor("every namespace Bound", () => converged(sim, names) === N, 120_000);
+    } catch (e) {
+      process.stderr.write(
+        `${converged(sim, names)}/${N} Bound; the controller's last log lines:\n${a.log.slice(-15).join("\n")}\n`,
+      );
+      throw e;
+    }
     const tConv = performance.now() - t0;
     // Phases from the controller's own log (its clock and this process's agree: same machine).
     const at = (msg: string) => {

@@ -38,6 +38,7 @@ export function controllerCommand(ctx: Ctx) {
     .option("--lease-duration <duration>", "how long a lease holds without renewal", "15s")
     .option("--renew-deadline <duration>", "the leader gives up when it cannot renew for this long", "10s")
     .option("--retry-period <duration>", "how often the lease is renewed or tried", "2s")
+    .option("--startup-timeout <duration>", "how long a busy or unreachable API server may delay the start", "60s")
     .option("--health-port <port>", "port of /healthz, /readyz and /metrics (0: any free port; -1: none)", "8080")
     .addOption(new Option("--log-level <level>", "least level logged").choices(LEVELS).default("info" as const))
     .addHelpText(
@@ -56,7 +57,8 @@ delivers are left to Flux, others only with --adopt. When a namespace stops cons
 its PVC first, then its PV once no claim is left, only a Retain PV, never the repository PV. A PV
 Released with a stale claimRef.uid is released again. Logs are JSON lines on stderr.
 
-Exit codes: 0 stopped by SIGTERM/SIGINT, 2 usage error, 3 the cluster could not be read at start.
+Exit codes: 0 stopped by SIGTERM/SIGINT, 2 usage error, 3 the cluster could not be read at start
+(401/403 at once; a busy or unreachable server after --startup-timeout).
 Docs: docs/commands.md#controller`,
     )
     .action((opts) =>
@@ -76,6 +78,7 @@ Docs: docs/commands.md#controller`,
           throw usageError(
             `--retry-period x 1.2 (${opts.retryPeriod}) < --renew-deadline (${opts.renewDeadline}) < --lease-duration (${opts.leaseDuration}) must hold`,
           );
+        const startupTimeoutMs = parseDuration(opts.startupTimeout, "--startup-timeout");
         const conventions = opts.config ? readConventions(path.resolve(ctx.io.cwd, opts.config)) : DEFAULTS;
         const env = ctx.io.env;
         const identity = env.POD_NAME || `${hostname()}_${process.pid}`;
@@ -119,6 +122,7 @@ Docs: docs/commands.md#controller`,
                 renewDeadlineMs,
                 retryPeriodMs,
                 port,
+                startupTimeoutMs,
               },
               log,
               stop.signal,

@@ -40,6 +40,8 @@ export interface RunOptions {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+  /** How long transient failures (429, 5xx, no answer) may delay the start before it gives up (exit 3). */
+  startupTimeoutMs: number;
   /** Health and metrics port (0: any free port, reported in the log; -1: none). */
   port: number;
 }
@@ -58,8 +60,11 @@ export interface Running {
 }
 
 /** Served consumer resources: one discovery request per group version that exists. */
-export async function discoverConsumers(rest: RestClient): Promise<(ConsumerResource & { path: string })[]> {
-  const groups = (await rest.get("/apis")) as unknown as {
+export async function discoverConsumers(
+  rest: RestClient,
+  retry: <T>(what: string, f: () => Promise<T>) => Promise<T> = (_what, f) => f(),
+): Promise<(ConsumerResource & { path: string })[]> {
+  const groups = (await retry("discovery /apis", () => rest.get("/apis"))) as unknown as {
     groups?: { name: string; preferredVersion?: { groupVersion: string } }[];
   };
   const out: (ConsumerResource & { path: string })[] = [];
@@ -67,7 +72,9 @@ export async function discoverConsumers(rest: RestClient): Promise<(ConsumerReso
     const wanted = CONSUMERS.filter((x) => x.group === g.name);
     if (wanted.length === 0 || !g.preferredVersion) continue;
     const gv = g.preferredVersion.groupVersion;
-    const list = (await rest.get(`/apis/${gv}`)) as unknown as { resources?: { name: string }[] };
+    const list = (await retry(`discovery /apis/${gv}`, () => rest.get(`/apis/${gv}`))) as unknown as {
+      resources?: { name: string }[];
+    };
     const served = new Set((list.resources ?? []).map((r) => r.name));
     for (const x of wanted) {
       if (!served.has(x.plural)) continue;
@@ -75,6 +82,50 @@ export async function discoverConsumers(rest: RestClient): Promise<(ConsumerReso
     }
   }
   return out;
+}
+
+/** Failures worth waiting out at start: the server answered "busy" (429, 5xx) or did not answer yet. */
+function transient(e: unknown): boolean {
+  const err = e as { code?: number; kind?: string };
+  if (err.code === 429 || (err.code !== undefined && err.code >= 500)) return true;
+  return err.kind === "unreachable" || err.kind === "timeout";
+}
+
+/**
+ * Retries a start-up request while its failures are transient, for at most `budgetMs` in all (a
+ * Retry-After counts): an apiserver that restarts or sheds load delays the start, it does not crash the
+ * pod. 401, 403 and anything else fail at once.
+ */
+function startupRetry(budgetMs: number, log: Log, signal: AbortSignal) {
+  const deadline = Date.now() + budgetMs;
+  return async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await f();
+      } catch (e) {
+        const wait = Math.max(
+          (e as { retryAfterMs?: number }).retryAfterMs ?? 0,
+          Math.min(5000, 200 * 2 ** (attempt - 1)),
+        );
+        if (!transient(e) || signal.aborted || Date.now() + wait > deadline) throw e;
+        log("warn", "start-up request failed; retrying", {
+          what,
+          error: (e as Error).message,
+          retryInMs: wait,
+          attempt,
+        });
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(t);
+            signal.removeEventListener("abort", done);
+            resolve();
+          };
+          const t = setTimeout(done, wait);
+          signal.addEventListener("abort", done, { once: true });
+        });
+      }
+    }
+  };
 }
 
 export async function runController(rest: RestClient, o: RunOptions, log: Log, signal: AbortSignal): Promise<Running> {
@@ -99,7 +150,7 @@ export async function runController(rest: RestClient, o: RunOptions, log: Log, s
       onError: onError(path),
     });
 
-  const served = await discoverConsumers(rest);
+  const served = await discoverConsumers(rest, startupRetry(o.startupTimeoutMs, log, signal));
   log("info", "watching", {
     consumers: served.map((s) => `${s.kind}.${s.apiVersion}`),
     repository: o.repository,

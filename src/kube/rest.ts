@@ -150,6 +150,8 @@ export function permOf(method: string, apiPath: string, watching = false): Perm 
     namespace = rest[1];
     rest = rest.slice(2);
   }
+  // Discovery (/api, /apis, /apis/<group>/<version>): no resource, the path itself is what was read.
+  if (rest.length === 0) return { verb: "get", resource: `discovery ${apiPath.split("?")[0]}` };
   const [plural = "", name, sub] = rest;
   const resource = `${sub ? `${plural}/${sub}` : plural}${group ? `.${group}` : ""}`;
   const verb =
