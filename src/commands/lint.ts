@@ -4,7 +4,7 @@ import { formatKubeVersion } from "../core/names.ts";
 import { describeStated, FINDINGS_FORMATS } from "../core/rules/types.ts";
 import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE } from "../errors.ts";
 import type { KubeVersionLookup } from "../gitops/kube-version.ts";
-import { kubeVersionFlag, loadRepo, repoOption } from "./shared.ts";
+import { kubeVersionFlag, openRepo, repoOption } from "./shared.ts";
 
 export function lintCommand(ctx: Ctx) {
   return new Command("lint")
@@ -38,14 +38,14 @@ Exit codes: 0 no errors (warnings allowed unless --strict), 1 errors (or warning
     )
     .action(async (opts) => {
       // The lint code loads while the repository is read.
-      const [{ root, conventions, scan }, { lintScan }, { summarize }, { renderFindings }] = await Promise.all([
-        loadRepo(ctx, opts.repo),
-        import("../gitops/lint.ts"),
+      const [{ root, conventions }, { lintRepo }, { summarize }, { renderFindings }] = await Promise.all([
+        openRepo(ctx, opts.repo),
+        import("../gitops/lint-parallel.ts"),
         import("../core/rules/index.ts"),
         import("../output/findings.ts"),
       ]);
       const flag = kubeVersionFlag(opts.kubernetesVersion, conventions);
-      const result = lintScan(scan, conventions, flag);
+      const { scan, result } = await lintRepo(root, conventions, flag, ctx.io.env);
       const stated = result.kubernetesVersion.stated;
       const format = opts.output;
       if (format === "text") ctx.say(kubeVersionLine(result.kubernetesVersion));
