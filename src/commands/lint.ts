@@ -37,7 +37,8 @@ Exit codes: 0 no errors (warnings allowed unless --strict), 1 errors (or warning
 2 usage error, or a path that could not be read (lint still reports on the rest). Reads only; never writes and never needs a network. Rules: docs/rules.md`,
     )
     .action(async (opts) => {
-      // The lint code loads while the repository is read.
+      // The worker starts first (it takes longest), the lint code loads while the repository is found.
+      const started = (await import("../gitops/lint-spawn.ts")).startLintWorker(ctx.io.env);
       const [{ root, conventions }, { lintRepo }, { summarize }, { renderFindings }] = await Promise.all([
         openRepo(ctx, opts.repo),
         import("../gitops/lint-parallel.ts"),
@@ -45,7 +46,7 @@ Exit codes: 0 no errors (warnings allowed unless --strict), 1 errors (or warning
         import("../output/findings.ts"),
       ]);
       const flag = kubeVersionFlag(opts.kubernetesVersion, conventions);
-      const { scan, result } = await lintRepo(root, conventions, flag, ctx.io.env);
+      const { scan, result } = await lintRepo(root, conventions, flag, started);
       const stated = result.kubernetesVersion.stated;
       const format = opts.output;
       if (format === "text") ctx.say(kubeVersionLine(result.kubernetesVersion));

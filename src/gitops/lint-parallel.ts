@@ -11,11 +11,10 @@
  * worker threads on Node 20), on one core, or for a repository read before the worker is ready. When the
  * worker cannot start or dies, the main thread does its work: nothing is lost, nothing waits for it.
  */
-import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
 import type { Conventions } from "../core/config.ts";
 import { checkRules, type Finding, type KubeVersion, mergeFindings, RULES } from "../core/rules/index.ts";
 import { type LintResult, lintResult, lintScan, type PreparedLint, prepareLint } from "./lint.ts";
+import { type StartedWorker, TEST_ALL_RULES, TEST_WAIT } from "./lint-spawn.ts";
 import {
   addPiece,
   emptyScan,
@@ -26,35 +25,6 @@ import {
   scanRepoParallel,
 } from "./scan.ts";
 import { readYamlFile, Walk, type WalkState } from "./walk.ts";
-
-/** workerData key of the lint worker (its LintWorkerData). */
-export const LINT_WORKER = "kopiashareLint";
-
-/**
- * KOPIASHARE_TEST_LINT_WORKER (tests only, docs/testing.md), a comma-separated list: `wait` makes the
- * main thread wait for the worker and hand it the walk after its first YAML file (so that a small
- * repository is linted on both threads too); `all-rules` gives the worker every rule; `exit-walk` and
- * `exit-lint` make the worker end its thread after its first batch of files, or before it sends its
- * findings.
- */
-export const TEST_ENV = "KOPIASHARE_TEST_LINT_WORKER";
-const TEST_WAIT = "wait";
-const TEST_ALL_RULES = "all-rules";
-export const TEST_EXIT_WALK = "exit-walk";
-export const TEST_EXIT_LINT = "exit-lint";
-
-export interface LintWorkerData {
-  root: string;
-  conventions: Conventions;
-  flag: KubeVersion | undefined;
-  /** Element 0 set to 1 by the worker once it can take the walk over. */
-  ready: Int32Array;
-  /** Element 0: files left to the main thread that it has read and parsed so far. */
-  progress: Int32Array;
-  /** Indexes in RULES of the rules the worker checks. */
-  rules: number[];
-  test: string[];
-}
 
 /** What the worker sends while it walks: a piece it parsed, or a file left for the main thread to read. */
 export type Scanned = ScanPiece | ["read", abs: string, rel: string, size: number | undefined];
@@ -76,8 +46,20 @@ export type FromWorker =
   /** The raw findings of each rule of RULES (empty for the main thread's rules). */
   | { findings: Finding[][] };
 
-/** The walk handed over with what the main thread found before, then the pieces of each file left to it. */
-export type FromMain = { state: WalkState; pieces: ScanPiece[] } | { results: ScanPiece[][] };
+/**
+ * The work: the walk handed over with what the main thread found before, what to lint (and which rules,
+ * by index in RULES); then the pieces of each file left to the main thread.
+ */
+export type FromMain = Work | { results: ScanPiece[][] };
+
+export interface Work {
+  state: WalkState;
+  pieces: ScanPiece[];
+  root: string;
+  conventions: Conventions;
+  flag: KubeVersion | undefined;
+  rules: number[];
+}
 
 /**
  * The rules the worker checks; the main thread checks the others, and also merges, sorts and prints.
@@ -88,6 +70,15 @@ const WORKER_RULES: ReadonlySet<string> = new Set([
   "delivery/no-claim",
   "delivery/orphan",
   "delivery/missing-depends-on",
+  "delivery/not-allowed",
+  "identity/no-source",
+  "identity/defaulted-namespace",
+  "identity/collision",
+  "repository/password-mismatch",
+  "permissions/uid-mismatch",
+  "permissions/unset-uid",
+  "permissions/fsgroup-change-policy",
+  "permissions/privileged-movers",
 ]);
 
 export interface Linted {
@@ -95,31 +86,23 @@ export interface Linted {
   result: LintResult;
 }
 
+/** Lints the checkout at root, on two threads when `started` is a worker (startLintWorker). */
 export async function lintRepo(
   root: string,
   c: Conventions,
   flag: KubeVersion | undefined,
-  env: Record<string, string | undefined>,
+  started: StartedWorker | undefined,
 ): Promise<Linted> {
-  if (import.meta.url.endsWith(".ts") || availableParallelism() < 2) {
+  if (!started) {
     const scan = await scanRepoParallel(root);
     return { scan, result: lintScan(scan, c, flag) };
   }
-  const test = (env[TEST_ENV] ?? "").split(",").filter(Boolean);
-  const ready = new Int32Array(new SharedArrayBuffer(4));
-  const progress = new Int32Array(new SharedArrayBuffer(4));
+  const { worker, ready, progress, test } = started;
+  worker.ref();
   const theirs = new Set<number>();
   RULES.forEach((r, i) => {
     if (test.includes(TEST_ALL_RULES) || WORKER_RULES.has(r.meta.id)) theirs.add(i);
   });
-  const data: LintWorkerData = { root, conventions: c, flag, ready, progress, rules: [...theirs], test };
-  let worker: Worker;
-  try {
-    worker = new Worker(new URL("./lint-worker.js", import.meta.url), { workerData: { [LINT_WORKER]: data } });
-  } catch {
-    const scan = scanRepo(root);
-    return { scan, result: lintScan(scan, c, flag) };
-  }
   const scan = emptyScan(root);
   // What this thread parses, for the worker: all it finds before the hand-over, then each file left to it.
   let pieces: ScanPiece[] = [];
@@ -211,6 +194,6 @@ export async function lintRepo(
     });
     w.on("error", fallBack);
     w.on("exit", fallBack);
-    w.postMessage({ state: walk.state(), pieces } satisfies FromMain);
+    w.postMessage({ state: walk.state(), pieces, root, conventions: c, flag, rules: [...theirs] } satisfies FromMain);
   });
 }

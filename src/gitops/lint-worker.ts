@@ -8,15 +8,8 @@
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { checkRules } from "../core/rules/index.ts";
 import { prepareLint } from "./lint.ts";
-import {
-  type FromMain,
-  type FromWorker,
-  LINT_WORKER,
-  type LintWorkerData,
-  type Scanned,
-  TEST_EXIT_LINT,
-  TEST_EXIT_WALK,
-} from "./lint-parallel.ts";
+import type { FromMain, FromWorker, Scanned, Work } from "./lint-parallel.ts";
+import { LINT_WORKER, type LintWorkerData, TEST_EXIT_LINT, TEST_EXIT_WALK } from "./lint-spawn.ts";
 import { addPiece, emptyScan, parsePiece, type RepoScan, type ScanPiece } from "./scan.ts";
 import { type Sink, Walk, type WalkState } from "./walk.ts";
 
@@ -67,14 +60,14 @@ class Assembly {
 function lintWorker(port: MessagePort, data: LintWorkerData): void {
   port.once("message", (m: FromMain) => {
     if (!("state" in m)) return;
-    const assembly = new Assembly(data.root, m.pieces);
+    const assembly = new Assembly(m.root, m.pieces);
     if (!walk(port, data, m.state, assembly)) return;
     // The listener stays: it keeps this thread alive until the main thread has its findings and ends it.
     let linted = false;
     const whenComplete = () => {
       if (linted || !assembly.complete) return;
       linted = true;
-      lint(port, data, assembly.scan);
+      lint(port, m, data.test, assembly.scan);
     };
     const onMessage = (r: FromMain) => {
       assembly.results(r);
@@ -144,11 +137,11 @@ function walk(port: MessagePort, data: LintWorkerData, state: WalkState, assembl
   return true;
 }
 
-function lint(port: MessagePort, data: LintWorkerData, scan: RepoScan): void {
-  const prepared = prepareLint(scan, data.conventions, data.flag);
-  const mine = new Set(data.rules);
-  const findings = checkRules(prepared.model, data.conventions, prepared.opts, (i) => mine.has(i));
-  if (data.test.includes(TEST_EXIT_LINT)) process.exit(1);
+function lint(port: MessagePort, work: Work, test: string[], scan: RepoScan): void {
+  const prepared = prepareLint(scan, work.conventions, work.flag);
+  const mine = new Set(work.rules);
+  const findings = checkRules(prepared.model, work.conventions, prepared.opts, (i) => mine.has(i));
+  if (test.includes(TEST_EXIT_LINT)) process.exit(1);
   port.postMessage({ findings } satisfies FromWorker);
 }
 
