@@ -4,7 +4,7 @@ import { formatKubeVersion } from "../core/names.ts";
 import { describeStated, FINDINGS_FORMATS } from "../core/rules/types.ts";
 import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE } from "../errors.ts";
 import type { KubeVersionLookup } from "../gitops/kube-version.ts";
-import { kubeVersionFlag, openRepo, repoOption } from "./shared.ts";
+import { kubeVersionFlag, loadRepo, repoOption } from "./shared.ts";
 
 export function lintCommand(ctx: Ctx) {
   return new Command("lint")
@@ -37,16 +37,15 @@ Exit codes: 0 no errors (warnings allowed unless --strict), 1 errors (or warning
 2 usage error, or a path that could not be read (lint still reports on the rest). Reads only; never writes and never needs a network. Rules: docs/rules.md`,
     )
     .action(async (opts) => {
-      // The worker starts first (it takes longest), the lint code loads while the repository is found.
-      const started = (await import("../gitops/lint-spawn.ts")).startLintWorker(ctx.io.env);
-      const [{ root, conventions }, { lintRepo }, { summarize }, { renderFindings }] = await Promise.all([
-        openRepo(ctx, opts.repo),
-        import("../gitops/lint-parallel.ts"),
+      // The lint code loads while the repository is read.
+      const [{ root, conventions, scan }, { lintScan }, { summarize }, { renderFindings }] = await Promise.all([
+        loadRepo(ctx, opts.repo),
+        import("../gitops/lint.ts"),
         import("../core/rules/index.ts"),
         import("../output/findings.ts"),
       ]);
       const flag = kubeVersionFlag(opts.kubernetesVersion, conventions);
-      const { scan, result } = await lintRepo(root, conventions, flag, started);
+      const result = lintScan(scan, conventions, flag);
       const stated = result.kubernetesVersion.stated;
       const format = opts.output;
       if (format === "text") ctx.say(kubeVersionLine(result.kubernetesVersion));

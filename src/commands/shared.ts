@@ -112,26 +112,13 @@ export async function loadRepo(
   repo: string | undefined,
   opts: { lock?: string; writer?: boolean } = {},
 ): Promise<Loaded> {
-  const [{ root, conventions }, { scanRepoParallel }] = await Promise.all([
-    openRepo(ctx, repo, opts),
-    import("../gitops/scan.ts"),
-  ]);
-  const scan = await scanRepoParallel(root);
-  if (opts.writer) refusePartialView(scan);
-  return { root, conventions, scan };
-}
-
-/** loadRepo before the scan (lint scans on its own: gitops/lint-parallel.ts). */
-export async function openRepo(
-  ctx: Ctx,
-  repo: string | undefined,
-  opts: { lock?: string } = {},
-): Promise<Omit<Loaded, "scan">> {
-  const [{ findRepoRoot, loadConventions }, { acquireLock, DEFAULT_LOCK_WAIT_MS }, planMod] = await Promise.all([
-    import("../gitops/repo.ts"),
-    import("../gitops/lock.ts"),
-    import("../gitops/plan.ts"),
-  ]);
+  const [{ findRepoRoot, loadConventions }, { scanRepoParallel }, { acquireLock, DEFAULT_LOCK_WAIT_MS }, planMod] =
+    await Promise.all([
+      import("../gitops/repo.ts"),
+      import("../gitops/scan.ts"),
+      import("../gitops/lock.ts"),
+      import("../gitops/plan.ts"),
+    ]);
   const root = findRepoRoot(ctx.io.cwd, repo);
   const journal = existsSync(path.join(root, planMod.JOURNAL_FILE));
   if (opts.lock !== undefined || journal) {
@@ -153,7 +140,10 @@ export async function openRepo(
     }
     if (opts.lock === undefined) lock.release();
   }
-  return { root, conventions: loadConventions(root) };
+  const conventions = loadConventions(root);
+  const scan = await scanRepoParallel(root);
+  if (opts.writer) refusePartialView(scan);
+  return { root, conventions, scan };
 }
 
 /**

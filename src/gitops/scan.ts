@@ -145,7 +145,7 @@ export async function scanRepoParallel(root: string): Promise<RepoScan> {
   });
 }
 
-export function emptyScan(root: string): RepoScan {
+function emptyScan(root: string): RepoScan {
   return { root, texts: new Map(), docs: [], objects: [], issues: [], dirs: new Set() };
 }
 
@@ -157,59 +157,6 @@ function sinkInto(scan: RepoScan): Sink {
     file: (rel, text) => {
       scan.texts.set(rel, text);
       parseYamlText(scan, rel, text);
-    },
-  };
-}
-
-/**
- * What the walk found, parsed, as one thread sends it to another (gitops/lint-parallel.ts): a
- * directory, a skipped entry, or a file with its text and what parseYamlText made of it (its documents,
- * null ones left out, and its parse issues). addPiece adds it to a scan as sinkInto would have.
- */
-export type ScanPiece = ["dir", string] | ["issue", ScanIssue] | ["file", string, string, YamlDoc[], ScanIssue[]];
-
-/** Parses one file on its own, for another thread's scan. */
-export function parsePiece(rel: string, text: string): ScanPiece {
-  const parsed: Parsed = { docs: [], objects: [], issues: [] };
-  parseYamlText(parsed, rel, text);
-  return ["file", rel, text, parsed.docs, parsed.issues];
-}
-
-/** Adds a piece to the scan, in walk order: the same scan as when this thread parsed the file itself. */
-export function addPiece(scan: RepoScan, piece: ScanPiece): void {
-  if (piece[0] === "dir") scan.dirs.add(piece[1]);
-  else if (piece[0] === "issue") scan.issues.push(piece[1]);
-  else {
-    scan.texts.set(piece[1], piece[2]);
-    for (const doc of piece[3]) {
-      scan.docs.push(doc);
-      const obj = asObject(doc);
-      if (obj) scan.objects.push(obj);
-    }
-    for (const issue of piece[4]) scan.issues.push(issue);
-  }
-}
-
-/**
- * A sink that builds the scan as sinkInto does, and also records each piece in `pieces()` (the list
- * it returns at that moment), for the other thread.
- */
-export function recordingSink(scan: RepoScan, pieces: () => ScanPiece[]): Sink {
-  return {
-    dir: (rel) => {
-      scan.dirs.add(rel);
-      pieces().push(["dir", rel]);
-    },
-    issue: (issue) => {
-      scan.issues.push(issue);
-      pieces().push(["issue", issue]);
-    },
-    file: (rel, text) => {
-      scan.texts.set(rel, text);
-      const docs = scan.docs.length;
-      const issues = scan.issues.length;
-      parseYamlText(scan, rel, text);
-      pieces().push(["file", rel, text, scan.docs.slice(docs), scan.issues.slice(issues)]);
     },
   };
 }
@@ -254,10 +201,7 @@ export function splitDocuments(text: string): { start: number; body: string }[] 
   return out;
 }
 
-/** What parseYamlText adds to. */
-type Parsed = Pick<RepoScan, "docs" | "objects" | "issues">;
-
-export function parseYamlText(scan: Parsed, file: string, text: string): void {
+export function parseYamlText(scan: RepoScan, file: string, text: string): void {
   let index = 0;
   const options: LoadOptions = { filename: file, schema: SCHEMA };
   for (const chunk of splitDocuments(text)) {

@@ -51,20 +51,6 @@ export interface LintOptions {
  * rendered for several apps) are merged, their subjects joined. Sorted by severity, rule, file, line.
  */
 export function runRules(model: RepoModel, conventions: Conventions, opts: LintOptions): Finding[] {
-  return mergeFindings(checkRules(model, conventions, opts));
-}
-
-/**
- * The raw findings of each rule of RULES (by index), of those `which` selects (all by default); the
- * others' entries stay empty. Two threads may each check a share of the rules on their own copy of
- * the model: mergeFindings over their entries gives what runRules gives.
- */
-export function checkRules(
-  model: RepoModel,
-  conventions: Conventions,
-  opts: LintOptions,
-  which: (index: number) => boolean = () => true,
-): Finding[][] {
   const ctx = {
     model,
     conventions,
@@ -72,14 +58,9 @@ export function checkRules(
     kubernetesVersionCandidates: opts.kubernetesVersionCandidates ?? [],
     at: opts.at,
   };
-  return RULES.map((rule, i) => (which(i) ? rule.check(ctx) : []));
-}
-
-/** runRules' merge and sort of the raw findings of each rule, given in the order of RULES. */
-export function mergeFindings(perRule: readonly Finding[][]): Finding[] {
   const merged = new Map<string, { finding: Finding; subjects: Set<string> }>();
-  for (const findings of perRule) {
-    for (const f of findings) {
+  for (const rule of RULES) {
+    for (const f of rule.check(ctx)) {
       const key = [f.rule, f.severity, f.file, f.line, f.what].join("\0");
       const prev = merged.get(key);
       if (!prev) merged.set(key, { finding: f, subjects: new Set([f.subject]) });
