@@ -53,8 +53,9 @@
  * given on one side only, a keyed-list element without its key): here the first adds a separate
  * element and the second is an error. Pointers without the leading `/` are an error here.
  */
+import { createRequire } from "node:module";
 import { isDeepStrictEqual } from "node:util";
-import { parse, parseAllDocuments, type Tags } from "yaml";
+import type * as Yaml from "yaml";
 
 export type Obj = Record<string, unknown>;
 
@@ -140,10 +141,17 @@ export function parsePatch(entry: { patch?: unknown; target?: unknown }): { patc
 const TARGET_KEYS = ["group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"] as const;
 const OPS = new Set(["add", "remove", "replace", "move", "copy", "test"]);
 
+/**
+ * The `yaml` package (CommonJS, about as long to load as the rest of lint's modules) reads only patches
+ * written as text, which most repositories do not have: loaded on first use, not when lint starts.
+ */
+let yamlLib: typeof Yaml | undefined;
+const yaml = (): typeof Yaml => (yamlLib ??= createRequire(import.meta.url)("yaml") as typeof Yaml);
+
 /** YAML 1.1 as kustomize's YAML-to-JSON step reads it: yes/no/on/off/y/n are booleans, 010 is 8; no timestamps or 1:20 sexagesimals. */
 const YAML_11 = {
   version: "1.1" as const,
-  customTags: (tags: Tags) =>
+  customTags: (tags: Yaml.Tags) =>
     tags.filter((t) => typeof t === "string" || (t.format !== "TIME" && t.tag !== "tag:yaml.org,2002:timestamp")),
 };
 
@@ -151,7 +159,7 @@ const YAML_11 = {
 function parseOps(text: string): { ops?: JsonOp[]; error?: string; list?: boolean } {
   let list: unknown;
   try {
-    list = text.trimStart().startsWith("[") ? JSON.parse(text) : parse(text, YAML_11);
+    list = text.trimStart().startsWith("[") ? JSON.parse(text) : yaml().parse(text, YAML_11);
   } catch (e) {
     return { error: firstLine(e) };
   }
@@ -178,7 +186,7 @@ function parseOps(text: string): { ops?: JsonOp[]; error?: string; list?: boolea
 
 function parseSmp(text: string): { bodies?: Obj[]; error?: string } {
   const bodies: Obj[] = [];
-  for (const doc of parseAllDocuments(text)) {
+  for (const doc of yaml().parseAllDocuments(text)) {
     const err = doc.errors[0];
     if (err) return { error: firstLine(err) };
     const body: unknown = doc.toJS();
