@@ -144,8 +144,8 @@ async function waitFor(what: string, ok: () => boolean, timeoutMs: number): Prom
 
 /** Server-side applies per second this simulator takes from one keep-alive client (the floor's rate). */
 async function applyRate(sim: Sim): Promise<number> {
-  const { connectRest } = await import("../src/kube/rest.ts");
-  const rest = connectRest({ kubeconfig: sim.kubeconfigPath, env: {} });
+  const { openRest } = await import("../src/kube/rest.ts");
+  const rest = await openRest({ kubeconfig: sim.kubeconfigPath, env: {} });
   ensureNamespace(sim, "bench-floor");
   const n = 400;
   const t0 = performance.now();

@@ -82,14 +82,14 @@ Docs: docs/commands.md#controller`,
         const conventions = opts.config ? readConventions(path.resolve(ctx.io.cwd, opts.config)) : DEFAULTS;
         const env = ctx.io.env;
         const identity = env.POD_NAME || `${hostname()}_${process.pid}`;
-        const [{ connectRest }, { runController }, { jsonLog }] = await Promise.all([
+        const [{ openRest }, { runController }, { jsonLog }] = await Promise.all([
           import("../kube/rest.ts"),
           import("../controller/run.ts"),
           import("../controller/log.ts"),
         ]);
         const log = jsonLog((line) => ctx.io.stderr.write(line), opts.logLevel);
         const stop = new AbortController();
-        const rest = connectRest({
+        const rest = await openRest({
           kubeconfig: opts.kubeconfig ? path.resolve(ctx.io.cwd, opts.kubeconfig) : undefined,
           context: opts.context,
           env,

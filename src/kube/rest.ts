@@ -1,20 +1,26 @@
 /**
  * A small JSON REST client for the controller: plain node http/https with a keep-alive agent and
  * JSON bodies, no client-node typed API on the hot path (its deserialisation drops unknown fields
- * and is slow). Authentication is client-node's own: the kubeconfig is loaded once
- * (loadKubeConfig), and `KubeConfig.applyToHTTPSOptions` runs before every request, so a rotated
- * in-cluster token file, an exec credential plugin (its cached credential until it expires) and
- * client certificates all keep working. Requests are not retried here: a failure is one RestError
+ * and is slow). Authentication: a kubeconfig the lean client understands (src/kube/lean.ts: a token,
+ * client certificates, a CA) and the in-cluster service account (its token file re-read every minute,
+ * as client-go does, so a rotated token keeps working) need no client-node at all, whose loading takes
+ * about half a second of a controller's cold start; anything else (exec plugins, auth providers,
+ * several KUBECONFIG files) goes through client-node's loader (openRest imports it then), and
+ * `KubeConfig.applyToHTTPSOptions` runs before every request. Requests are not retried here: a failure is one RestError
  * (a KubeError with kubeErrorOf's message) carrying the HTTP code, the Status reason and message
  * and `retryAfterMs`, and the caller (informer, lease, controller) decides whether to retry.
  */
+
+import { existsSync, readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import { homedir } from "node:os";
+import path from "node:path";
 import { createGunzip } from "node:zlib";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { limitExecPlugins, loadKubeConfig } from "./client.ts";
 import { KubeError, kubeErrorOf, type Perm } from "./errors.ts";
 import { retryAfterMs } from "./http.ts";
+import { leanTarget } from "./lean.ts";
 
 export interface ObjectMeta {
   name?: string;
@@ -186,15 +192,102 @@ interface Raw {
   text: string;
 }
 
-export function connectRest(opts: RestOptions): RestClient {
-  const kc = opts.kubeConfig ?? loadKubeConfig(opts);
+/** How each request is authenticated, and where it goes. */
+interface Auth {
+  server: string;
+  context: string;
+  apply(o: https.RequestOptions & { headers: Record<string, unknown> }): Promise<void>;
+}
+
+const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** client-go re-reads a service account token file at most this often. */
+const TOKEN_REREAD_MS = 60_000;
+
+function kubeconfigAuth(kc: KubeConfig): Auth {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new KubeError("config", "the kubeconfig has no current cluster");
-  const server = cluster.server.replace(/\/+$/, "");
-  const context = kc.getCurrentContext();
+  return {
+    server: cluster.server.replace(/\/+$/, ""),
+    context: kc.getCurrentContext(),
+    apply: (o) => kc.applyToHTTPSOptions(o),
+  };
+}
+
+/** The lean kubeconfig (src/kube/lean.ts), or the in-cluster service account when there is no kubeconfig. */
+function leanAuth(opts: RestOptions): Auth | undefined {
+  const target = leanTarget({ kubeconfig: opts.kubeconfig, context: opts.context, env: opts.env });
+  if (target) {
+    return {
+      server: target.server,
+      context: target.context,
+      apply: async (o) => {
+        Object.assign(o, target.tls);
+        if (target.token) o.headers.authorization = `Bearer ${target.token}`;
+      },
+    };
+  }
+  const env = opts.env;
+  const home = env.HOME || env.USERPROFILE || homedir();
+  // KOPIASHARE_SERVICEACCOUNT_DIR: where the tests put a service account (docs/testing.md).
+  const saDir = env.KOPIASHARE_SERVICEACCOUNT_DIR || SA_DIR;
+  const tokenFile = path.join(saDir, "token");
+  if (opts.kubeconfig || env.KUBECONFIG || existsSync(path.join(home, ".kube", "config"))) return undefined;
+  if (!env.KUBERNETES_SERVICE_HOST || !existsSync(tokenFile)) return undefined;
+  const host = env.KUBERNETES_SERVICE_HOST.includes(":")
+    ? `[${env.KUBERNETES_SERVICE_HOST}]`
+    : env.KUBERNETES_SERVICE_HOST;
+  let ca: Buffer | undefined;
+  try {
+    ca = readFileSync(path.join(saDir, "ca.crt"));
+  } catch {
+    return undefined; // client-node's loader says what is missing
+  }
+  let token = "";
+  let readAt = 0;
+  return {
+    server: `https://${host}:${env.KUBERNETES_SERVICE_PORT || "443"}`,
+    context: "in-cluster",
+    apply: async (o) => {
+      if (Date.now() - readAt > TOKEN_REREAD_MS) {
+        token = readFileSync(tokenFile, "utf8").trim();
+        readAt = Date.now();
+      }
+      o.ca = ca;
+      o.headers.authorization = `Bearer ${token}`;
+    },
+  };
+}
+
+/**
+ * The REST client for any kubeconfig: without client-node when the lean reader understands it (or in a pod),
+ * else through client-node's loader, imported only then. Kubeconfig errors are KubeError("config").
+ */
+export async function openRest(opts: RestOptions): Promise<RestClient> {
+  if (opts.kubeConfig || leanAuth(opts)) return connectRest(opts);
+  const { limitExecPlugins, loadKubeConfig } = await import("./client.ts");
+  const kc = loadKubeConfig(opts);
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  limitExecPlugins(kc, timeoutMs > 0 ? timeoutMs : 30_000);
+  return connectRest({ ...opts, kubeConfig: kc });
+}
+
+/**
+ * The REST client, synchronously: for a loaded KubeConfig (`opts.kubeConfig`) or a kubeconfig the lean
+ * reader understands (a token, client certificates; the in-cluster service account). Anything else needs
+ * client-node's loader: use openRest.
+ */
+export function connectRest(opts: RestOptions): RestClient {
+  const found = opts.kubeConfig ? kubeconfigAuth(opts.kubeConfig) : leanAuth(opts);
+  if (!found) {
+    throw new KubeError(
+      "config",
+      "this kubeconfig needs client-node's loader (an exec plugin, an auth provider, a token file, several files): connect with openRest",
+    );
+  }
+  const auth: Auth = found;
+  const { server, context } = auth;
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const retryAfterMax = opts.retryAfterMaxMs ?? 60_000;
-  limitExecPlugins(kc, timeoutMs > 0 ? timeoutMs : 30_000);
   const secure = server.startsWith("https:");
   // One keep-alive pool; node keys its sockets by the TLS options passed per request, so a rotated
   // client certificate opens new connections while unchanged ones are reused.
@@ -217,8 +310,8 @@ export function connectRest(opts: RestOptions): RestClient {
     body: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
-    const o: https.RequestOptions = { headers: {} };
-    await kc.applyToHTTPSOptions(o);
+    const o: https.RequestOptions & { headers: Record<string, unknown> } = { headers: {} };
+    await auth.apply(o);
     const h: Record<string, string> = { "user-agent": userAgent, ...headers };
     for (const [k, v] of Object.entries(o.headers ?? {})) if (v !== undefined) h[k] = String(v);
     if (body !== undefined) h["content-length"] = String(Buffer.byteLength(body));

@@ -1,15 +1,17 @@
 // src/kube/rest.ts against kube-sim over real HTTP(S): verbs, error mapping, watch, auth paths.
 
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
 import {
   connectRest,
   type KubeObject,
+  openRest,
   permOf,
   type RestClient,
   RestError,
@@ -318,6 +320,62 @@ describe("rest client authentication through client-node", () => {
       assert.equal((await rest.get("/api/v1/namespaces/t")).metadata.name, "t");
     } finally {
       await tls.close();
+    }
+  });
+});
+
+describe("openRest: which loader", () => {
+  test("in a pod (no kubeconfig): the service account's token and CA, over https, without client-node", async () => {
+    const tls = await startSim({ tls: true, token: "sa-token" });
+    const sa = mkdtempSync(path.join(tmpdir(), "kopiashare-sa-"));
+    try {
+      writeFileSync(path.join(sa, "token"), "sa-token\n");
+      writeFileSync(path.join(sa, "ca.crt"), tls.caPem ?? "");
+      tls.requireToken = true;
+      const port = new URL(tls.url).port;
+      const env = {
+        HOME: sa, // no ~/.kube/config there
+        KUBERNETES_SERVICE_HOST: "127.0.0.1",
+        KUBERNETES_SERVICE_PORT: port,
+        KOPIASHARE_SERVICEACCOUNT_DIR: sa,
+      };
+      const rest = await openRest({ env });
+      assert.equal(rest.server, `https://127.0.0.1:${port}`);
+      assert.equal(rest.context, "in-cluster");
+      const list = await rest.list("/api/v1/namespaces");
+      assert.ok(Array.isArray(list.items));
+      writeFileSync(path.join(sa, "token"), "wrong\n");
+      await rest.list("/api/v1/namespaces"); // read once a minute, as client-go: still the token it read
+    } finally {
+      rmSync(sa, { recursive: true, force: true });
+      await tls.close();
+    }
+  });
+
+  test("a kubeconfig only client-node understands (an exec plugin) goes through its loader; connectRest says so", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "kopiashare-exec-"));
+    const s = await startSim({ token: "from-exec" });
+    try {
+      const plugin = path.join(dir, "plugin.mjs");
+      writeFileSync(
+        plugin,
+        `process.stdout.write(JSON.stringify({apiVersion:"client.authentication.k8s.io/v1beta1",kind:"ExecCredential",status:{token:"from-exec"}}));\n`,
+      );
+      const file = path.join(dir, "config");
+      writeFileSync(
+        file,
+        s.kubeconfigYaml.replace(
+          / {2}user:\n {4}token: .*\n/,
+          `  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: ${process.execPath}\n      args: [${plugin}]\n      interactiveMode: Never\n`,
+        ),
+      );
+      s.requireToken = true;
+      assert.throws(() => connectRest({ kubeconfig: file, env: {} }), /needs client-node's loader/);
+      const rest = await openRest({ kubeconfig: file, env: {} });
+      assert.ok(Array.isArray((await rest.list("/api/v1/namespaces")).items));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await s.close();
     }
   });
 });
