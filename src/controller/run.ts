@@ -232,7 +232,19 @@ export async function runController(rest: RestClient, o: RunOptions, log: Log, s
       })
     : undefined;
   const electing = new AbortController();
-  const electorDone = elector ? elector.run(electing.signal) : Promise.resolve();
+  let stopping = false;
+  // An elector's run ends when leadership is lost (client-go's semantics); a replica that lost the lease
+  // (a renew that failed for the renew deadline) campaigns again, as a standby, until it is stopped.
+  const electorDone = elector
+    ? (async () => {
+        while (!stopping && !electing.signal.aborted) {
+          await elector
+            .run(electing.signal)
+            .catch((e: Error) => log("warn", "leader election failed", { error: e.message }));
+          if (!stopping && !electing.signal.aborted) log("info", "campaigning for the lease again");
+        }
+      })()
+    : Promise.resolve();
   if (!elector) startWork();
   else metrics.set("kopiashare_leader", "1 while this replica is the leader.", 0);
 
@@ -240,6 +252,7 @@ export async function runController(rest: RestClient, o: RunOptions, log: Log, s
   const stop = () => {
     stopped ??= (async () => {
       log("info", "shutting down");
+      stopping = true;
       await stopWork();
       ctl.stop();
       if (elector) {
