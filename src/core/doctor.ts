@@ -28,6 +28,7 @@ import {
   repositoryPolicies,
   type Source,
   served,
+  staleClaimRef,
   VOLSYNC_GROUP,
 } from "./live.ts";
 import { MAP_NAME } from "./render/wiring.ts";
@@ -234,7 +235,7 @@ function diagnose(env: Env, ns: string): Diagnosis | undefined {
   if (ref && (ref.namespace !== ns || ref.name !== c.claimName)) {
     return { kind: "pv/bound-elsewhere", pvc, pv, holder: `${ref.namespace}/${ref.name}` };
   }
-  if (ref?.uid && ref.uid !== pvc.uid) return { kind: "pv/released-stale-claim", pvc, pv };
+  if (staleClaimRef(pv, pvc, c)) return { kind: "pv/released-stale-claim", pvc, pv };
   const mm = claimMismatches(pvc, pv);
   if (mm.length > 0 || /VolumeMismatch/.test(event ?? "")) {
     return { kind: "pv/mismatch", pvc, pv, mismatches: mm, event };

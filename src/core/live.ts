@@ -306,8 +306,8 @@ export function namespaceOfPv(pv: LivePv, c: Conventions): string | undefined {
 /**
  * The uid a PV's claimRef still holds for a claim `claimName` of its namespace that is gone (deleted, or
  * deleted and made again with a new uid): such a PV never binds the claim again until the uid (and the
- * resourceVersion) are removed (kubernetes/kubernetes#91847). Doctor's `pv-released` reports it for a
- * pending claim; the controller removes it. Undefined when the claimRef is current or names another claim.
+ * resourceVersion) are removed (kubernetes/kubernetes#91847). Doctor's `pv/released-stale-claim` reports it
+ * for a pending claim; the controller removes it. Undefined when the claimRef is current or names another claim.
  */
 export function staleClaimRef(pv: LivePv, pvc: LivePvc | undefined, c: Conventions): string | undefined {
   const ref = pv.claimRef;
