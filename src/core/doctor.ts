@@ -5,7 +5,7 @@
  * A check whose input the server refused (401/403) is a Warn naming the missing permission.
  * Pure: no I/O; `now` is passed in.
  */
-import { type Conventions, ksName, pvName } from "./config.ts";
+import { type Conventions, kopiurClaimName, ksName, pvName } from "./config.ts";
 import { humanDuration, maxInterval } from "./cron.ts";
 import {
   type Denial,
@@ -657,7 +657,7 @@ export const CHECKS: readonly CheckDef[] = [
     lint: ["delivery/not-allowed"],
     doc: {
       checks:
-        "each Kopiur `ClusterRepository` (and `Repository` in scope) whose filesystem backend is PVC `kopia`: its status conditions `Ready`, `Initializing`, `Stalled`, and the UID its movers run as (`spec.moverDefaults.securityContext.runAsUser`) against `uid` in kopiashare.yaml",
+        "each Kopiur `ClusterRepository` (and `Repository` in scope) whose filesystem backend is PVC `kopia` or `kopia-kopiur` (Kopiur's own claim, which kopiashare writes): its status conditions `Ready`, `Initializing`, `Stalled`, and the UID its movers run as (`spec.moverDefaults.securityContext.runAsUser`) against `uid` in kopiashare.yaml",
       warn: "it is still `Initializing`, reports no `Ready` condition, or its movers run as another UID",
       fail: "it is `Stalled`",
       fix: "`kubectl describe clusterrepository <name>` for the condition's message; set `moverDefaults.securityContext.runAsUser`/`runAsGroup` to the repository's UID/GID",
@@ -668,7 +668,7 @@ export const CHECKS: readonly CheckDef[] = [
         return notServedText(env.o, KOPIUR_GROUP, "clusterrepositories");
       }
       return kopiurRepos(env).length === 0
-        ? `no Kopiur Repository or ClusterRepository has its filesystem backend on PVC ${env.c.claimName}`
+        ? `no Kopiur Repository or ClusterRepository has its filesystem backend on PVC ${env.c.claimName} or ${kopiurClaimName(env.c)}`
         : undefined;
     },
     run(env) {
@@ -698,7 +698,7 @@ export const CHECKS: readonly CheckDef[] = [
               ? `${subject} is still Initializing (${said(init)})`
               : `${subject} reports no Ready condition (${r.conditions.length ? r.conditions.map((x) => `${x.type}=${x.status}`).join(", ") : "no status.conditions"})`,
             why: "until it is Ready, Kopiur does not run snapshots into the shared repository",
-            fix: `${describe}; kubectl -n ${env.c.repositoryNamespace} get pvc ${env.c.claimName}  # the backend mounts this claim`,
+            fix: `${describe}; kubectl -n ${env.c.repositoryNamespace} get pvc ${r.claim ?? env.c.claimName}  # the backend mounts this claim`,
           });
         }
         if (r.moverUid !== undefined && r.moverUid !== env.c.uid) {

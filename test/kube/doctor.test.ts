@@ -13,6 +13,7 @@ import {
   ensureNamespace,
   kopiaMaintenance,
   kopiurRepository,
+  kopiurRoot,
   mismatchedHandle,
   pendingPvc,
   privilegedMovers,
@@ -38,7 +39,7 @@ const MOVER_VOLUMES = {
 function healthy(sim: Sim): void {
   sharedRepository(sim, { namespaces: ["media", "home"], style: "shared-handle" });
   if (sim.store.registry.find("kopiamaintenances.volsync.backube")) kopiaMaintenance(sim);
-  else if (sim.store.registry.find("maintenances.kopiur.home-operations.com")) kopiurRepository(sim, ["media", "home"]);
+  else if (sim.store.registry.find("maintenances.kopiur.home-operations.com")) kopiurRoot(sim, ["media", "home"]);
 }
 
 /** The healthy cluster with a scheduled Kopia ReplicationSource that synced a minute ago (nothing to skip). */
@@ -309,8 +310,39 @@ const CASES: Record<string, Case> = {
     ],
   },
   "kopiur/repository-ready": {
-    pass: [{ options: { crds: ["kopiur"] }, seed: healthy }],
+    pass: [
+      { options: { crds: ["kopiur"] }, seed: healthy },
+      {
+        // The seed's claim: a ClusterRepository on PVC kopia is still looked at.
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRepository(sim, ["media"]);
+        },
+      },
+    ],
     bad: [
+      {
+        // kopiashare's own setup: the ClusterRepository on PVC kopia-kopiur is checked, not skipped.
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "static" });
+          kopiurRoot(sim, ["media"], { phase: "Stalled", message: "repository not found at /repository" });
+        },
+        status: "fail",
+        what: /^ClusterRepository kopia is Stalled \(Stalled: repository not found at \/repository\)$/,
+        fix: /^kubectl describe clusterrepository kopia /,
+      },
+      {
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRoot(sim, ["media"], { phase: "Initializing", message: "connecting" });
+        },
+        status: "warn",
+        what: /^ClusterRepository kopia is still Initializing \(Initializing: connecting\)$/,
+        fix: /kubectl -n volsync-system get pvc kopia-kopiur {2}# the backend mounts this claim$/,
+      },
       {
         options: { crds: ["kopiur"] },
         seed: (sim) => {
@@ -718,7 +750,7 @@ describe("doctor checks", () => {
   it("a healthy cluster passes every check (exit 0)", async () => {
     const everything = (sim: Sim) => {
       healthyWithBackups(sim);
-      kopiurRepository(sim, ["media", "home"]);
+      kopiurRoot(sim, ["media", "home"]);
     };
     await withSim({ crds: ["volsync", "kopiur"] }, everything, async (sim) => {
       const { r, json } = await doctorJson(sim);

@@ -14,6 +14,7 @@ import { kubectlPath, ROOT } from "../helpers.ts";
 import type { SimOptions } from "../kube-sim/index.ts";
 import {
   kopiurRepository,
+  kopiurRoot,
   mismatchedHandle,
   pendingPvc,
   privilegedMovers,
@@ -120,6 +121,31 @@ describe("verify", () => {
     );
   });
 
+  it("so are those of a ClusterRepository on Kopiur's own claim kopia-kopiur, from the same four requests", async () => {
+    await withSim(
+      { crds: ["kopiur"] },
+      (sim) => {
+        sharedRepository(sim, { namespaces: ["media"], style: "static" });
+        kopiurRoot(sim, ["media", "games"]);
+      },
+      async (sim) => {
+        sim.resetRequests();
+        const { r, json } = await verifyJson(sim);
+        assert.equal(r.code, 1, r.err);
+        assert.deepEqual(
+          json.namespaces.map((n) => n.namespace),
+          ["games", "media", "volsync-system"],
+        );
+        assert.deepEqual(json.namespaces.find((n) => n.namespace === "games")?.problems, [
+          "no PVC kopia in namespace games",
+          "PV kopia-repository-pv-games does not exist",
+        ]);
+        // verify reads no kopia-kopiur PVC: PVs, PVCs kopia, /apis, ClusterRepositories.
+        assert.equal(sim.requests.length, 4);
+      },
+    );
+  });
+
   it("namespaces consuming the repository through Kopiur are in the default scope", async () => {
     await withSim(
       { crds: ["kopiur"] },
@@ -194,6 +220,38 @@ describe("API requests do not grow with the number of namespaces", () => {
     assert.ok((large.doctor?.count ?? 99) <= 25, `${large.doctor?.count} requests`);
     assert.ok(large.doctor?.paths.includes("GET /api/v1/events"));
     assert.ok(large.doctor?.paths.includes("GET /apis/volsync.backube/v1alpha1/replicationsources"));
+  });
+});
+
+describe("Kopiur's claims cost doctor one LIST per claim name, whatever the number of namespaces", () => {
+  const count = async (n: number, kopiur: boolean) =>
+    withSim(
+      { crds: ["kopiur"] },
+      (sim) => {
+        const { namespaces } = sharedRepository(sim, { namespaces: n, style: "static" });
+        if (kopiur) kopiurRoot(sim, namespaces);
+        else kopiurRepository(sim, namespaces);
+      },
+      async (sim) => {
+        sim.resetRequests();
+        const r = await kube(sim, ["doctor", "-o", "json"]);
+        assert.equal(JSON.parse(r.out).requests, sim.requests.length);
+        const claims = sim.requests
+          .filter((x) => x.path === "/api/v1/persistentvolumeclaims")
+          .map((x) => x.query.fieldSelector)
+          .sort();
+        return { count: sim.requests.length, claims };
+      },
+    );
+
+  it("the seed's claim alone: one PVC list; Kopiur's claim too: one more, field-selected", async () => {
+    const seed = await count(3, false);
+    const small = await count(3, true);
+    const large = await count(60, true);
+    assert.deepEqual(seed.claims, ["metadata.name=kopia"]);
+    assert.deepEqual(small.claims, ["metadata.name=kopia", "metadata.name=kopia-kopiur"]);
+    assert.equal(small.count, seed.count + 1);
+    assert.deepEqual(large, small);
   });
 });
 
