@@ -121,14 +121,25 @@ describe("verify", () => {
     );
   });
 
-  it("so are those of a ClusterRepository on Kopiur's own claim kopia-kopiur, from the same four requests", async () => {
-    await withSim(
-      { crds: ["kopiur"] },
+  const kopiurSetups: [string, (sim: Sim) => void][] = [
+    [
+      "PVC kopia",
+      (sim) => {
+        sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+        kopiurRepository(sim, ["media", "games"]);
+      },
+    ],
+    [
+      "kopiashare's own PVC kopia-kopiur",
       (sim) => {
         sharedRepository(sim, { namespaces: ["media"], style: "static" });
         kopiurRoot(sim, ["media", "games"]);
       },
-      async (sim) => {
+    ],
+  ];
+  for (const [claim, seed] of kopiurSetups) {
+    it(`namespaces consuming the repository through Kopiur (a ClusterRepository on ${claim}) are in the default scope`, async () => {
+      await withSim({ crds: ["kopiur"] }, seed, async (sim) => {
         sim.resetRequests();
         const { r, json } = await verifyJson(sim);
         assert.equal(r.code, 1, r.err);
@@ -140,38 +151,16 @@ describe("verify", () => {
           "no PVC kopia in namespace games",
           "PV kopia-repository-pv-games does not exist",
         ]);
-        // verify reads no kopia-kopiur PVC: PVs, PVCs kopia, /apis, ClusterRepositories.
+        // PVs, PVCs kopia, /apis, ClusterRepositories: verify reads no Kopiur claim's PVCs.
         assert.equal(sim.requests.length, 4);
-      },
-    );
-  });
-
-  it("namespaces consuming the repository through Kopiur are in the default scope", async () => {
-    await withSim(
-      { crds: ["kopiur"] },
-      (sim) => {
-        sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
-        kopiurRepository(sim, ["media", "games"]);
-      },
-      async (sim) => {
-        const { r, json } = await verifyJson(sim);
-        assert.equal(r.code, 1, r.err);
-        assert.deepEqual(
-          json.namespaces.map((n) => n.namespace),
-          ["games", "media", "volsync-system"],
-        );
-        assert.deepEqual(json.namespaces.find((n) => n.namespace === "games")?.problems, [
-          "no PVC kopia in namespace games",
-          "PV kopia-repository-pv-games does not exist",
-        ]);
         // -n does not need Kopiur: still the two lists only.
         sim.resetRequests();
         const one = await verifyJson(sim, ["-n", "media"]);
         assert.equal(one.r.code, 0);
         assert.equal(sim.requests.length, 2);
-      },
-    );
-  });
+      });
+    });
+  }
 
   it("an empty cluster: nothing to verify, exit 1", async () => {
     await withSim(
