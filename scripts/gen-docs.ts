@@ -73,9 +73,9 @@ export function checksTable(checks: readonly DocCheck[] = ALL_CHECKS): string {
   ].join("\n");
 }
 
-/** The former flat id of every check and its grouped id, in registry order. */
+/** The former flat id of every check that had one and its grouped id, in registry order. */
 export function renamesTable(checks: readonly DocCheck[] = ALL_CHECKS): string {
-  const rows = checks.map((c) => `| \`${c.meta.formerly}\` | \`${c.meta.id}\` |`);
+  const rows = checks.flatMap((c) => (c.meta.formerly ? [`| \`${c.meta.formerly}\` | \`${c.meta.id}\` |`] : []));
   return ["| before | now |", "|---|---|", ...rows].join("\n");
 }
 

@@ -5,7 +5,7 @@
  * A check whose input the server refused (401/403) is a Warn naming the missing permission.
  * Pure: no I/O; `now` is passed in.
  */
-import { type Conventions, ksName, pvName } from "./config.ts";
+import { type Conventions, kopiurClaimName, kopiurPvName, ksName, pvName } from "./config.ts";
 import { humanDuration, maxInterval } from "./cron.ts";
 import {
   type Denial,
@@ -28,12 +28,14 @@ import {
   repositoryPolicies,
   type Source,
   served,
+  staleClaimRef,
   VOLSYNC_GROUP,
 } from "./live.ts";
 import { MAP_NAME } from "./render/wiring.ts";
 import {
   type ClaimMismatch,
   claimMismatches,
+  crossStyleVolume,
   identityKey,
   identityOf,
   identityText,
@@ -42,8 +44,10 @@ import {
   reclaimVerdict,
   retainFirst,
   retainPatch,
+  rootOffset,
   sameVolume,
   styleOfPv,
+  type VolumeIdentity,
 } from "./volume-facts.ts";
 
 /** "skip": the check could not look (an API the cluster does not serve, nothing of its kind exists); `what` says why. */
@@ -98,8 +102,8 @@ interface Env {
 export interface CheckMeta {
   /** Stable id "group/name": `-o json`'s checks[].id and the row of docs/commands.md. */
   id: string;
-  /** The flat id the check had before ids were grouped (docs/commands.md lists the rename). */
-  formerly: string;
+  /** The flat id the check had before ids were grouped (docs/commands.md lists the rename); none for a check added since. */
+  formerly?: string;
   /** One line: what holds when the check passes. */
   title: string;
   /** Why it matters. */
@@ -234,7 +238,7 @@ function diagnose(env: Env, ns: string): Diagnosis | undefined {
   if (ref && (ref.namespace !== ns || ref.name !== c.claimName)) {
     return { kind: "pv/bound-elsewhere", pvc, pv, holder: `${ref.namespace}/${ref.name}` };
   }
-  if (ref?.uid && ref.uid !== pvc.uid) return { kind: "pv/released-stale-claim", pvc, pv };
+  if (staleClaimRef(pv, pvc, c)) return { kind: "pv/released-stale-claim", pvc, pv };
   const mm = claimMismatches(pvc, pv);
   if (mm.length > 0 || /VolumeMismatch/.test(event ?? "")) {
     return { kind: "pv/mismatch", pvc, pv, mismatches: mm, event };
@@ -273,6 +277,85 @@ function relevantNamespaces(env: Env): string[] {
 
 function kopiurRepos(env: Env): LiveKopiurRepository[] {
   return kopiurRepositoriesOnClaim(env.o, env.c).filter((r) => !r.namespace || env.inScope(r.namespace));
+}
+
+/** "ClusterRepository kopia", "Repository media/kopia". */
+const repositoryText = (r: LiveKopiurRepository) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ""}${r.name}`;
+
+/** A claim Kopiur's movers mount in a namespace, and the repositories (in scope) whose backend it is. */
+interface MoverClaim {
+  namespace: string;
+  claim: string;
+  repositories: LiveKopiurRepository[];
+}
+
+/**
+ * Where Kopiur's movers mount a PVC backend: for each Kopiur repository in scope whose filesystem backend is
+ * a PVC, each namespace whose movers use it (a Repository's own; a ClusterRepository's
+ * allowedNamespaces.list and the namespaces of Kopiur objects resolved to its claim, e.g. its Maintenance),
+ * in scope. One entry per namespace and claim, sorted.
+ */
+function moverClaims(env: Env): MoverClaim[] {
+  const byKey = new Map<string, MoverClaim>();
+  const add = (namespace: string, claim: string, r: LiveKopiurRepository) => {
+    if (!env.inScope(namespace)) return;
+    const key = `${namespace}/${claim}`;
+    const m = byKey.get(key) ?? { namespace, claim, repositories: [] };
+    if (!m.repositories.includes(r)) m.repositories.push(r);
+    byKey.set(key, m);
+  };
+  const kopiurKinds = new Set(CONSUMER_KINDS.filter(([g]) => g === KOPIUR_GROUP).map(([, , k]) => k));
+  for (const r of env.o.kopiurRepositories) {
+    const claim = r.claim;
+    if (claim === undefined || (r.namespace && !env.inScope(r.namespace))) continue;
+    if (r.kind === "Repository") {
+      add(r.namespace, claim, r);
+      continue;
+    }
+    for (const ns of r.allowedNamespaces) add(ns, claim, r);
+    for (const x of env.o.consumers) if (kopiurKinds.has(x.kind) && x.claim === claim) add(x.namespace, claim, r);
+  }
+  return [...byKey.values()].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.claim.localeCompare(b.claim));
+}
+
+const trimDir = (d: string) => d.replace(/^\/+|\/+$/g, "");
+const showDir = (d: string) => (d === "" ? "the root" : `directory ${d}/`);
+
+/** The command that prints a subvolume's path (ceph-csi's default group `csi`), for a volume that does not say it. */
+function getpath(repo: VolumeIdentity): string {
+  return `ceph fs subvolume getpath ${repo.fsName ?? "<fs>"} ${repo.subvolume ? `csi-vol-${repo.subvolume}` : "<subvolume>"} csi`;
+}
+
+/** The rootPath Kopiur's PVs need: the subvolume's path plus /repositoryDir. */
+function wantedRootPath(env: Env, repo: VolumeIdentity): string {
+  const dir = trimDir(env.c.repositoryDir);
+  return repo.style === "static" && repo.rootPath
+    ? `${repo.rootPath.replace(/\/+$/, "")}/${dir}`
+    : `<the subvolume's path, from: ${getpath(repo)}>/${dir}`;
+}
+
+/**
+ * How to give the movers of `m` a volume whose root is the repository directory: kopiashare's own claim is
+ * rewritten by `enable --force` (spec.csi is immutable: PVC and PV are recreated); movers on the seed's
+ * claim (or another) move to Kopiur's claim with `migrate --to kopiur`.
+ */
+function volumeRootFix(env: Env, m: MoverClaim, pv: LivePv | undefined, repo: VolumeIdentity | undefined): string {
+  const { c } = env;
+  const ns = m.namespace;
+  const own = kopiurClaimName(c);
+  const rootPath = repo ? wantedRootPath(env, repo) : `the subvolume's path + /${trimDir(c.repositoryDir)}`;
+  if (m.claim === own) {
+    const again = pv
+      ? `; commit and push, then (a PV's spec.csi is immutable):\n${retainFirst(pv)}kubectl delete pvc -n ${ns} ${own} && kubectl delete pv ${pv.name} && ${reconcile(c, ns)}`
+      : `; commit and push, then: ${reconcile(c, ns)}`;
+    const source = kopiurPvName(c, c.repositoryNamespace);
+    return ns === c.repositoryNamespace
+      ? `set rootPath ${rootPath} on PV ${source} in the repository (kopiashare enable renders every namespace's ${own} pair from it)${again}`
+      : `kopiashare enable ${ns} --force  # writes PVC ${own} bound to PV ${kopiurPvName(c, ns)}, rootPath ${rootPath}, from the repository's PV ${source} (if that one is wrong too, fix its rootPath first)${again}`;
+  }
+  const subvolume = repo && repo.style !== "static" ? ` --subvolume-path "$(${getpath(repo)})"` : "";
+  const names = m.repositories.map(repositoryText).join(", ");
+  return `kopiashare migrate --to kopiur${subvolume}  # from a Volsync generation: writes PVC ${own} + PV ${kopiurPvName(c, ns)} (rootPath ${rootPath}) into every enabled namespace and puts the ClusterRepository's backend on ${own}; a repository already on Kopiur: point ${names}'s spec.backend.filesystem.volume.pvc.name at ${own} (kopiashare init --mover kopiur --force renders it) and run kopiashare enable ${ns} --force; commit, push, then: ${reconcile(c, ns)}`;
 }
 
 function maintenances(env: Env): LiveConsumer[] {
@@ -656,7 +739,7 @@ export const CHECKS: readonly CheckDef[] = [
     lint: ["delivery/not-allowed"],
     doc: {
       checks:
-        "each Kopiur `ClusterRepository` (and `Repository` in scope) whose filesystem backend is PVC `kopia`: its status conditions `Ready`, `Initializing`, `Stalled`, and the UID its movers run as (`spec.moverDefaults.securityContext.runAsUser`) against `uid` in kopiashare.yaml",
+        "each Kopiur `ClusterRepository` (and `Repository` in scope) whose filesystem backend is PVC `kopia` or `kopia-kopiur` (Kopiur's own claim, which kopiashare writes): its status conditions `Ready`, `Initializing`, `Stalled`, and the UID its movers run as (`spec.moverDefaults.securityContext.runAsUser`) against `uid` in kopiashare.yaml",
       warn: "it is still `Initializing`, reports no `Ready` condition, or its movers run as another UID",
       fail: "it is `Stalled`",
       fix: "`kubectl describe clusterrepository <name>` for the condition's message; set `moverDefaults.securityContext.runAsUser`/`runAsGroup` to the repository's UID/GID",
@@ -667,7 +750,7 @@ export const CHECKS: readonly CheckDef[] = [
         return notServedText(env.o, KOPIUR_GROUP, "clusterrepositories");
       }
       return kopiurRepos(env).length === 0
-        ? `no Kopiur Repository or ClusterRepository has its filesystem backend on PVC ${env.c.claimName}`
+        ? `no Kopiur Repository or ClusterRepository has its filesystem backend on PVC ${env.c.claimName} or ${kopiurClaimName(env.c)}`
         : undefined;
     },
     run(env) {
@@ -697,7 +780,7 @@ export const CHECKS: readonly CheckDef[] = [
               ? `${subject} is still Initializing (${said(init)})`
               : `${subject} reports no Ready condition (${r.conditions.length ? r.conditions.map((x) => `${x.type}=${x.status}`).join(", ") : "no status.conditions"})`,
             why: "until it is Ready, Kopiur does not run snapshots into the shared repository",
-            fix: `${describe}; kubectl -n ${env.c.repositoryNamespace} get pvc ${env.c.claimName}  # the backend mounts this claim`,
+            fix: `${describe}; kubectl -n ${env.c.repositoryNamespace} get pvc ${r.claim ?? env.c.claimName}  # the backend mounts this claim`,
           });
         }
         if (r.moverUid !== undefined && r.moverUid !== env.c.uid) {
@@ -719,6 +802,132 @@ export const CHECKS: readonly CheckDef[] = [
             `${r.kind} ${r.namespace ? `${r.namespace}/` : ""}${r.name} Ready${r.moverUid !== undefined ? `, movers run as UID ${r.moverUid}` : ""}`,
         )
         .join("; "),
+  },
+  {
+    meta: {
+      id: "kopiur/volume-root",
+      title: "Kopiur's movers mount the repository directory",
+      why: "Kopiur keeps the repository at the root of the volume it mounts, while the shared repository is in repository/ of the subvolume: a mover whose volume root is elsewhere finds no repository (with create: true it starts a second, empty one)",
+    },
+    lint: ["path/mismatch"],
+    doc: {
+      checks:
+        "for each Kopiur `Repository`/`ClusterRepository` whose filesystem backend is a PVC, in each namespace its movers use (a ClusterRepository's `allowedNamespaces.list` and the namespaces of Kopiur objects on it): that PVC exists, is Bound, and its PV's root is the repository directory (`repository/`) of the repository PV's volume: a ceph-csi static PV whose `rootPath` is the subvolume's path plus `/repository` (kopiashare's `kopia-kopiur` → `kopia-kopiur-<ns>`)",
+      warn: "which directory the PV mounts cannot be told: it is not a static volume, its `rootPath` does not say which directory of the handle's subvolume it is, or there is no repository PV to compare with",
+      fail: "the PVC is missing or not Bound, or its PV's root is the subvolume's root (the seed's PV `kopia`: Kopiur would not find the repository) or another directory or volume",
+      fix: '`kopiashare enable <ns> --force` rewrites `kopia-kopiur-<ns>` (then delete the PVC and PV and let Flux recreate them: `spec.csi` is immutable); a backend on PVC `kopia`: `kopiashare migrate --to kopiur --subvolume-path "$(ceph fs subvolume getpath <fs> csi-vol-<uuid> csi)"` (a static repository PV needs no `--subvolume-path`)',
+    },
+    needs: ["kopiur", "persistentvolumeclaims", "persistentvolumes"],
+    skip: (env) => {
+      if (!served(env.o, KOPIUR_GROUP, "clusterrepositories") && !served(env.o, KOPIUR_GROUP, "repositories")) {
+        return notServedText(env.o, KOPIUR_GROUP, "clusterrepositories");
+      }
+      if (!env.o.kopiurRepositories.some((r) => r.claim !== undefined)) {
+        return "no Kopiur Repository or ClusterRepository has its filesystem backend on a PVC";
+      }
+      return moverClaims(env).length === 0
+        ? `no namespace${env.opts.namespaces ? ` among ${env.opts.namespaces.join(", ")}` : ""} is allowed to use a Kopiur repository on a PVC`
+        : undefined;
+    },
+    run(env) {
+      const { o, c } = env;
+      const dir = trimDir(c.repositoryDir);
+      const repo = env.repo.pv ? env.repo.identity : undefined;
+      const out: CheckFinding[] = [];
+      for (const m of moverClaims(env)) {
+        const ns = m.namespace;
+        const names = m.repositories.map(repositoryText).join(", ");
+        const subject = `${ns}/${m.claim}`;
+        const pvc = o.pvcs.find((p) => p.namespace === ns && p.name === m.claim);
+        if (!pvc) {
+          out.push({
+            status: "fail",
+            subject,
+            what: `namespace ${ns} has no PVC ${m.claim}, the backend of ${names}`,
+            why: "Kopiur's movers run in the namespace that uses the repository and mount the backend's PVC there: without it they stay Pending",
+            fix: volumeRootFix(env, m, undefined, repo),
+          });
+          continue;
+        }
+        const pv = pvc.volumeName ? o.pvs.find((p) => p.name === pvc.volumeName) : undefined;
+        if (!pv) {
+          out.push({
+            status: "fail",
+            subject,
+            what: `PVC ${subject} (the backend of ${names}) is ${pvc.phase || "not bound"} and ${pvc.volumeName ? `its PV ${pvc.volumeName} does not exist` : "names no PV (spec.volumeName is empty)"}`,
+            why: "Kopiur's movers mount this claim: until it is bound to the PV whose root is the repository directory they do not start",
+            fix: volumeRootFix(env, m, undefined, repo),
+          });
+          continue;
+        }
+        if (!repo) {
+          out.push({
+            status: "warn",
+            subject,
+            what: `cannot tell which directory PV ${pv.name} (PVC ${subject}, the backend of ${names}) mounts: there is no repository PV to compare with (repository/pv reports it)`,
+            fix: `kubectl get pv ${pv.name} -o jsonpath='{.spec.csi.volumeAttributes.rootPath}'  # must be the subvolume's path + /${dir}`,
+          });
+          continue;
+        }
+        const offset = rootOffset(pv, repo);
+        const id = identityOf(pv);
+        const whose = `PV ${pv.name} (PVC ${subject}, the backend of ${names})`;
+        if (offset === undefined) {
+          const other =
+            id.style === "static" &&
+            (repo.style === "static" ? repo.rootPath !== undefined : crossStyleVolume(id, repo) === "other");
+          out.push(
+            other
+              ? {
+                  status: "fail",
+                  subject,
+                  what: `${whose} reaches another volume: ${identityText(id)}, not a directory of the repository's ${identityText(repo)}`,
+                  why: "its movers open whatever is at that volume's root: not the shared repository",
+                  fix: volumeRootFix(env, m, pv, repo),
+                }
+              : {
+                  status: "warn",
+                  subject,
+                  what:
+                    id.style === "static"
+                      ? `cannot tell which directory of the repository's ${identityText(repo)} ${whose} mounts: its ${identityText(id)} does not say which directory of the subvolume it is (expected ${wantedRootPath(env, repo)})`
+                      : `cannot tell which directory ${whose} mounts: it is not a ceph-csi static volume (${identityText(id)}), and a copied handle mounts the root of its subvolume, not ${dir}/`,
+                  why: "Kopiur keeps the repository at the root of what it mounts; only a static PV whose rootPath is the subvolume's path plus /repository is known to reach it",
+                  fix: volumeRootFix(env, m, pv, repo),
+                },
+          );
+          continue;
+        }
+        if (offset !== dir) {
+          out.push({
+            status: "fail",
+            subject,
+            what: `${whose} mounts ${showDir(offset)} of the repository's volume (${identityText(id)}), not ${dir}/ where the repository is`,
+            why:
+              offset === ""
+                ? `Kopiur keeps the repository at the root of what it mounts, and the repository is in ${dir}/: its movers find none (with create: true Kopiur starts a second, empty repository next to the shared one)`
+                : `Kopiur opens the repository at the root of what it mounts: ${offset}/ is not the shared repository (${dir}/)`,
+            fix: volumeRootFix(env, m, pv, repo),
+          });
+          continue;
+        }
+        if (pvc.phase !== "Bound") {
+          out.push({
+            status: "fail",
+            subject,
+            what: `PVC ${subject} (the backend of ${names}) is ${pvc.phase || "not bound"}; its PV ${pv.name} mounts ${dir}/ as it should`,
+            why: "Kopiur's movers mount this claim: until it is Bound they do not start",
+            fix: `kubectl describe pvc -n ${ns} ${m.claim}; kubectl get pv ${pv.name}${staleClaimRef(pv, pvc, { ...c, claimName: m.claim }) ? `\n${jsonPatchRemoveUid(pv.name)}  # the PV still names a deleted claim` : ""}`,
+          });
+        }
+      }
+      return out;
+    },
+    passText: (env) => {
+      const ms = moverClaims(env);
+      const claims = [...new Set(ms.map((m) => m.claim))].sort().join(", ");
+      return `${ms.length} PVC(s) ${claims} that Kopiur's movers mount, each bound to a PV whose root is ${trimDir(env.c.repositoryDir)}/ of the repository's volume`;
+    },
   },
   {
     meta: {

@@ -3,7 +3,7 @@
  * `verify` prints. Pure: `kube/snapshot.ts` fills these types from API objects; nothing here knows
  * about HTTP or the Kubernetes client.
  */
-import { type Conventions, pvName } from "./config.ts";
+import { type Conventions, kopiurClaimName, pvName } from "./config.ts";
 import { MAP_NAME } from "./render/wiring.ts";
 import type { VolumeStyle } from "./topology.ts";
 import {
@@ -306,8 +306,8 @@ export function namespaceOfPv(pv: LivePv, c: Conventions): string | undefined {
 /**
  * The uid a PV's claimRef still holds for a claim `claimName` of its namespace that is gone (deleted, or
  * deleted and made again with a new uid): such a PV never binds the claim again until the uid (and the
- * resourceVersion) are removed (kubernetes/kubernetes#91847). Doctor's `pv-released` reports it for a
- * pending claim; the controller removes it. Undefined when the claimRef is current or names another claim.
+ * resourceVersion) are removed (kubernetes/kubernetes#91847). Doctor's `pv/released-stale-claim` reports it
+ * for a pending claim; the controller removes it. Undefined when the claimRef is current or names another claim.
  */
 export function staleClaimRef(pv: LivePv, pvc: LivePvc | undefined, c: Conventions): string | undefined {
   const ref = pv.claimRef;
@@ -373,15 +373,20 @@ export interface NamespaceStatus {
   problems: string[];
 }
 
-/** Kopiur (Cluster)Repositories whose filesystem backend is the repository claim. */
+/**
+ * Kopiur (Cluster)Repositories whose filesystem backend is one of the repository's claims: the seed's
+ * `claimName`, or Kopiur's own `kopiurClaimName` (what `init --mover kopiur` and `migrate --to kopiur`
+ * write: a PV whose root is the repository directory, config.ts).
+ */
 export function kopiurRepositoriesOnClaim(o: Observed, c: Conventions): LiveKopiurRepository[] {
-  return o.kopiurRepositories.filter((r) => r.claim === c.claimName);
+  const claims = new Set([c.claimName, kopiurClaimName(c)]);
+  return o.kopiurRepositories.filter((r) => r.claim !== undefined && claims.has(r.claim));
 }
 
 /**
  * Namespaces `verify` looks at by default: every one with a `kopia` PVC or a <pvPrefix>* PV, and every
- * namespace a Kopiur ClusterRepository on the claim allows (it consumes the repository through Kopiur,
- * so it needs the PVC there too).
+ * namespace a Kopiur ClusterRepository on one of the repository's claims allows (it consumes the
+ * repository through Kopiur; kopiashare enables such a namespace with the PVC `kopia` too).
  */
 export function defaultScope(o: Observed, c: Conventions): string[] {
   const out = new Set<string>();

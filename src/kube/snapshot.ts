@@ -2,7 +2,8 @@
  * The observed topology from a fixed number of LIST calls, whatever the number of namespaces:
  * PVs; PVCs named `kopia` (one field-selected list across namespaces); namespaces; the events of
  * those PVCs (one field-selected list); storage classes; /version; /apis; then, for the groups that
- * exist, Volsync and Kopiur objects, Flux Kustomizations and the MutatingAdmissionPolicy API.
+ * exist, Volsync and Kopiur objects, Flux Kustomizations and the MutatingAdmissionPolicy API, and the
+ * PVCs of each other claim a Kopiur filesystem backend names (`kopia-kopiur`: one list per name).
  * A 403 on one list becomes a Denial (the checks that need it turn into warnings); anything else
  * (unreachable server, 401) fails the whole snapshot with one line.
  */
@@ -17,6 +18,7 @@ import type {
 import type { Conventions } from "../core/config.ts";
 import {
   type ConsumerKind,
+  type Denial,
   emptyObserved,
   FLUX_KS_GROUP,
   KOPIUR_GROUP,
@@ -255,13 +257,21 @@ export async function takeSnapshot(kube: KubeReader | Kube, opts: SnapshotOption
       if (e instanceof KubeError && (e.kind === "forbidden" || e.kind === "notfound")) {
         if (e.kind === "notfound" && onNotFound) onNotFound();
         else {
-          o.denied.push({
+          const d: Denial = {
             source,
             verb: perm.verb,
             resource: perm.resource,
             namespace: perm.namespace,
             ...(e.kind === "notfound" ? { reason: "notfound" as const } : {}),
-          });
+          };
+          // Two reads of one resource (the PVCs `kopia` and Kopiur's claims) refused alike: one denial.
+          const same = (x: Denial) =>
+            x.source === d.source &&
+            x.verb === d.verb &&
+            x.resource === d.resource &&
+            x.namespace === d.namespace &&
+            x.reason === d.reason;
+          if (!o.denied.some(same)) o.denied.push(d);
         }
         return undefined;
       }
@@ -269,6 +279,14 @@ export async function takeSnapshot(kube: KubeReader | Kube, opts: SnapshotOption
     }
   };
   const claimSelector = `metadata.name=${c.claimName}`;
+  /** PVCs of one name (a field selector), across namespaces or in -n's. */
+  const pvcList = (fieldSelector: string) =>
+    read("persistentvolumeclaims", { verb: "list", resource: "persistentvolumeclaims", namespace: ns }, () =>
+      kube.getJson(
+        ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/persistentvolumeclaims` : "/api/v1/persistentvolumeclaims",
+        { fieldSelector },
+      ),
+    ) as Promise<{ items?: V1PersistentVolumeClaim[] } | undefined>;
   const eventSelector = `involvedObject.kind=PersistentVolumeClaim,involvedObject.name=${c.claimName}`;
 
   // The two lists as plain JSON (getJson): the typed client's deserialisation of every PV and PVC
@@ -277,12 +295,7 @@ export async function takeSnapshot(kube: KubeReader | Kube, opts: SnapshotOption
     read("persistentvolumes", { verb: "list", resource: "persistentvolumes" }, () =>
       kube.getJson("/api/v1/persistentvolumes"),
     ) as Promise<{ items?: V1PersistentVolume[] } | undefined>,
-    read("persistentvolumeclaims", { verb: "list", resource: "persistentvolumeclaims", namespace: ns }, () =>
-      kube.getJson(
-        ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/persistentvolumeclaims` : "/api/v1/persistentvolumeclaims",
-        { fieldSelector: claimSelector },
-      ),
-    ) as Promise<{ items?: V1PersistentVolumeClaim[] } | undefined>,
+    pvcList(claimSelector),
   ]);
   if (opts.depth === "storage") {
     // Without -n, the namespaces that consume the repository through Kopiur are in scope too: /apis
@@ -426,6 +439,7 @@ export async function takeSnapshot(kube: KubeReader | Kube, opts: SnapshotOption
       );
     }
   }
+  const repositoryLists: Promise<void>[] = [];
   for (const [plural, kind] of [
     ["clusterrepositories", "ClusterRepository"],
     ["repositories", "Repository"],
@@ -434,7 +448,7 @@ export async function takeSnapshot(kube: KubeReader | Kube, opts: SnapshotOption
     // Repositories are listed for consumers too; one LIST serves both (the promise is shared).
     const l = kopiurLists.get(plural) ?? list("kopiur", KOPIUR_GROUP, plural);
     kopiurLists.set(plural, l);
-    consumerLists.push(
+    repositoryLists.push(
       l.then((x) => {
         for (const item of itemsOf(x)) {
           o.kopiurRepositories.push(mapKopiurRepository(item, kind));
@@ -443,6 +457,20 @@ export async function takeSnapshot(kube: KubeReader | Kube, opts: SnapshotOption
       }),
     );
   }
+  // The claims Kopiur's filesystem backends mount other than `kopia` (kopiashare's own: `kopia-kopiur`):
+  // one field-selected list per claim name, only when a repository names one, so a cluster without such a
+  // repository costs no request more. Their PVs are in the PV list already.
+  const backendClaims: V1PersistentVolumeClaim[] = [];
+  consumerLists.push(
+    Promise.all(repositoryLists).then(async () => {
+      const names = [...new Set(o.kopiurRepositories.map((r) => r.claim))]
+        .filter((x): x is string => !!x && x !== c.claimName)
+        .sort();
+      const lists = await Promise.all(names.map((name) => pvcList(`metadata.name=${name}`)));
+      for (const l of lists) backendClaims.push(...(l?.items ?? []));
+      o.pvcs.push(...backendClaims.map(mapPvc));
+    }),
+  );
   if (served(o, FLUX_KS_GROUP, "kustomizations")) {
     consumerLists.push(
       list("kustomizations", FLUX_KS_GROUP, "kustomizations").then((l) => {
@@ -486,7 +514,7 @@ export async function takeSnapshot(kube: KubeReader | Kube, opts: SnapshotOption
   // read, so a Volsync mover's repository URL is unknown and the volumes its Job is given decide.
   if (consumerOf.size > 0) {
     for (const p of pvs?.items ?? []) asServed(p, "v1", "PersistentVolume");
-    for (const p of pvcs?.items ?? []) asServed(p, "v1", "PersistentVolumeClaim");
+    for (const p of [...(pvcs?.items ?? []), ...backendClaims]) asServed(p, "v1", "PersistentVolumeClaim");
     for (const [body, claim] of claimsNeeded(raw, new Set(consumerOf.keys()), c)) {
       const x = consumerOf.get(body);
       if (x) x.claim = claim;

@@ -13,6 +13,8 @@ export const SEED = {
   fsName: "backups",
   handle: "0001-0024-407036f5-1f73-44ff-ba81-1f219b7a8a64-000000000000000b-841e604c-1dd5-4a09-8763-84e672d78c4e",
   subvolumePath: "/volumes/csi/backups/841e604c-1dd5-4a09-8763-84e672d78c4e",
+  /** What `ceph fs subvolume getpath backups csi-vol-<handle's UUID> csi` prints for `handle` (a v2 subvolume). */
+  handleSubvolumePath: "/volumes/csi/csi-vol-841e604c-1dd5-4a09-8763-84e672d78c4e/6f1c9e55-0d3b-4c3e-9a39-2f6a7d0c1b11",
   secret: { name: "csi-ceph-admin-secret", namespace: "ceph-csi" },
   repositoryNamespace: "volsync-system",
   pvcName: "kopia",
@@ -412,14 +414,15 @@ function kopiurConditions(s: KopiurStatus): JsonObject {
 
 /**
  * Kopiur's objects for the shared repository (requires crds: ["kopiur"]): ClusterRepository `kopia`
- * on PVC kopia (spec.allowedNamespaces.list = namespaces, moverDefaults.securityContext.runAsUser =
+ * on PVC `claim` (default kopia, whose PV is the subvolume's root: Kopiur would not find the repository
+ * in repository/ there; kopiurRoot is kopiashare's setup) at `path` (spec.allowedNamespaces.list = namespaces, moverDefaults.securityContext.runAsUser =
  * moverUid, default 1000; status conditions from `phase`), its Maintenance in volsync-system (where served, unless maintenance: false), and per namespace
  * a SnapshotPolicy + SnapshotSchedule of `app` that mount PVC `kopia` (hourly, last succeeded 10 minutes ago).
  */
 export function kopiurRepository(
   sim: Sim,
   namespaces: string[],
-  o: KopiurStatus & { maintenance?: boolean; moverUid?: number } = {},
+  o: KopiurStatus & { maintenance?: boolean; moverUid?: number; claim?: string; path?: string } = {},
 ): void {
   const api = "kopiur.home-operations.com/v1alpha1";
   sim.store.create({
@@ -427,7 +430,9 @@ export function kopiurRepository(
     kind: "ClusterRepository",
     metadata: { name: "kopia" },
     spec: {
-      backend: { filesystem: { path: "/repository/repository", volume: { pvc: { name: SEED.pvcName } } } },
+      backend: {
+        filesystem: { path: o.path ?? "/repository/repository", volume: { pvc: { name: o.claim ?? SEED.pvcName } } },
+      },
       create: { enabled: false },
       allowedNamespaces: { list: namespaces },
       moverDefaults: { securityContext: { runAsUser: o.moverUid ?? 1000, runAsGroup: o.moverUid ?? 1000 } },
@@ -459,6 +464,39 @@ export function kopiurRepository(
       status: { lastSuccessfulSchedule: { at: new Date(Date.now() - 10 * 60_000).toISOString() } },
     });
   }
+}
+
+export const KOPIUR_CLAIM = "kopia-kopiur";
+export const kopiurPvName = (ns: string) => `${KOPIUR_CLAIM}-${ns}`;
+
+/**
+ * kopiashare's Kopiur setup on the shared repository (call sharedRepository first; requires crds: ["kopiur"]):
+ * in volsync-system and each namespace, PVC `kopia-kopiur` bound to PV `kopia-kopiur-<ns>`, a ceph-csi static
+ * volume whose rootPath is the subvolume's path (a static repository PV's rootPath, else SEED.handleSubvolumePath)
+ * plus `/<dir>` (default `repository`, where the repository is; "" the subvolume's root), or `rootPath`, and the
+ * ClusterRepository on that claim at /repository (kopiurRepository, with its options).
+ */
+export function kopiurRoot(
+  sim: Sim,
+  namespaces: string[],
+  o: Parameters<typeof kopiurRepository>[2] & { dir?: string; rootPath?: string } = {},
+): void {
+  const repoPv = sim.store.get("persistentvolumes", pvName(SEED.repositoryNamespace));
+  const attrs = (key: string) => str(dig(repoPv, "spec", "csi", "volumeAttributes", key));
+  const base = attrs("staticVolume") === "true" ? (attrs("rootPath") ?? SEED.subvolumePath) : SEED.handleSubvolumePath;
+  const dir = o.dir ?? "repository";
+  const rootPath = o.rootPath ?? (dir === "" ? base : `${base.replace(/\/+$/, "")}/${dir}`);
+  for (const ns of new Set([SEED.repositoryNamespace, ...namespaces])) {
+    ensureNamespace(sim, ns);
+    const pv = pvObject(ns, { style: "static", rootPath });
+    pv.metadata.name = kopiurPvName(ns);
+    const spec = pv.spec as JsonObject;
+    spec.claimRef = { namespace: ns, name: KOPIUR_CLAIM };
+    (spec.csi as JsonObject).volumeHandle = kopiurPvName(ns);
+    sim.store.create(pv);
+    sim.store.create(pvcObject(ns, { name: KOPIUR_CLAIM, volumeName: kopiurPvName(ns) }));
+  }
+  kopiurRepository(sim, namespaces, { path: "/repository", ...o, claim: KOPIUR_CLAIM });
 }
 
 /**

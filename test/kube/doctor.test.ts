@@ -3,16 +3,20 @@
  * real client over HTTP to the simulator. Missing RBAC turns the affected checks into warnings.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { promisify } from "node:util";
 import { CHECK_IDS, CHECKS, PROBE_CHECK } from "../../src/core/doctor.ts";
-import { ROOT } from "../helpers.ts";
+import { kubectlPath, ROOT } from "../helpers.ts";
 import type { SimOptions } from "../kube-sim/index.ts";
 import {
   ensureNamespace,
   kopiaMaintenance,
   kopiurRepository,
+  kopiurRoot,
   mismatchedHandle,
   pendingPvc,
   privilegedMovers,
@@ -38,7 +42,7 @@ const MOVER_VOLUMES = {
 function healthy(sim: Sim): void {
   sharedRepository(sim, { namespaces: ["media", "home"], style: "shared-handle" });
   if (sim.store.registry.find("kopiamaintenances.volsync.backube")) kopiaMaintenance(sim);
-  else if (sim.store.registry.find("maintenances.kopiur.home-operations.com")) kopiurRepository(sim, ["media", "home"]);
+  else if (sim.store.registry.find("maintenances.kopiur.home-operations.com")) kopiurRoot(sim, ["media", "home"]);
 }
 
 /** The healthy cluster with a scheduled Kopia ReplicationSource that synced a minute ago (nothing to skip). */
@@ -309,8 +313,39 @@ const CASES: Record<string, Case> = {
     ],
   },
   "kopiur/repository-ready": {
-    pass: [{ options: { crds: ["kopiur"] }, seed: healthy }],
+    pass: [
+      { options: { crds: ["kopiur"] }, seed: healthy },
+      {
+        // The seed's claim: a ClusterRepository on PVC kopia is still looked at.
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRepository(sim, ["media"]);
+        },
+      },
+    ],
     bad: [
+      {
+        // kopiashare's own setup: the ClusterRepository on PVC kopia-kopiur is checked, not skipped.
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "static" });
+          kopiurRoot(sim, ["media"], { phase: "Stalled", message: "repository not found at /repository" });
+        },
+        status: "fail",
+        what: /^ClusterRepository kopia is Stalled \(Stalled: repository not found at \/repository\)$/,
+        fix: /^kubectl describe clusterrepository kopia /,
+      },
+      {
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRoot(sim, ["media"], { phase: "Initializing", message: "connecting" });
+        },
+        status: "warn",
+        what: /^ClusterRepository kopia is still Initializing \(Initializing: connecting\)$/,
+        fix: /kubectl -n volsync-system get pvc kopia-kopiur {2}# the backend mounts this claim$/,
+      },
       {
         options: { crds: ["kopiur"] },
         seed: (sim) => {
@@ -342,6 +377,89 @@ const CASES: Record<string, Case> = {
         status: "warn",
         what: /^ClusterRepository kopia's movers run as UID 568 .* the repository's uid is 1000$/,
         fix: /runAsUser: 1000/,
+      },
+    ],
+  },
+  "kopiur/volume-root": {
+    pass: [
+      // kopiashare's own pair on a shared-handle repository PV (rootPath = `ceph fs subvolume getpath` + /repository)
+      { options: { crds: ["kopiur"] }, seed: healthy },
+      {
+        // ... and on a static one (rootPath = the repository PV's rootPath + /repository).
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media", "home"], style: "static" });
+          kopiurRoot(sim, ["media", "home"]);
+        },
+      },
+    ],
+    bad: [
+      {
+        // The ClusterRepository on the seed's claim: its PV is the subvolume's root, the repository is in repository/.
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRepository(sim, ["media"]);
+        },
+        status: "fail",
+        what: /^PV kopia-repository-pv-media \(PVC media\/kopia, the backend of ClusterRepository kopia\) mounts the root of the repository's volume \(handle 0001-.*\), not repository\/ where the repository is$/,
+        fix: /^kopiashare migrate --to kopiur --subvolume-path "\$\(ceph fs subvolume getpath backups csi-vol-841e604c-1dd5-4a09-8763-84e672d78c4e csi\)" .* puts the ClusterRepository's backend on kopia-kopiur/,
+      },
+      {
+        // Kopiur's own claim, but its static PV's rootPath is the subvolume's path itself (no /repository).
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "static" });
+          kopiurRoot(sim, ["media"], { dir: "" });
+        },
+        status: "fail",
+        what: /^PV kopia-kopiur-media \(PVC media\/kopia-kopiur, the backend of ClusterRepository kopia\) mounts the root of the repository's volume \(rootPath \/volumes\/csi\/backups\/841e604c-1dd5-4a09-8763-84e672d78c4e\)/,
+        fix: /^kopiashare enable media --force {2}# .*rootPath \/volumes\/csi\/backups\/841e604c-1dd5-4a09-8763-84e672d78c4e\/repository, .*\nkubectl delete pvc -n media kopia-kopiur && kubectl delete pv kopia-kopiur-media && flux reconcile kustomization volsync-repository-pvc-media --with-source$/,
+      },
+      {
+        // Another directory of the shared-handle subvolume.
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRoot(sim, ["media"], { dir: "kopia" });
+        },
+        status: "fail",
+        what: /kopia-kopiur-media .* mounts directory kopia\/ of the repository's volume/,
+        fix: /^kopiashare enable media --force .*rootPath <the subvolume's path, from: ceph fs subvolume getpath backups csi-vol-841e604c-1dd5-4a09-8763-84e672d78c4e csi>\/repository/,
+      },
+      {
+        // A namespace the ClusterRepository allows has no PVC kopia-kopiur.
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media", "home"], style: "static" });
+          kopiurRoot(sim, ["media", "home"]);
+          sim.store.delete("persistentvolumeclaims", "kopia-kopiur", "home");
+        },
+        status: "fail",
+        what: /^namespace home has no PVC kopia-kopiur, the backend of ClusterRepository kopia$/,
+        fix: /^kopiashare enable home --force/,
+      },
+      {
+        // A rootPath that does not say which directory of the handle's subvolume it is.
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
+          kopiurRoot(sim, ["media"], { rootPath: "/srv/kopia/repository" });
+        },
+        status: "warn",
+        what: /^cannot tell which directory of the repository's handle .* PV kopia-kopiur-media .* mounts: its rootPath \/srv\/kopia\/repository does not say/,
+      },
+      {
+        // A static repository and a Kopiur PV on another subvolume: not the shared repository.
+        options: { crds: ["kopiur"] },
+        seed: (sim) => {
+          sharedRepository(sim, { namespaces: ["media"], style: "static" });
+          kopiurRoot(sim, ["media"], {
+            rootPath: "/volumes/csi/backups/0badc0de-0000-4000-8000-000000000001/repository",
+          });
+        },
+        status: "fail",
+        what: /kopia-kopiur-media .* reaches another volume: rootPath \/volumes\/csi\/backups\/0badc0de-/,
       },
     ],
   },
@@ -680,8 +798,13 @@ describe("doctor checks", () => {
       assert.match(m.id, /^[a-z]+\/[a-z-]+$/, m.id);
       assert.ok(m.title && m.why, `${m.id}: title and why`);
     }
-    // The rename is documented and scripts may have been written against the former ids: pin it.
-    assert.deepEqual(Object.fromEntries(metas.map((m) => [m.formerly, m.id])), {
+    // The rename is documented and scripts may have been written against the former ids: pin it. Checks
+    // added since have no former id.
+    assert.deepEqual(
+      metas.filter((m) => !m.formerly).map((m) => m.id),
+      ["kopiur/volume-root"],
+    );
+    assert.deepEqual(Object.fromEntries(metas.filter((m) => m.formerly).map((m) => [m.formerly, m.id])), {
       "repository-pv": "repository/pv",
       "reclaim-retain": "volume/reclaim-retain",
       "volume-style": "volume/style",
@@ -718,7 +841,7 @@ describe("doctor checks", () => {
   it("a healthy cluster passes every check (exit 0)", async () => {
     const everything = (sim: Sim) => {
       healthyWithBackups(sim);
-      kopiurRepository(sim, ["media", "home"]);
+      kopiurRoot(sim, ["media", "home"]);
     };
     await withSim({ crds: ["volsync", "kopiur"] }, everything, async (sim) => {
       const { r, json } = await doctorJson(sim);
@@ -785,7 +908,8 @@ describe("doctor output and scope", () => {
           /^SKIP {2}backups\/stale +not checked: no Kopia ReplicationSource with spec.trigger.schedule$/m,
         );
         assert.match(r.out, /fix: kubectl patch pv kopia-repository-pv-media --type json/);
-        assert.match(r.out, /18 checks: 13 passed, 1 warning\(s\), 2 failed, 2 skipped/);
+        // kopiur/volume-root is skipped too: Kopiur is not served.
+        assert.match(r.out, /19 checks: 13 passed, 1 warning\(s\), 2 failed, 3 skipped/);
         assert.match(r.err, /doctor: http:\/\/127\.0\.0\.1:\d+ \(Kubernetes v1\.32\.0\)/);
       },
     );
@@ -991,6 +1115,59 @@ describe("doctor with missing RBAC permissions", () => {
           assert.match(check(id).results[0]?.what ?? "", /missing permission: list persistentvolumes cluster-wide/);
         }
         assert.doesNotMatch(r.err, /at .*\.ts:\d+/, "no stack trace");
+      },
+    );
+  });
+});
+
+describe("kopiur/volume-root and kubectl agree", () => {
+  it("the PV each PVC kopia-kopiur names has the repository PV's rootPath plus /repository", async (t) => {
+    const kubectl = kubectlPath();
+    if (!kubectl) {
+      t.skip("kubectl not installed");
+      return;
+    }
+    await withSim(
+      { crds: ["kopiur"] },
+      (sim) => {
+        sharedRepository(sim, { namespaces: ["media", "home"], style: "static" });
+        kopiurRoot(sim, ["media", "home"]);
+        // One namespace's Kopiur PV is the subvolume's root: recreated, as a wrong PV would be.
+        sim.store.delete("persistentvolumeclaims", "kopia-kopiur", "home");
+        sim.store.delete("persistentvolumes", "kopia-kopiur-home");
+        const pv = pvObject("home", { style: "static" });
+        pv.metadata.name = "kopia-kopiur-home";
+        Object.assign(pv.spec as object, { claimRef: { namespace: "home", name: "kopia-kopiur" } });
+        sim.store.create(pv);
+        sim.store.create(pvcObject("home", { name: "kopia-kopiur", volumeName: "kopia-kopiur-home" }));
+      },
+      async (sim) => {
+        const home = mkdtempSync(path.join(tmpdir(), "kopiashare-kubectl-"));
+        const env = { ...process.env, KUBECONFIG: sim.kubeconfigPath, HOME: home };
+        const sh = async (cmd: string) => (await promisify(execFile)("sh", ["-c", cmd], { env, cwd: ROOT })).stdout;
+        const base = await sh(
+          "kubectl get pv kopia-repository-pv-volsync-system -o jsonpath='{.spec.csi.volumeAttributes.rootPath}'",
+        );
+        const { check } = await doctorJson(sim);
+        const failed = new Set(
+          check("kopiur/volume-root")
+            .results.filter((x) => x.status === "fail")
+            .map((x) => x.subject),
+        );
+        const rows = (
+          await sh(
+            "kubectl get pvc -A --field-selector metadata.name=kopia-kopiur -o jsonpath='{range .items[*]}{.metadata.namespace} {.spec.volumeName}{\"\\n\"}{end}'",
+          )
+        )
+          .trim()
+          .split("\n");
+        assert.equal(rows.length, 3);
+        for (const row of rows) {
+          const [ns, volume] = row.split(" ") as [string, string];
+          const root = await sh(`kubectl get pv ${volume} -o jsonpath='{.spec.csi.volumeAttributes.rootPath}'`);
+          assert.equal(failed.has(`${ns}/kopia-kopiur`), root !== `${base}/repository`, `${ns}: ${root}`);
+        }
+        assert.deepEqual([...failed], ["home/kopia-kopiur"]);
       },
     );
   });

@@ -14,6 +14,7 @@ import { kubectlPath, ROOT } from "../helpers.ts";
 import type { SimOptions } from "../kube-sim/index.ts";
 import {
   kopiurRepository,
+  kopiurRoot,
   mismatchedHandle,
   pendingPvc,
   privilegedMovers,
@@ -120,14 +121,26 @@ describe("verify", () => {
     );
   });
 
-  it("namespaces consuming the repository through Kopiur are in the default scope", async () => {
-    await withSim(
-      { crds: ["kopiur"] },
+  const kopiurSetups: [string, (sim: Sim) => void][] = [
+    [
+      "PVC kopia",
       (sim) => {
         sharedRepository(sim, { namespaces: ["media"], style: "shared-handle" });
         kopiurRepository(sim, ["media", "games"]);
       },
-      async (sim) => {
+    ],
+    [
+      "kopiashare's own PVC kopia-kopiur",
+      (sim) => {
+        sharedRepository(sim, { namespaces: ["media"], style: "static" });
+        kopiurRoot(sim, ["media", "games"]);
+      },
+    ],
+  ];
+  for (const [claim, seed] of kopiurSetups) {
+    it(`namespaces consuming the repository through Kopiur (a ClusterRepository on ${claim}) are in the default scope`, async () => {
+      await withSim({ crds: ["kopiur"] }, seed, async (sim) => {
+        sim.resetRequests();
         const { r, json } = await verifyJson(sim);
         assert.equal(r.code, 1, r.err);
         assert.deepEqual(
@@ -138,14 +151,16 @@ describe("verify", () => {
           "no PVC kopia in namespace games",
           "PV kopia-repository-pv-games does not exist",
         ]);
+        // PVs, PVCs kopia, /apis, ClusterRepositories: verify reads no Kopiur claim's PVCs.
+        assert.equal(sim.requests.length, 4);
         // -n does not need Kopiur: still the two lists only.
         sim.resetRequests();
         const one = await verifyJson(sim, ["-n", "media"]);
         assert.equal(one.r.code, 0);
         assert.equal(sim.requests.length, 2);
-      },
-    );
-  });
+      });
+    });
+  }
 
   it("an empty cluster: nothing to verify, exit 1", async () => {
     await withSim(
@@ -194,6 +209,38 @@ describe("API requests do not grow with the number of namespaces", () => {
     assert.ok((large.doctor?.count ?? 99) <= 25, `${large.doctor?.count} requests`);
     assert.ok(large.doctor?.paths.includes("GET /api/v1/events"));
     assert.ok(large.doctor?.paths.includes("GET /apis/volsync.backube/v1alpha1/replicationsources"));
+  });
+});
+
+describe("Kopiur's claims cost doctor one LIST per claim name, whatever the number of namespaces", () => {
+  const count = async (n: number, kopiur: boolean) =>
+    withSim(
+      { crds: ["kopiur"] },
+      (sim) => {
+        const { namespaces } = sharedRepository(sim, { namespaces: n, style: "static" });
+        if (kopiur) kopiurRoot(sim, namespaces);
+        else kopiurRepository(sim, namespaces);
+      },
+      async (sim) => {
+        sim.resetRequests();
+        const r = await kube(sim, ["doctor", "-o", "json"]);
+        assert.equal(JSON.parse(r.out).requests, sim.requests.length);
+        const claims = sim.requests
+          .filter((x) => x.path === "/api/v1/persistentvolumeclaims")
+          .map((x) => x.query.fieldSelector)
+          .sort();
+        return { count: sim.requests.length, claims };
+      },
+    );
+
+  it("the seed's claim alone: one PVC list; Kopiur's claim too: one more, field-selected", async () => {
+    const seed = await count(3, false);
+    const small = await count(3, true);
+    const large = await count(60, true);
+    assert.deepEqual(seed.claims, ["metadata.name=kopia"]);
+    assert.deepEqual(small.claims, ["metadata.name=kopia", "metadata.name=kopia-kopiur"]);
+    assert.equal(small.count, seed.count + 1);
+    assert.deepEqual(large, small);
   });
 });
 
