@@ -415,10 +415,9 @@ export function namespaceStatus(o: Observed, c: Conventions, ns: string, repo: R
     if (pv.claimRef && (pv.claimRef.namespace !== ns || pv.claimRef.name !== c.claimName)) {
       problems.push(`PV ${pv.name} is reserved for ${pv.claimRef.namespace}/${pv.claimRef.name}`);
     }
-    const ours = pv.claimRef?.namespace === ns && pv.claimRef.name === c.claimName;
-    if (pvc && ours && pv.claimRef?.uid && pvc.uid && pv.claimRef.uid !== pvc.uid) {
-      problems.push(`PV ${pv.name} still names a deleted claim (claimRef.uid ${pv.claimRef.uid})`);
-    }
+    // doctor's and the controller's definition; a claim whose uid the server did not send is not judged.
+    const stale = pvc?.uid ? staleClaimRef(pv, pvc, c) : undefined;
+    if (stale) problems.push(`PV ${pv.name} still names a deleted claim (claimRef.uid ${stale})`);
     if (repo.identity) {
       volumeMatches = sameVolume(pv, repo.identity);
       if (!volumeMatches) {
