@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { ConfigError, DEFAULTS, parseConventions } from "../../src/core/config.ts";
-import { vapExpressions } from "../../src/core/render/controller.ts";
+import { clusterRules, leaseRules, vapExpressions } from "../../src/core/render/controller.ts";
 import { EXAMPLE, kubectlPath, read, run, tempRepo, treeOf } from "../helpers.ts";
 import { startSim } from "../kube-sim/index.ts";
 import { FRESH_FLAGS, freshRepo, golden, init, lint } from "./util.ts";
@@ -368,6 +368,31 @@ describe("controllerImage in kopiashare.yaml", () => {
         (e: unknown) => e instanceof ConfigError && /key "controllerImage"/.test(e.message),
         String(bad),
       );
+    }
+  });
+});
+
+describe("docs/commands.md lists the controller's RBAC", () => {
+  it("every verb of the ClusterRole and the Role has a row with its reason", () => {
+    const docs = readFileSync(path.join(import.meta.dirname, "..", "..", "docs", "commands.md"), "utf8");
+    const rows = docs
+      .split("\n")
+      .filter((l) => /^\| (core|[a-z0-9.-]+\.[a-z]+|coordination\.k8s\.io \(Role\)) \|/.test(l))
+      .map((l) => l.split("|").map((c) => c.trim()));
+    for (const rule of [...clusterRules(DEFAULTS), ...leaseRules()]) {
+      const group = rule.apiGroup === "" ? "core" : rule.apiGroup;
+      for (const resource of rule.resources) {
+        for (const { verb } of rule.verbs) {
+          const row = rows.find(
+            (r) =>
+              r[1]?.startsWith(group) &&
+              r[2]?.split(/[ ,]+/).includes(resource) &&
+              r[3]?.split(/[ ,]+/).includes(verb) &&
+              (r[4] ?? "") !== "",
+          );
+          assert.ok(row, `docs/commands.md: no RBAC row for ${group} ${resource} ${verb}`);
+        }
+      }
     }
   });
 });
