@@ -11,10 +11,11 @@
  * narrows the PV/PVC verbs (which RBAC cannot restrict by name for create) to the objects it manages.
  */
 import { type Conventions, ksName } from "../config.ts";
-import { CONTROLLER, MANAGED_BY, parseKubeVersion } from "../names.ts";
+import { CONTROLLER, MANAGED_BY } from "../names.ts";
 import type { SourceRef } from "../topology.ts";
-import { SCHEMA, scalar, schemaLine } from "../yaml-text.ts";
-import { renderFluxKs } from "./instance.ts";
+import { scalar, schemaLine } from "../yaml-text.ts";
+import { renderFluxKs, renderKustomization } from "./instance.ts";
+import { bandOf, versionOfApi } from "./wiring.ts";
 
 /** Folder next to the repository namespace's `kopia` folder. */
 export const CONTROLLER_FOLDER = CONTROLLER;
@@ -73,16 +74,11 @@ export const VAP_SUPPORTED = "Kubernetes 1.28 or later (v1beta1 on 1.28-1.29, v1
 
 /** The ValidatingAdmissionPolicy API a Kubernetes version serves, or undefined (before 1.28, or not a version). */
 export function vapBand(version: string): (typeof VAP_BANDS)[number] | undefined {
-  const minor = parseKubeVersion(version)?.minor;
-  if (minor === undefined) return undefined;
-  return VAP_BANDS.find((b) => minor >= b.from && (b.to === undefined || minor <= b.to));
+  return bandOf(VAP_BANDS, version);
 }
 
-/** The lowest Kubernetes version of the band an apiVersion belongs to (to read a band back from a file). */
 export function versionOfVapApi(apiVersion: string): string | undefined {
-  const v = apiVersion.split("/")[1];
-  const band = VAP_BANDS.find((b) => b.api === v);
-  return band ? `1.${band.from}` : undefined;
+  return versionOfApi(VAP_BANDS, apiVersion);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -101,6 +97,27 @@ export interface ControllerSpec {
 }
 
 const LABELS = (indent: string) => [`${indent}app.kubernetes.io/name: ${CONTROLLER_NAME}`];
+
+/**
+ * A document's start: `---`, comment lines, the schema line, apiVersion, kind and metadata (name
+ * kopiashare-controller and its app label). The schema URL is kubernetes-schemas.pages.dev's for `schema`
+ * (e.g. "v1/service").
+ */
+function head(schema: string, apiVersion: string, kind: string, comments: string[] = []): string[] {
+  return [
+    "---",
+    ...comments.map((c) => `# ${c}`),
+    schemaLine(`https://kubernetes-schemas.pages.dev/${schema}.json`),
+    `apiVersion: ${apiVersion}`,
+    `kind: ${kind}`,
+    "metadata:",
+    `  name: ${CONTROLLER_NAME}`,
+    "  labels:",
+    ...LABELS("    "),
+  ];
+}
+
+const RBAC = "rbac.authorization.k8s.io";
 
 /** The controller's Flux Kustomization: after the repository's own PV/PVC, healthy once the Deployment is. */
 export function renderControllerKs(c: Conventions, source: SourceRef, nsDir: string): string {
@@ -128,29 +145,11 @@ function appFiles(withPolicy: boolean): string[] {
 }
 
 export function renderControllerKustomization(withPolicy: boolean): string {
-  return [
-    "---",
-    schemaLine(SCHEMA.kustomization),
-    "apiVersion: kustomize.config.k8s.io/v1beta1",
-    "kind: Kustomization",
-    "resources:",
-    ...appFiles(withPolicy).map((f) => `  - ./${f}`),
-    "",
-  ].join("\n");
+  return renderKustomization(appFiles(withPolicy).map((f) => `./${f}`));
 }
 
 export function renderServiceAccount(): string {
-  return [
-    "---",
-    schemaLine("https://kubernetes-schemas.pages.dev/v1/serviceaccount.json"),
-    "apiVersion: v1",
-    "kind: ServiceAccount",
-    "metadata:",
-    `  name: ${CONTROLLER_NAME}`,
-    "  labels:",
-    ...LABELS("    "),
-    "",
-  ].join("\n");
+  return [...head("v1/serviceaccount", "v1", "ServiceAccount"), ""].join("\n");
 }
 
 /** One RBAC verb and why the controller needs it: the rows of the ClusterRole and of docs/commands.md. */
@@ -260,26 +259,13 @@ function ruleLines(rules: RbacRule[], resourceNames?: (verb: string) => string[]
 
 export function renderClusterRole(c: Conventions): string {
   return [
-    "---",
-    "# What `kopiashare controller` reads and writes cluster-wide; each verb says why. RBAC cannot limit",
-    "# create or list by name: validatingadmissionpolicy.yaml narrows the PV/PVC writes to the objects it manages.",
-    schemaLine("https://kubernetes-schemas.pages.dev/rbac.authorization.k8s.io/clusterrole_v1.json"),
-    "apiVersion: rbac.authorization.k8s.io/v1",
-    "kind: ClusterRole",
-    "metadata:",
-    `  name: ${CONTROLLER_NAME}`,
-    "  labels:",
-    ...LABELS("    "),
+    ...head("rbac.authorization.k8s.io/clusterrole_v1", `${RBAC}/v1`, "ClusterRole", [
+      "What `kopiashare controller` reads and writes cluster-wide; each verb says why. RBAC cannot limit",
+      "create or list by name: validatingadmissionpolicy.yaml narrows the PV/PVC writes to the objects it manages.",
+    ]),
     "rules:",
     ...ruleLines(clusterRules(c)),
-    "---",
-    schemaLine("https://kubernetes-schemas.pages.dev/rbac.authorization.k8s.io/clusterrolebinding_v1.json"),
-    "apiVersion: rbac.authorization.k8s.io/v1",
-    "kind: ClusterRoleBinding",
-    "metadata:",
-    `  name: ${CONTROLLER_NAME}`,
-    "  labels:",
-    ...LABELS("    "),
+    ...head("rbac.authorization.k8s.io/clusterrolebinding_v1", `${RBAC}/v1`, "ClusterRoleBinding"),
     "roleRef:",
     "  apiGroup: rbac.authorization.k8s.io",
     "  kind: ClusterRole",
@@ -294,25 +280,12 @@ export function renderClusterRole(c: Conventions): string {
 
 export function renderRole(): string {
   return [
-    "---",
-    `# Leader election: the two replicas share the Lease ${CONTROLLER_NAME} in this namespace (POD_NAMESPACE).`,
-    schemaLine("https://kubernetes-schemas.pages.dev/rbac.authorization.k8s.io/role_v1.json"),
-    "apiVersion: rbac.authorization.k8s.io/v1",
-    "kind: Role",
-    "metadata:",
-    `  name: ${CONTROLLER_NAME}`,
-    "  labels:",
-    ...LABELS("    "),
+    ...head("rbac.authorization.k8s.io/role_v1", `${RBAC}/v1`, "Role", [
+      `Leader election: the two replicas share the Lease ${CONTROLLER_NAME} in this namespace (POD_NAMESPACE).`,
+    ]),
     "rules:",
     ...ruleLines(leaseRules(), (verb) => (verb === "create" ? undefined : [CONTROLLER_NAME])),
-    "---",
-    schemaLine("https://kubernetes-schemas.pages.dev/rbac.authorization.k8s.io/rolebinding_v1.json"),
-    "apiVersion: rbac.authorization.k8s.io/v1",
-    "kind: RoleBinding",
-    "metadata:",
-    `  name: ${CONTROLLER_NAME}`,
-    "  labels:",
-    ...LABELS("    "),
+    ...head("rbac.authorization.k8s.io/rolebinding_v1", `${RBAC}/v1`, "RoleBinding"),
     "roleRef:",
     "  apiGroup: rbac.authorization.k8s.io",
     "  kind: Role",
@@ -347,16 +320,10 @@ export function controllerConfig(c: Conventions): [string, string][] {
 
 export function renderConfigMap(c: Conventions): string {
   return [
-    "---",
-    "# The controller's --config: the conventions of this repository's kopiashare.yaml that shape the PVs and",
-    "# PVCs it applies (re-run `kopiashare init --controller` after changing them). Read at start only.",
-    schemaLine("https://kubernetes-schemas.pages.dev/v1/configmap.json"),
-    "apiVersion: v1",
-    "kind: ConfigMap",
-    "metadata:",
-    `  name: ${CONTROLLER_NAME}`,
-    "  labels:",
-    ...LABELS("    "),
+    ...head("v1/configmap", "v1", "ConfigMap", [
+      "The controller's --config: the conventions of this repository's kopiashare.yaml that shape the PVs and",
+      "PVCs it applies (re-run `kopiashare init --controller` after changing them). Read at start only.",
+    ]),
     "data:",
     "  kopiashare.yaml: |",
     ...controllerConfig(c).map(([k, v]) => `    ${k}: ${v}`),
@@ -382,16 +349,10 @@ export function controllerArgs(): string[] {
 
 export function renderDeployment(image: string): string {
   return [
-    "---",
-    "# Two replicas, one leads (Lease), the other takes over within the lease duration. Not root, read-only",
-    "# root filesystem, no capabilities. --dry-run in args makes it log what it would do and write nothing.",
-    schemaLine("https://kubernetes-schemas.pages.dev/apps/deployment_v1.json"),
-    "apiVersion: apps/v1",
-    "kind: Deployment",
-    "metadata:",
-    `  name: ${CONTROLLER_NAME}`,
-    "  labels:",
-    ...LABELS("    "),
+    ...head("apps/deployment_v1", "apps/v1", "Deployment", [
+      "Two replicas, one leads (Lease), the other takes over within the lease duration. Not root, read-only",
+      "root filesystem, no capabilities. --dry-run in args makes it log what it would do and write nothing.",
+    ]),
     "spec:",
     "  replicas: 2",
     "  revisionHistoryLimit: 3",
@@ -487,15 +448,9 @@ export function renderDeployment(image: string): string {
 
 export function renderService(): string {
   return [
-    "---",
-    "# Prometheus /metrics (reconciles, errors, managed namespaces, queue depth, last success).",
-    schemaLine("https://kubernetes-schemas.pages.dev/v1/service.json"),
-    "apiVersion: v1",
-    "kind: Service",
-    "metadata:",
-    `  name: ${CONTROLLER_NAME}`,
-    "  labels:",
-    ...LABELS("    "),
+    ...head("v1/service", "v1", "Service", [
+      "Prometheus /metrics (reconciles, errors, managed namespaces, queue depth, last success).",
+    ]),
     "spec:",
     "  selector:",
     ...LABELS("    "),
@@ -510,15 +465,9 @@ export function renderService(): string {
 
 export function renderPdb(): string {
   return [
-    "---",
-    "# A node drain keeps one replica, so leadership moves instead of stopping.",
-    schemaLine("https://kubernetes-schemas.pages.dev/policy/poddisruptionbudget_v1.json"),
-    "apiVersion: policy/v1",
-    "kind: PodDisruptionBudget",
-    "metadata:",
-    `  name: ${CONTROLLER_NAME}`,
-    "  labels:",
-    ...LABELS("    "),
+    ...head("policy/poddisruptionbudget_v1", "policy/v1", "PodDisruptionBudget", [
+      "A node drain keeps one replica, so leadership moves instead of stopping.",
+    ]),
     "spec:",
     "  minAvailable: 1",
     "  selector:",
