@@ -48,6 +48,10 @@ export function initCommand(ctx: Ctx) {
     .addOption(
       checkedOption("--source <name>", "GitRepository that sourceRef names (default: the one in the repo)", "name"),
     )
+    .option(
+      "--controller",
+      "also write the kopiashare-controller folder: Deployment (2 replicas), RBAC, PodDisruptionBudget, metrics Service and, on Kubernetes 1.28+, a ValidatingAdmissionPolicy",
+    )
     .addOption(dryRunOption())
     .addOption(outputOption())
     .addOption(forceOption("overwrite generated files that were edited by hand"))
@@ -58,6 +62,7 @@ Examples:
   kopiashare init --mover volsync-0.16 --kubernetes-version 1.34 --dry-run
   kopiashare init --mover volsync-0.17                        # moverVolumes, no admission policy
   kopiashare init --mover kopiur --dry-run -o yaml            # only the API objects, to stdout
+  kopiashare init --controller                                # also deploy \`kopiashare controller\`
   kopiashare init --tier system --volume-handle 0001-0024-…-841e604c-… --fs-name backups \\
       --storage-class csi-cephfs-backups-sc --kubernetes-version 1.34   # no repository PV in the repo yet
   kopiashare init --style static --root-path /volumes/backups/kopia --cluster-id 4070… --fs-name backups \\
@@ -73,11 +78,23 @@ The volume flags (--style, --volume-handle, --root-path, --cluster-id, --fs-name
 CephFS StorageClass or the Rook/ceph-csi HelmRelease in the repo, else Rook's defaults (each printed).
 When the repo already has a repository PV, init adopts it as it is: flags that agree with it are fine,
 one that disagrees is refused (exit 2).
+--controller also writes kopiashare-controller/ks.yaml and kopiashare-controller/app/{serviceaccount,clusterrole,
+role,configmap,deployment,service,poddisruptionbudget}.yaml, plus validatingadmissionpolicy.yaml on Kubernetes
+1.28+ (v1beta1 on 1.28-1.29, v1 from 1.30); the image is controllerImage in kopiashare.yaml.
 Running it again changes nothing; a hand-edited generated file is refused (with its diff) unless --force.`,
     )
     .action(async (opts) => {
       const { conventions, scan } = await loadRepo(ctx, opts.repo, { lock: lockFor("init", opts), writer: true });
       const { planInit } = await import("../gitops/init.ts");
+      const controller = opts.controller
+        ? {
+            image:
+              conventions.controllerImage ??
+              (await import("../core/render/controller.ts")).defaultControllerImage(
+                (await import("../cli.ts")).version(),
+              ),
+          }
+        : undefined;
       const p = planInit(scan, conventions, {
         mover: opts.mover,
         kubernetesVersion: opts.kubernetesVersion,
@@ -95,16 +112,18 @@ Running it again changes nothing; a hand-edited generated file is refused (with 
         tier: opts.tier,
         layout: opts.layout,
         source: opts.source,
+        controller,
       });
       const k8s = p.kubernetesVersion ? `, Kubernetes ${p.kubernetesVersion}` : "";
+      const and = controller ? " and its controller" : "";
       await runPlan(
         ctx,
         {
           verb: "init",
           plan: p.plan,
           manifests: p.manifests,
-          done: `initialised the shared Kopia repository for ${p.mover}${k8s} in ${p.nsDir}`,
-          upToDate: `the repository is already initialised for ${p.mover}${k8s}; nothing to change`,
+          done: `initialised the shared Kopia repository${and} for ${p.mover}${k8s} in ${p.nsDir}`,
+          upToDate: `the repository${and} ${controller ? "are" : "is"} already initialised for ${p.mover}${k8s}; nothing to change`,
           notes: p.notes,
           next: ["next: review with `git diff`, commit and push; wire apps with `kopiashare app <namespace> <app>`"],
         },

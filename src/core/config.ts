@@ -53,6 +53,11 @@ export interface Conventions {
    * root that syncs from such a source only when it knows this.
    */
   artifactRoots?: Record<string, string>;
+  /**
+   * Image of `kopiashare controller` that `init --controller` writes into its Deployment.
+   * Undefined: ghcr.io/kopiashare/kopiashare:<the running kopiashare's version>.
+   */
+  controllerImage: string | undefined;
   /** Flux Kustomization timings. */
   interval: string;
   retryInterval: string;
@@ -81,6 +86,7 @@ export const DEFAULTS: Conventions = {
   gid: 1000,
   secretStore: "onepassword",
   kubernetesVersion: undefined,
+  controllerImage: undefined,
   interval: "30m",
   retryInterval: "1m",
   timeout: "5m",
@@ -151,7 +157,8 @@ export type Kind =
   | "mover"
   | "abspath"
   | "k8sversion"
-  | "pathmap";
+  | "pathmap"
+  | "image";
 
 const KEYS: Record<keyof Conventions, Kind> = {
   appsDir: "path",
@@ -176,10 +183,18 @@ const KEYS: Record<keyof Conventions, Kind> = {
   secretStore: "name",
   kubernetesVersion: "k8sversion",
   artifactRoots: "pathmap",
+  controllerImage: "image",
   interval: "duration",
   retryInterval: "duration",
   timeout: "duration",
 };
+
+/**
+ * A container image reference as the container runtime parses it: [registry[:port]/]path[:tag][@digest],
+ * path components lowercase. A tag or a digest is required, so a Deployment never runs whatever `latest` is.
+ */
+const IMAGE =
+  /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 const DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
 
@@ -256,6 +271,13 @@ export function checkSetting(kind: Kind, v: unknown, where: string): string | un
       return checkSubdomain(v, where);
     case "quantity":
       return isQuantity(v) ? undefined : `${where} must be a Kubernetes quantity such as 200Gi: got "${v}"`;
+    case "image":
+      if (!IMAGE.test(v) || v.length > 255) {
+        return `${where} must be a container image such as ghcr.io/kopiashare/kopiashare:0.1.0: got "${v}"`;
+      }
+      return /:[A-Za-z0-9_][A-Za-z0-9_.-]*$|@sha256:/.test(v.slice(v.lastIndexOf("/") + 1))
+        ? undefined
+        : `${where} must name a tag or a digest (ghcr.io/kopiashare/kopiashare:0.1.0), not only a repository: got "${v}"`;
     case "duration":
       return DURATION.test(v) ? undefined : `${where} must be a duration such as 30m or 1h: got "${v}"`;
     case "layout":

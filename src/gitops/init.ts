@@ -35,6 +35,7 @@ import {
 } from "../core/topology.ts";
 import { usageError } from "../errors.ts";
 import { discoverCephfs, type Found } from "./cephfs.ts";
+import { planController } from "./controller-init.ts";
 import {
   detectLayout,
   discoverSource,
@@ -289,6 +290,8 @@ export interface InitOptions extends VolumeFlags {
   tier?: string;
   layout?: Layout;
   source?: string;
+  /** Also write the kopiashare-controller folder (Deployment, RBAC, policy) with this image. */
+  controller?: { image: string };
 }
 
 export interface InitPlan {
@@ -559,6 +562,13 @@ export function planInit(scan: RepoScan, c: Conventions, o: InitOptions): InitPl
     mapBand(declared)
   ) {
     expected[kopiaPaths(nsDir).map] = renderMutatingAdmissionPolicy(conv, declared);
+  }
+  if (o.controller) {
+    const ctl = planController(scan, conv, { nsDir, source, image: o.controller.image, kubernetesVersion });
+    Object.assign(manifests, ctl.manifests);
+    Object.assign(expected, ctl.expected);
+    entries.push(ctl.entry);
+    notes.push(...ctl.notes);
   }
   for (const [path, after] of Object.entries(manifests)) {
     changes.push({ path, before: readMaybe(scan.root, path), after, expected: expected[path] ?? after });

@@ -8,7 +8,8 @@ export type CrdSet =
   | "volumesnapshot"
   | "mutatingadmissionpolicy-v1alpha1"
   | "mutatingadmissionpolicy-v1beta1"
-  | "mutatingadmissionpolicy-v1";
+  | "mutatingadmissionpolicy-v1"
+  | "controller-deploy";
 
 export interface ResourceType {
   group: string; // "" for core
@@ -174,6 +175,26 @@ export const CRD_SETS: Record<CrdSet, ResourceType[]> = {
   "mutatingadmissionpolicy-v1alpha1": map("v1alpha1"),
   "mutatingadmissionpolicy-v1beta1": map("v1beta1"),
   "mutatingadmissionpolicy-v1": map("v1"),
+  // What `init --controller` writes (kubectl maps its kinds to resources; nothing acts on them here).
+  "controller-deploy": [
+    ...define("", "v1", [{ plural: "services", kind: "Service", shortNames: ["svc"], status: true }]),
+    ...define("apps", "v1", [{ plural: "deployments", kind: "Deployment", shortNames: ["deploy"], status: true }]),
+    ...define("policy", "v1", [
+      { plural: "poddisruptionbudgets", kind: "PodDisruptionBudget", shortNames: ["pdb"], status: true },
+    ]),
+    ...define("rbac.authorization.k8s.io", "v1", [
+      { plural: "clusterroles", kind: "ClusterRole", namespaced: false },
+      { plural: "clusterrolebindings", kind: "ClusterRoleBinding", namespaced: false },
+      { plural: "roles", kind: "Role" },
+      { plural: "rolebindings", kind: "RoleBinding" },
+    ]),
+    ...["v1", "v1beta1"].flatMap((v) =>
+      define("admissionregistration.k8s.io", v, [
+        { plural: "validatingadmissionpolicies", kind: "ValidatingAdmissionPolicy", namespaced: false, status: true },
+        { plural: "validatingadmissionpolicybindings", kind: "ValidatingAdmissionPolicyBinding", namespaced: false },
+      ]),
+    ),
+  ],
 };
 
 export const apiVersionOf = (t: ResourceType) => (t.group ? `${t.group}/${t.version}` : t.version);

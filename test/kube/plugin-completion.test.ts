@@ -57,6 +57,7 @@ describe("kubectl plugin completion", () => {
       "verify",
       "doctor",
       "drift",
+      "controller",
       "completion",
     ]);
     assert.equal(verbs.directive, `:${DIRECTIVE.noFileComp}`);

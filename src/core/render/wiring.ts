@@ -28,18 +28,34 @@ export const MAP_BANDS: readonly { from: number; to: number | undefined; api: Ma
 
 export const MAP_SUPPORTED = "Kubernetes 1.32 or later (v1alpha1 on 1.32-1.33, v1beta1 on 1.34-1.35, v1 from 1.36)";
 
-/** The MutatingAdmissionPolicy API a Kubernetes version serves, or undefined (before 1.32, or not a version). */
-export function mapBand(version: string): (typeof MAP_BANDS)[number] | undefined {
+/** An API version served from Kubernetes 1.`from` to 1.`to` (undefined: and later). */
+export interface ApiBand {
+  from: number;
+  to: number | undefined;
+  api: string;
+}
+
+/** The band of `bands` a Kubernetes version falls in, or undefined (outside all, or not a version). */
+export function bandOf<B extends ApiBand>(bands: readonly B[], version: string): B | undefined {
   const minor = parseKubeVersion(version)?.minor;
   if (minor === undefined) return undefined;
-  return MAP_BANDS.find((b) => minor >= b.from && (b.to === undefined || minor <= b.to));
+  return bands.find((b) => minor >= b.from && (b.to === undefined || minor <= b.to));
 }
 
 /** The lowest Kubernetes version of the band an apiVersion belongs to (to read a band back from a file). */
-export function versionOfMapApi(apiVersion: string): string | undefined {
+export function versionOfApi(bands: readonly ApiBand[], apiVersion: string): string | undefined {
   const v = apiVersion.split("/")[1];
-  const band = MAP_BANDS.find((b) => b.api === v);
+  const band = bands.find((b) => b.api === v);
   return band ? `1.${band.from}` : undefined;
+}
+
+/** The MutatingAdmissionPolicy API a Kubernetes version serves, or undefined (before 1.32, or not a version). */
+export function mapBand(version: string): (typeof MAP_BANDS)[number] | undefined {
+  return bandOf(MAP_BANDS, version);
+}
+
+export function versionOfMapApi(apiVersion: string): string | undefined {
+  return versionOfApi(MAP_BANDS, apiVersion);
 }
 
 export const MAP_NAME = "volsync-mover-repository";
