@@ -1,6 +1,6 @@
 // The controller's work queue: de-duplication, one worker per key, backoff, shut down.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { WorkQueue } from "../../src/controller/queue.ts";
 
 test("a key waits once, however often it is added", async () => {
@@ -45,6 +45,10 @@ test("retries back off per key, at least a Retry-After, and forget resets them",
 });
 
 test("a delayed key comes back after its delay; adding it sooner takes it at once", async () => {
+  // The queue's timers are unref'd (a controller's sockets keep it alive): here nothing else would, and
+  // the test would end before the delay does.
+  const alive = setInterval(() => {}, 1000);
+  after(() => clearInterval(alive));
   const q = new WorkQueue({ baseDelayMs: 20 });
   q.retry("a");
   assert.equal(q.depth, 0);
