@@ -3,6 +3,15 @@
 import type { ResourceType } from "./registry.ts";
 import { ensureObject, isObject, type KubeObject } from "./types.ts";
 
+/** Added on create by the StorageObjectInUseProtection admission plugin; removed by lifecycle.ts. */
+export const PVC_PROTECTION = "kubernetes.io/pvc-protection";
+export const PV_PROTECTION = "kubernetes.io/pv-protection";
+
+function addFinalizer(obj: KubeObject, f: string): void {
+  const have = Array.isArray(obj.metadata.finalizers) ? obj.metadata.finalizers : [];
+  if (!have.includes(f)) obj.metadata.finalizers = [...have, f];
+}
+
 export function applyCreateDefaults(type: ResourceType, obj: KubeObject): void {
   const spec = ensureObjectIfKind(obj, type);
   switch (type.kind) {
@@ -18,10 +27,12 @@ export function applyCreateDefaults(type: ResourceType, obj: KubeObject): void {
         spec.volumeMode ??= "Filesystem";
       }
       obj.status ??= { phase: "Pending" };
+      addFinalizer(obj, PV_PROTECTION);
       break;
     case "PersistentVolumeClaim":
       if (spec) spec.volumeMode ??= "Filesystem";
       obj.status ??= { phase: "Pending" };
+      addFinalizer(obj, PVC_PROTECTION);
       break;
     case "Job":
       if (spec) {

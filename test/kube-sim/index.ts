@@ -11,6 +11,7 @@ import type { ServerVersion } from "./discovery.ts";
 import { Faults } from "./faults.ts";
 import { defaultJobRunner, JobController, type JobRunner } from "./jobs.ts";
 import { kubeconfigYaml } from "./kubeconfig.ts";
+import { Lifecycle } from "./lifecycle.ts";
 import { Denied } from "./rbac.ts";
 import { type CrdSet, Registry } from "./registry.ts";
 import { createHandler } from "./server.ts";
@@ -79,6 +80,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   const registry = new Registry(options.crds ?? [], options.omit ?? []);
   const store = new Store(registry, { watchHistory: options.watchHistory });
   const binder = new Binder(store);
+  new Lifecycle(store);
   const faults = new Faults();
   const denied = new Denied(options.user ?? "system:serviceaccount:kopiashare:kopiashare");
   const token = options.token ?? "kube-sim-token";

@@ -262,7 +262,7 @@ async function handle(
     case "create": {
       if (name) throw methodNotAllowed(method);
       const obj = objectBody(bodyText, type, namespace);
-      if (namespace && type.namespaced) requireNamespace(ctx, namespace);
+      if (namespace && type.namespaced) requireNamespace(ctx, namespace, type, obj.metadata.name);
       const created = store.createTyped(type, obj, { fromApi: true, dryRun, ...managers });
       sendJson(res, 201, created);
       return;
@@ -283,7 +283,8 @@ async function handle(
         throw badRequest("PATCH requests with apply-patch+yaml require fieldManager to be set");
       }
       const existed = !!store.raw(type, name ?? "", namespace);
-      if (!existed && ptype === PATCH_TYPES.apply && type.namespaced && namespace) requireNamespace(ctx, namespace);
+      if (!existed && ptype === PATCH_TYPES.apply && type.namespaced && namespace)
+        requireNamespace(ctx, namespace, type, name);
       const patched = store.patchTyped(type, name ?? "", namespace, ptype, bodyText, {
         fromApi: true,
         dryRun,
@@ -428,9 +429,21 @@ function objectBody(text: string, type: ResourceType, namespace: string | undefi
   return obj;
 }
 
-function requireNamespace(ctx: ServerContext, namespace: string): void {
-  if (!ctx.store.raw(ctx.store.registry.resolve("namespaces"), namespace)) {
-    throw notFound("namespaces", "", namespace);
+/** A create needs its namespace, and one that is not terminating (the NamespaceLifecycle admission plugin). */
+function requireNamespace(ctx: ServerContext, namespace: string, type: ResourceType, name: string | undefined): void {
+  const ns = ctx.store.raw(ctx.store.registry.resolve("namespaces"), namespace);
+  if (!ns) throw notFound("namespaces", "", namespace);
+  if (ns.metadata.deletionTimestamp) {
+    const resource = type.group ? `${type.plural}.${type.group}` : type.plural;
+    const subject = name ? `${resource} "${name}"` : resource;
+    throw new ApiError(
+      status(
+        403,
+        "Forbidden",
+        `${subject} is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+        { name: name ?? "", group: type.group, kind: type.plural },
+      ),
+    );
   }
 }
 

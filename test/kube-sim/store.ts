@@ -57,6 +57,9 @@ interface Watcher {
 
 const SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
+const hasFinalizers = (o: KubeObject): boolean =>
+  Array.isArray(o.metadata.finalizers) && o.metadata.finalizers.length > 0;
+
 const now = () => `${new Date().toISOString().slice(0, 19)}Z`;
 
 export class Store {
@@ -202,6 +205,8 @@ export class Store {
     }
     meta.uid = this.newUid();
     meta.creationTimestamp = now();
+    meta.deletionTimestamp = undefined; // only a DELETE sets it
+    meta.deletionGracePeriodSeconds = undefined;
     if (t.group) meta.generation = 1;
     if (opts.fromApi && t.statusSubresource) obj.status = undefined;
     applyCreateDefaults(t, obj);
@@ -235,6 +240,9 @@ export class Store {
         namespace,
         uid: existing.metadata.uid,
         creationTimestamp: existing.metadata.creationTimestamp,
+        // Only a DELETE sets these; no update sets or clears them.
+        deletionTimestamp: existing.metadata.deletionTimestamp,
+        deletionGracePeriodSeconds: existing.metadata.deletionGracePeriodSeconds,
       };
       if (existing.metadata.generation !== undefined) metadata.generation = existing.metadata.generation;
       draft = { ...input, apiVersion: apiVersionOf(t), kind: t.kind, metadata };
@@ -256,6 +264,10 @@ export class Store {
     }
     if (deepEqual(next, existing)) return existing;
     if (opts.dryRun) return next;
+    // The update that empties the finalizers of an object being deleted completes the delete.
+    if (next.metadata.deletionTimestamp && !hasFinalizers(next) && t.kind !== "Namespace") {
+      return this.remove(t, next, undefined);
+    }
     next.metadata.resourceVersion = String(++this.rv);
     this.bucket(t).set(this.key(t, name, namespace), next);
     this.emit({ rv: this.rv, type: "MODIFIED", resource: t, object: next, old: existing });
@@ -304,28 +316,45 @@ export class Store {
     return this.updateTyped(t, next, opts);
   }
 
+  /**
+   * DELETE: an object with finalizers (and every Namespace, whose content goes first) only gets
+   * metadata.deletionTimestamp (a Namespace also status.phase Terminating) and stays until its finalizers
+   * are removed (lifecycle.ts); others go at once. Deleting an object already being deleted changes nothing.
+   */
   deleteTyped(t: ResourceType, name: string, namespace: string | undefined, opts: WriteOptions = {}): KubeObject {
     const ns = t.namespaced ? namespace || "default" : undefined;
     const existing = this.raw(t, name, ns);
     if (!existing) throw notFound(t.plural, t.group, name);
+    if (existing.metadata.deletionTimestamp) return existing;
+    if (hasFinalizers(existing) || t.kind === "Namespace") {
+      const marked: KubeObject = {
+        ...existing,
+        metadata: { ...existing.metadata, deletionTimestamp: now(), deletionGracePeriodSeconds: 0 },
+      };
+      if (t.kind === "Namespace")
+        marked.status = { ...(isObject(existing.status) ? existing.status : {}), phase: "Terminating" };
+      if (opts.dryRun) return marked;
+      marked.metadata.resourceVersion = String(++this.rv);
+      this.bucket(t).set(this.key(t, name, ns), marked);
+      this.emit({ rv: this.rv, type: "MODIFIED", resource: t, object: marked, old: existing });
+      return marked;
+    }
     if (opts.dryRun) return existing;
-    this.bucket(t).delete(this.key(t, name, ns));
+    return this.remove(t, existing, opts.propagationPolicy);
+  }
+
+  /** Removes an object for good (no finalizers left): DELETED to watchers, then garbage collection. */
+  remove(t: ResourceType, existing: KubeObject, policy: string | undefined): KubeObject {
+    const { name, namespace } = existing.metadata;
+    this.bucket(t).delete(this.key(t, name ?? "", namespace));
     const gone: KubeObject = { ...existing, metadata: { ...existing.metadata, resourceVersion: String(++this.rv) } };
     this.emit({ rv: this.rv, type: "DELETED", resource: t, object: gone });
-    this.cascade(t, gone, opts.propagationPolicy);
+    this.cascade(t, gone, policy);
     return gone;
   }
 
   private cascade(t: ResourceType, gone: KubeObject, policy: string | undefined): void {
-    if (t.kind === "Namespace") {
-      for (const rt of this.registry.types) {
-        if (!rt.namespaced) continue;
-        for (const o of this.listTyped(rt, { namespace: gone.metadata.name })) {
-          this.deleteTyped(rt, o.metadata.name ?? "", o.metadata.namespace);
-        }
-      }
-      return;
-    }
+    if (t.kind === "Namespace") return; // its content went first (lifecycle.ts)
     // batch/v1 Jobs orphan their pods unless a propagation policy says otherwise.
     const effective = policy ?? (t.kind === "Job" ? "Orphan" : "Background");
     if (effective === "Orphan") return;

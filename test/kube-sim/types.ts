@@ -14,6 +14,10 @@ export interface ObjectMeta extends JsonObject {
   creationTimestamp?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  finalizers?: string[];
+  /** Set by a DELETE of an object with finalizers (or of a Namespace); never by an update. */
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
 }
 
 /** Any Kubernetes object as the simulator stores it: plain JSON. */
