@@ -90,7 +90,8 @@ export interface Outcome {
 
 export class Controller {
   readonly queue = new WorkQueue();
-  private working = false;
+  /** The worker loops of the current (or last) term; a new term starts once they have ended. */
+  private working: Promise<void> = Promise.resolve();
   private readonly stops: (() => void)[] = [];
 
   constructor(
@@ -344,8 +345,22 @@ export class Controller {
 
   /** Runs `workers` loops until the signal aborts; every key failure is retried with backoff. */
   async work(signal: AbortSignal): Promise<void> {
-    if (this.working) return;
-    this.working = true;
+    // Leadership lost then won back: the old loops may still finish a reconcile; wait for them, or the
+    // new term would have no workers (an early return here once left a leader with none).
+    const previous = this.working;
+    let ended!: () => void;
+    this.working = new Promise((r) => {
+      ended = r;
+    });
+    try {
+      await previous;
+      if (!signal.aborted) await this.loops(signal);
+    } finally {
+      ended();
+    }
+  }
+
+  private async loops(signal: AbortSignal): Promise<void> {
     const onAbort = () => {
       this.queue.clear();
       this.queue.interrupt();
@@ -355,7 +370,6 @@ export class Controller {
     this.enqueue(this.allNamespaces());
     const loops = Array.from({ length: Math.max(1, this.o.workers) }, () => this.loop(signal));
     await Promise.all(loops);
-    this.working = false;
   }
 
   private async loop(signal: AbortSignal): Promise<void> {
