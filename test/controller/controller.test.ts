@@ -11,7 +11,7 @@ import type { Log } from "../../src/controller/log.ts";
 import { type Running, type RunOptions, runController } from "../../src/controller/run.ts";
 import { DEFAULTS } from "../../src/core/config.ts";
 import { CONTROLLER, MANAGED_BY } from "../../src/core/names.ts";
-import { connectRest } from "../../src/kube/rest.ts";
+import { connectRest, type RestClient } from "../../src/kube/rest.ts";
 import {
   dropFinalizers,
   isConverged,
@@ -62,7 +62,7 @@ async function sim0(o: SimOptions = {}): Promise<Sim> {
 }
 
 let ids = 0;
-async function start(o: Partial<RunOptions> = {}): Promise<Ctl> {
+async function start(o: Partial<RunOptions> = {}, wrap = (rest: RestClient): RestClient => rest): Promise<Ctl> {
   const identity = o.identity ?? `replica-${++ids}`;
   const lines: Line[] = [];
   const log: Log = (level, msg, fields = {}) => {
@@ -71,27 +71,24 @@ async function start(o: Partial<RunOptions> = {}): Promise<Ctl> {
   const abort = new AbortController();
   const kill = new AbortController();
   const rest = connectRest({ kubeconfig: sim.kubeconfigPath, env: {}, timeoutMs: 5000, signal: kill.signal });
-  const running = await runController(
-    rest,
-    {
-      conventions: DEFAULTS,
-      repository: "kopia",
-      adopt: false,
-      dryRun: false,
-      workers: 4,
-      identity,
-      leaderElect: false,
-      leaseNamespace: "volsync-system",
-      leaseName: "kopiashare-controller",
-      leaseDurationMs: 2000,
-      renewDeadlineMs: 1500,
-      retryPeriodMs: 200,
-      port: 0,
-      ...o,
-    },
-    log,
-    abort.signal,
-  );
+  // Not annotated: options a newer RunOptions has (a start-up timeout) pass through the spread unchecked.
+  const base = {
+    conventions: DEFAULTS,
+    repository: "kopia",
+    adopt: false,
+    dryRun: false,
+    workers: 4,
+    identity,
+    leaderElect: false,
+    leaseNamespace: "volsync-system",
+    leaseName: "kopiashare-controller",
+    leaseDurationMs: 2000,
+    renewDeadlineMs: 1500,
+    retryPeriodMs: 200,
+    startupTimeoutMs: 5000,
+    port: 0,
+  };
+  const running = await runController(wrap(rest), { ...base, ...o }, log, abort.signal);
   const c = { running, lines, abort, kill, identity };
   ctls.push(c);
   return c;
@@ -412,6 +409,44 @@ describe("controller against kube-sim", () => {
     const took = Date.now() - t1;
     assert.ok(took < 2000 + 4000, `failover took ${took} ms (lease 2000 ms)`);
     assert.ok(eventsOf("three").every((e) => e.reportingInstance === "c"));
+  });
+
+  test("a leader that loses its lease campaigns again, and works again although a reconcile of its lost term was still in flight", async () => {
+    await sim0();
+    optIn(sim, "first");
+    let hold: (() => void) | undefined;
+    const gate = new Promise<void>((r) => {
+      hold = r;
+    });
+    let held = 0;
+    const a = await start({ leaderElect: true, identity: "a" }, (rest) => ({
+      ...rest,
+      apply: async (path, obj, opts) => {
+        if (/\/namespaces\/slow\/|kopia-repository-pv-slow$/.test(path)) {
+          held++;
+          await gate;
+        }
+        return rest.apply(path, obj, opts);
+      },
+    }));
+    try {
+      await until("first converges", () => isConverged(sim, "first"));
+      optIn(sim, "slow");
+      await until("the reconcile of slow hangs", () => held > 0);
+      // The lease cannot be renewed: leadership is lost while that reconcile is in flight.
+      sim.denied.add({ verb: "update", resource: "leases" });
+      await until("a stops leading", () => !a.running.isLeader(), 10_000);
+      sim.denied.clear();
+      await until("a campaigns again and leads", () => a.running.isLeader(), 10_000);
+      hold?.();
+      optIn(sim, "again");
+      await until(
+        "the new term's workers converge new work",
+        () => isConverged(sim, "again") && isConverged(sim, "slow"),
+      );
+    } finally {
+      hold?.(); // else stopping the controller waits for the held request forever
+    }
   });
 
   test("a restart in the middle of a reconcile (PV applied, PVC failed): the next controller converges without duplicates", async () => {
