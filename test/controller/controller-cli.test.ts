@@ -2,7 +2,7 @@
 // SIGKILL failover between two replicas, usage errors before any request, an unreachable server.
 
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -157,7 +157,10 @@ describe("the controller process", () => {
     try {
       const kubeconfig = path.join(dir, "kubeconfig");
       writeFileSync(kubeconfig, sim.kubeconfigYaml.replace(sim.url, `http://127.0.0.1:${port}`));
-      const p = controller(["--kubeconfig", kubeconfig, "--health-port", "0", "--no-leader-elect"]);
+      // Where the CLI waits out an unreachable server at start (--startup-timeout), keep that wait short.
+      const help = spawnSync(process.execPath, [BIN, "controller", "--help"], { encoding: "utf8" }).stdout;
+      const wait = help.includes("--startup-timeout") ? ["--startup-timeout", "1s"] : [];
+      const p = controller(["--kubeconfig", kubeconfig, "--health-port", "0", "--no-leader-elect", ...wait]);
       const { code } = await p.exited;
       assert.equal(code, 3, p.stderr.join("\n"));
       assert.match(p.stderr.join("\n"), /could not start/);
