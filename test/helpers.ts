@@ -65,3 +65,12 @@ export function kubectlPath(): string | undefined {
   const r = spawnSync("kubectl", ["version", "--client"], { encoding: "utf8" });
   return r.status === 0 ? "kubectl" : undefined;
 }
+
+/** Polls `ok` every 10 ms until it holds; fails the test naming `what` after `ms`. */
+export async function waitUntil(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

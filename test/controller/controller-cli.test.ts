@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import { ensureBuilt, ROOT } from "../../bench/build.ts";
+import { waitUntil } from "../helpers.ts";
 import { isConverged, optIn, repositoryPair } from "../kube-sim/controller-scenarios.ts";
 import { dig, type KubeObject, type Sim, startSim } from "../kube-sim/index.ts";
 
@@ -25,14 +26,7 @@ const LEASE = [
 ];
 const LEASE_MS = 3000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = (what: string, ok: () => boolean, ms = 30_000) => waitUntil(what, ok, ms);
 
 interface Proc {
   child: ChildProcess;

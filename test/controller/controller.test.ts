@@ -4,7 +4,7 @@
 // absence ("0 writes in steady state"), and they start once the controller is idle.
 
 import assert from "node:assert/strict";
-import { execFile, spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { promisify } from "node:util";
 import type { Log } from "../../src/controller/log.ts";
@@ -12,6 +12,7 @@ import { type Running, type RunOptions, runController } from "../../src/controll
 import { DEFAULTS } from "../../src/core/config.ts";
 import { CONTROLLER, MANAGED_BY } from "../../src/core/names.ts";
 import { connectRest, type RestClient } from "../../src/kube/rest.ts";
+import { kubectlPath, waitUntil } from "../helpers.ts";
 import {
   dropFinalizers,
   isConverged,
@@ -29,13 +30,7 @@ import { pvcObject, pvName, pvObject, releasedPv } from "../kube-sim/scenarios.t
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const until = waitUntil;
 
 interface Line {
   level: string;
@@ -537,8 +532,7 @@ describe("controller against kube-sim", () => {
   });
 
   test("kubectl reads the PV and PVC the controller made", async (t) => {
-    const probe = spawnSync("kubectl", ["version", "--client", "-o", "json"], { encoding: "utf8" });
-    if (probe.error || probe.status !== 0) {
+    if (!kubectlPath()) {
       t.skip("kubectl is not installed");
       console.log("# skipped: kubectl is not installed");
       return;

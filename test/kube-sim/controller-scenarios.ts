@@ -4,7 +4,15 @@
 // the request log holds the controller's requests alone.
 
 import type { Sim } from "./index.ts";
-import { ensureNamespace, pvcObject, pvName, pvObject, SEED, storageClassObject } from "./scenarios.ts";
+import {
+  ensureNamespace,
+  pvcObject,
+  pvName,
+  pvObject,
+  replicationSource,
+  SEED,
+  storageClassObject,
+} from "./scenarios.ts";
 import { dig, type KubeObject, str } from "./types.ts";
 
 export const OPT_IN_LABEL = "kopiashare.io/repository";
@@ -41,29 +49,21 @@ export function optOut(sim: Sim, ns: string): void {
  * Needs crds: ["volsync"].
  */
 export function kopiaSource(sim: Sim, ns: string, name: string, via: "pvc" | "nfs"): KubeObject {
-  ensureNamespace(sim, ns);
   const volumeSource =
     via === "pvc"
       ? { persistentVolumeClaim: { claimName: SEED.pvcName } }
       : { nfs: { server: "nas.example.lan", path: "/export/kopia" } };
-  return sim.store.create({
-    apiVersion: "volsync.backube/v1alpha1",
-    kind: "ReplicationSource",
-    metadata: { name, namespace: ns },
-    spec: {
-      sourcePVC: name,
-      trigger: { schedule: "0 * * * *" },
-      kopia: {
-        repository: `${name}-volsync-secret`,
-        copyMethod: "Snapshot",
-        moverVolumes: [{ mountPath: "repository", volumeSource }],
-      },
-    },
-  });
+  return replicationSource(sim, ns, name, { kopia: { moverVolumes: [{ mountPath: "repository", volumeSource }] } });
 }
 
 /** A running Pod in `ns` that mounts PVC `claim`; `hold` gives it a finalizer so a namespace deletion cannot remove it. */
-export function podMounting(sim: Sim, ns: string, name: string, claim = SEED.pvcName, hold = false): KubeObject {
+export function podMounting(
+  sim: Sim,
+  ns: string,
+  name: string,
+  claim: string = SEED.pvcName,
+  hold = false,
+): KubeObject {
   return sim.store.create({
     apiVersion: "v1",
     kind: "Pod",

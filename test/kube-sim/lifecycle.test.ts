@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { podMounting } from "./controller-scenarios.ts";
 import { dig, type KubeObject, type Sim, startSim } from "./index.ts";
 import { ensureNamespace, pvcObject, pvName, pvObject, storageClassObject } from "./scenarios.ts";
 
@@ -22,19 +23,7 @@ const call = async (method: string, path: string, body?: unknown) => {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 
-/** A pod in `ns` that mounts PVC `claim`; `hold` keeps it (a finalizer) when its namespace is deleted. */
-function pod(ns: string, name: string, claim: string, hold = false): KubeObject {
-  return sim.store.create({
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name, namespace: ns, ...(hold ? { finalizers: ["example.com/hold"] } : {}) },
-    spec: {
-      containers: [{ name: "c", image: "busybox" }],
-      volumes: [{ name: "v", persistentVolumeClaim: { claimName: claim } }],
-    },
-    status: { phase: "Running" },
-  });
-}
+const pod = (ns: string, name: string, claim: string, hold = false) => podMounting(sim, ns, name, claim, hold);
 
 const release = (kind: string, name: string, ns?: string) => {
   const o = sim.store.get(kind, name, ns);
