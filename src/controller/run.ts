@@ -9,7 +9,14 @@ import { Informer } from "../kube/informer.ts";
 import { LeaderElector } from "../kube/lease.ts";
 import type { KubeObject, RestClient } from "../kube/rest.ts";
 import { mapPv, mapPvc } from "../kube/snapshot.ts";
-import { type Cache, type Caches, type ConsumerResource, Controller, type Raw } from "./controller.ts";
+import {
+  type Cache,
+  type Caches,
+  type ConsumerResource,
+  Controller,
+  type ControllerOptions,
+  type Raw,
+} from "./controller.ts";
 import type { Log } from "./log.ts";
 import { Metrics, serveHealth } from "./metrics.ts";
 
@@ -26,14 +33,7 @@ const CONSUMERS: { group: string; plural: string; kind: string; namespaced: bool
   { group: "kopiur.home-operations.com", plural: "maintenances", kind: "Maintenance", namespaced: true },
 ];
 
-export interface RunOptions {
-  conventions: Conventions;
-  repository: string;
-  repositoryPv?: string;
-  adopt: boolean;
-  dryRun: boolean;
-  workers: number;
-  identity: string;
+export interface RunOptions extends ControllerOptions {
   leaderElect: boolean;
   leaseNamespace: string;
   leaseName: string;

@@ -240,16 +240,18 @@ function ensurePvc(s: NamespaceState, o: ReconcileOptions, plan: Plan, want: Rec
   const c = o.conventions;
   const pvc = s.pvc;
   const label = `PVC ${s.namespace}/${c.claimName}`;
-  if (!pvc) {
+  const apply = (owner: Owner | undefined) =>
     plan.actions.push({
       op: "apply",
       kind: "PersistentVolumeClaim",
       name: c.claimName,
       namespace: s.namespace,
       object: want,
-      force: false,
-      why: "missing",
+      force: owner === "other",
+      why: owner === undefined ? "missing" : owner === "other" ? "adopted" : "differs",
     });
+  if (!pvc) {
+    apply(undefined);
     return;
   }
   const owner = ownerOf(pvc.meta);
@@ -271,17 +273,7 @@ function ensurePvc(s: NamespaceState, o: ReconcileOptions, plan: Plan, want: Rec
     });
     return;
   }
-  if (!covers(pvc.body, want)) {
-    plan.actions.push({
-      op: "apply",
-      kind: "PersistentVolumeClaim",
-      name: c.claimName,
-      namespace: s.namespace,
-      object: want,
-      force: owner === "other",
-      why: owner === "other" ? "adopted" : "differs",
-    });
-  }
+  if (!covers(pvc.body, want)) apply(owner);
 }
 
 /** A namespace that no longer needs the claim: its PVC first, then its PV once no claim is left. */
