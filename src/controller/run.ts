@@ -4,7 +4,6 @@
  * decides which replica works, and SIGTERM ends it all in order (workers, lease released at once so the
  * standby takes over, informers, server).
  */
-import type { Conventions } from "../core/config.ts";
 import { Informer } from "../kube/informer.ts";
 import { LeaderElector } from "../kube/lease.ts";
 import type { KubeObject, RestClient } from "../kube/rest.ts";
