@@ -165,12 +165,12 @@ export class Controller {
     return pick ? this.caches.pvs.get(pick) : undefined;
   }
 
-  stateOf(ns: string): NamespaceState {
+  /** `repoPv`: the repository PV, found once per reconcile by the caller (plan). */
+  stateOf(ns: string, repoPv: Raw | undefined = this.repositoryPv()): NamespaceState {
     const c = this.o.conventions;
     const nsObj = this.caches.namespaces.get(ns);
     const pvcObj = this.caches.pvcs.get(`${ns}/${c.claimName}`);
     const pvObj = this.caches.pvs.get(pvName(c, ns));
-    const repoPv = this.repositoryPv();
     const repoPvc = this.caches.pvcs.get(`${c.repositoryNamespace}/${c.claimName}`);
     // The objects transport.ts resolves on: this namespace's consumers, cluster-scoped ones (ClusterRepository),
     // this namespace's claim and PV, and the repository's pair (so the seed's layout is recognised).
@@ -218,7 +218,7 @@ export class Controller {
 
   plan(ns: string): Plan {
     const repo = this.repositoryPv();
-    return planNamespace(this.stateOf(ns), {
+    return planNamespace(this.stateOf(ns, repo), {
       conventions: this.o.conventions,
       repository: this.o.repository,
       volume: repo ? volumeOfPv(repo, `PV ${str(meta(repo).name)}`) : undefined,
